@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -233,4 +234,42 @@ type Reply struct {
 // error (wrapping ErrForged or ErrMalformed) means the request changes nothing.
 type WebhookReceiver interface {
 	Receive(ctx context.Context, req Request) (Reply, []Notice, error)
+}
+
+// SubscriptionLookup finds a subscription a connector created earlier, so its receiver can
+// verify a notification's secret (clientState, channel token) against the stored one. The
+// store implements it; tests can use MemSubscriptions.
+type SubscriptionLookup interface {
+	Subscription(ctx context.Context, app App, tenant, id string) (Subscription, bool, error)
+}
+
+// MemSubscriptions is an in-memory SubscriptionLookup for tests and the one-shot CLI.
+type MemSubscriptions struct {
+	mu   sync.Mutex
+	subs map[string]Subscription
+}
+
+// Put records a subscription.
+func (m *MemSubscriptions) Put(app App, tenant string, s Subscription) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.subs == nil {
+		m.subs = map[string]Subscription{}
+	}
+	m.subs[string(app)+"/"+tenant+"/"+s.ID] = s
+}
+
+// Delete forgets a subscription.
+func (m *MemSubscriptions) Delete(app App, tenant, id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.subs, string(app)+"/"+tenant+"/"+id)
+}
+
+// Subscription implements SubscriptionLookup.
+func (m *MemSubscriptions) Subscription(_ context.Context, app App, tenant, id string) (Subscription, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.subs[string(app)+"/"+tenant+"/"+id]
+	return s, ok, nil
 }
