@@ -1,0 +1,555 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/labelgate/labelgate/connectors"
+)
+
+// FileRecord is one inventory row: the connector's facts plus what the last scan found.
+type FileRecord struct {
+	connectors.File
+	Ext           string    `json:"ext"`
+	Type          string    `json:"type"`
+	LabelID       string    `json:"labelId,omitempty"`
+	LabelTenant   string    `json:"labelTenant,omitempty"`
+	LabelMethod   string    `json:"labelMethod,omitempty"`
+	LabelSetAt    time.Time `json:"labelSetAt,omitempty"`
+	LabelExternal bool      `json:"labelExternal,omitempty"`
+	Protected     bool      `json:"protected,omitempty"`
+	ScannedETag   string    `json:"scannedEtag,omitempty"`
+	ScannedSize   int64     `json:"scannedSize,omitempty"`
+	LastScanned   time.Time `json:"lastScanned,omitempty"`
+	ScanError     string    `json:"scanError,omitempty"`
+	BytesRead     int64     `json:"bytesRead,omitempty"`
+	FirstSeen     time.Time `json:"firstSeen"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+}
+
+// Unchanged reports whether f has the same content as when this record was last scanned,
+// so a non-forced rescan can skip it.
+func (r FileRecord) Unchanged(f connectors.File) bool {
+	return !r.LastScanned.IsZero() && r.ScanError == "" && r.ScannedETag != "" &&
+		r.ScannedETag == f.ETag && r.ScannedSize == f.Size
+}
+
+// Event kinds in the discovery log.
+const (
+	EventDiscovered     = "file_discovered"  // first scan of a file
+	EventLabelAdded     = "label_added"      // a file gained a label outside labelgate
+	EventLabelChanged   = "label_changed"    // a file's label changed outside labelgate
+	EventLabelRemoved   = "label_removed"    // a file lost its label outside labelgate
+	EventAccessChanged  = "access_changed"   // sharing changed
+	EventFileDeleted    = "file_deleted"     // the provider no longer has the file
+	EventScanFailed     = "scan_failed"      // the file could not be read
+	EventLabelApplied   = "label_applied"    // labelgate applied a label
+	EventLabelCleared   = "label_cleared"    // labelgate removed a label
+	EventActionRefused  = "action_refused"   // a rule refused an action
+	EventActionFailed   = "action_failed"    // an action failed for good
+	EventCatalogAdded   = "catalog_added"    // the catalog gained a label
+	EventCatalogRenamed = "catalog_renamed"  // a label's name changed
+	EventCatalogState   = "catalog_disabled" // a label was disabled at the source
+	EventCatalogDeleted = "catalog_deleted"  // a label was deleted at the source
+)
+
+// Event is one discovery-log entry.
+type Event struct {
+	ID          int64          `json:"id"`
+	At          time.Time      `json:"at"`
+	Kind        string         `json:"kind"`
+	App         connectors.App `json:"app,omitempty"`
+	Tenant      string         `json:"tenant,omitempty"`
+	Drive       string         `json:"drive,omitempty"`
+	ItemID      string         `json:"itemId,omitempty"`
+	Path        string         `json:"path,omitempty"`
+	Name        string         `json:"name,omitempty"`
+	LabelID     string         `json:"labelId,omitempty"`
+	PrevLabelID string         `json:"prevLabelId,omitempty"`
+	Actor       string         `json:"actor,omitempty"`
+	Detail      string         `json:"detail,omitempty"`
+}
+
+// ScanOutcome is what the scanner learnt about a file.
+type ScanOutcome struct {
+	File        connectors.File
+	Type        string
+	LabelID     string
+	LabelTenant string
+	LabelMethod string
+	LabelSetAt  time.Time
+	External    bool
+	Protected   bool
+	BytesRead   int64
+	Err         string // non-empty when the scan failed; the label columns are then left as they were
+}
+
+const fileCols = `app, tenant, drive, item_id, path, name, ext, file_type, size, created_at, modified_at, etag,
+	owner, owner_ou, groups_json, access, domains_json, web_url, deleted, label_id, label_tenant, label_method,
+	label_set_at, label_external, protected, scanned_etag, scanned_size, last_scanned, scan_error, bytes_read,
+	first_seen, updated_at`
+
+func scanFile(sc interface{ Scan(...any) error }) (FileRecord, error) {
+	var r FileRecord
+	var app, groups, domains, access string
+	var created, modified, labelSet, scanned, first, updated int64
+	err := sc.Scan(&app, &r.Ref.Tenant, &r.Ref.Drive, &r.Ref.ItemID, &r.Path, &r.Name, &r.Ext, &r.Type, &r.Size,
+		&created, &modified, &r.ETag, &r.Owner, &r.OwnerOU, &groups, &access, &domains, &r.WebURL, &r.Deleted,
+		&r.LabelID, &r.LabelTenant, &r.LabelMethod, &labelSet, &r.LabelExternal, &r.Protected, &r.ScannedETag,
+		&r.ScannedSize, &scanned, &r.ScanError, &r.BytesRead, &first, &updated)
+	if err != nil {
+		return r, err
+	}
+	r.Ref.App, r.Access = connectors.App(app), connectors.AccessLevel(access)
+	r.Created, r.Modified, r.LabelSetAt = fromMS(created), fromMS(modified), fromMS(labelSet)
+	r.LastScanned, r.FirstSeen, r.UpdatedAt = fromMS(scanned), fromMS(first), fromMS(updated)
+	r.NativeLabel = ""
+	if groups != "" {
+		_ = json.Unmarshal([]byte(groups), &r.Groups)
+	}
+	if domains != "" {
+		_ = json.Unmarshal([]byte(domains), &r.Domains)
+	}
+	return r, nil
+}
+
+func jsonList(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// Ext returns a file name's lowercase extension without the dot.
+func Ext(name string) string {
+	return strings.ToLower(strings.TrimPrefix(path.Ext(name), "."))
+}
+
+// GetFile returns one inventory row, ErrNotFound when absent.
+func (s *Store) GetFile(ctx context.Context, ref connectors.FileRef) (FileRecord, error) {
+	return getFile(ctx, s.queryRow, ref)
+}
+
+func getFile(ctx context.Context, qr func(context.Context, string, ...any) *sql.Row, ref connectors.FileRef) (FileRecord, error) {
+	r, err := scanFile(qr(ctx, `SELECT `+fileCols+` FROM files WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
+		string(ref.App), ref.Tenant, ref.Drive, ref.ItemID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("file %s: %w", ref.Key(), ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("store: get file: %w", err)
+	}
+	return r, nil
+}
+
+// upsertFacts writes a connector's facts, leaving scan results alone.
+func (t *Tx) upsertFacts(ctx context.Context, f connectors.File, now int64) error {
+	_, err := t.exec(ctx, `INSERT INTO files (app, tenant, drive, item_id, path, name, ext, size, created_at, modified_at, etag,
+			owner, owner_ou, groups_json, access, domains_json, web_url, deleted, first_seen, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (app, tenant, drive, item_id) DO UPDATE SET path = excluded.path, name = excluded.name,
+			ext = excluded.ext, size = excluded.size, created_at = excluded.created_at, modified_at = excluded.modified_at,
+			etag = excluded.etag, owner = excluded.owner, owner_ou = excluded.owner_ou, groups_json = excluded.groups_json,
+			access = excluded.access, domains_json = excluded.domains_json, web_url = excluded.web_url,
+			deleted = excluded.deleted, updated_at = excluded.updated_at`,
+		string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID, f.Path, f.Name, Ext(f.Name), f.Size, ms(f.Created),
+		ms(f.Modified), f.ETag, f.Owner, f.OwnerOU, jsonList(f.Groups), string(f.Access), jsonList(f.Domains), f.WebURL,
+		f.Deleted, now, now)
+	if err != nil {
+		return fmt.Errorf("store: upsert file: %w", err)
+	}
+	return nil
+}
+
+// UpsertFile records a connector's facts about a file without a scan (a listing, a change).
+// It returns the row as it was before, and whether there was one.
+func (s *Store) UpsertFile(ctx context.Context, f connectors.File) (prev FileRecord, existed bool, err error) {
+	err = s.Tx(ctx, func(tx *Tx) error {
+		p, gerr := getFile(ctx, tx.queryRow, f.Ref)
+		switch {
+		case gerr == nil:
+			prev, existed = p, true
+		case !errors.Is(gerr, ErrNotFound):
+			return gerr
+		}
+		now := s.now().UnixMilli()
+		if err := tx.upsertFacts(ctx, f, now); err != nil {
+			return err
+		}
+		if existed && p.Access != f.Access && p.Access != "" {
+			return tx.addEvent(ctx, Event{Kind: EventAccessChanged, App: f.Ref.App, Tenant: f.Ref.Tenant, Drive: f.Ref.Drive,
+				ItemID: f.Ref.ItemID, Path: f.Path, Name: f.Name, LabelID: p.LabelID,
+				Detail: string(p.Access) + " -> " + string(f.Access)}, now)
+		}
+		return nil
+	})
+	return prev, existed, err
+}
+
+// MarkDeleted records that a file is gone at the provider (kept for history, hidden from listings).
+func (s *Store) MarkDeleted(ctx context.Context, ref connectors.FileRef, actor string) error {
+	return s.Tx(ctx, func(tx *Tx) error {
+		p, err := getFile(ctx, tx.queryRow, ref)
+		if errors.Is(err, ErrNotFound) || (err == nil && p.Deleted) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now := s.now().UnixMilli()
+		if _, err := tx.exec(ctx, `UPDATE files SET deleted = ?, updated_at = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
+			true, now, string(ref.App), ref.Tenant, ref.Drive, ref.ItemID); err != nil {
+			return fmt.Errorf("store: mark deleted: %w", err)
+		}
+		return tx.addEvent(ctx, Event{Kind: EventFileDeleted, App: ref.App, Tenant: ref.Tenant, Drive: ref.Drive, ItemID: ref.ItemID,
+			Path: p.Path, Name: p.Name, LabelID: p.LabelID, Actor: actor}, now)
+	})
+}
+
+// RecordScan stores a scan's outcome and logs what it discovered: a first sighting, a label
+// added, changed or removed outside labelgate, or a failure. It returns the events written.
+func (s *Store) RecordScan(ctx context.Context, o ScanOutcome) ([]Event, error) {
+	var events []Event
+	err := s.Tx(ctx, func(tx *Tx) error {
+		events = events[:0]
+		f := o.File
+		p, gerr := getFile(ctx, tx.queryRow, f.Ref)
+		existed := gerr == nil
+		if gerr != nil && !errors.Is(gerr, ErrNotFound) {
+			return gerr
+		}
+		now := s.now().UnixMilli()
+		if err := tx.upsertFacts(ctx, f, now); err != nil {
+			return err
+		}
+		base := Event{App: f.Ref.App, Tenant: f.Ref.Tenant, Drive: f.Ref.Drive, ItemID: f.Ref.ItemID, Path: f.Path, Name: f.Name, Actor: "scanner"}
+		if o.Err != "" {
+			if _, err := tx.exec(ctx, `UPDATE files SET file_type = ?, scan_error = ?, last_scanned = ?, scanned_etag = ?, scanned_size = ?
+				WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`, o.Type, o.Err, now, f.ETag, f.Size,
+				string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID); err != nil {
+				return fmt.Errorf("store: record scan: %w", err)
+			}
+			e := base
+			e.Kind, e.Detail = EventScanFailed, o.Err
+			events = append(events, e)
+			return tx.addEvents(ctx, events, now)
+		}
+		if _, err := tx.exec(ctx, `UPDATE files SET file_type = ?, label_id = ?, label_tenant = ?, label_method = ?, label_set_at = ?,
+				label_external = ?, protected = ?, scanned_etag = ?, scanned_size = ?, last_scanned = ?, scan_error = '', bytes_read = ?
+			WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
+			o.Type, o.LabelID, o.LabelTenant, o.LabelMethod, ms(o.LabelSetAt), o.External, o.Protected, f.ETag, f.Size, now,
+			o.BytesRead, string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID); err != nil {
+			return fmt.Errorf("store: record scan: %w", err)
+		}
+		e := base
+		e.LabelID, e.PrevLabelID = o.LabelID, p.LabelID
+		switch {
+		case !existed || p.LastScanned.IsZero():
+			e.Kind = EventDiscovered
+			e.PrevLabelID = ""
+			if o.Protected {
+				e.Detail = "protected"
+			}
+		case p.LabelID == o.LabelID:
+			return nil
+		case p.LabelID == "":
+			e.Kind = EventLabelAdded
+		case o.LabelID == "":
+			e.Kind = EventLabelRemoved
+		default:
+			e.Kind = EventLabelChanged
+		}
+		events = append(events, e)
+		return tx.addEvents(ctx, events, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+// SetFileLabel records a label labelgate itself wrote (or removed) and logs it.
+func (s *Store) SetFileLabel(ctx context.Context, ref connectors.FileRef, labelID, labelTenant, method, actor, detail string) error {
+	return s.Tx(ctx, func(tx *Tx) error {
+		p, err := getFile(ctx, tx.queryRow, ref)
+		if err != nil {
+			return err
+		}
+		now := s.now().UnixMilli()
+		if _, err := tx.exec(ctx, `UPDATE files SET label_id = ?, label_tenant = ?, label_method = ?, label_set_at = ?, label_external = ?, updated_at = ?
+			WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`, labelID, labelTenant, method, now, false, now,
+			string(ref.App), ref.Tenant, ref.Drive, ref.ItemID); err != nil {
+			return fmt.Errorf("store: set file label: %w", err)
+		}
+		kind := EventLabelApplied
+		if labelID == "" {
+			kind = EventLabelCleared
+		}
+		return tx.addEvent(ctx, Event{Kind: kind, App: ref.App, Tenant: ref.Tenant, Drive: ref.Drive, ItemID: ref.ItemID,
+			Path: p.Path, Name: p.Name, LabelID: labelID, PrevLabelID: p.LabelID, Actor: actor, Detail: detail}, now)
+	})
+}
+
+// FileFilter selects inventory rows. Zero fields do not filter.
+type FileFilter struct {
+	App            connectors.App
+	Tenant         string
+	Drive          string
+	LabelID        string
+	NoLabel        bool
+	External       bool
+	Protected      bool
+	Access         connectors.AccessLevel
+	Owner          string
+	PathPrefix     string
+	ModifiedSince  time.Time
+	IncludeDeleted bool
+}
+
+func (f FileFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	add := func(c string, a ...any) { conds = append(conds, c); args = append(args, a...) }
+	if f.App != "" {
+		add("app = ?", string(f.App))
+	}
+	if f.Tenant != "" {
+		add("tenant = ?", f.Tenant)
+	}
+	if f.Drive != "" {
+		add("drive = ?", f.Drive)
+	}
+	if f.LabelID != "" {
+		add("label_id = ?", f.LabelID)
+	}
+	if f.NoLabel {
+		add("label_id = ''")
+	}
+	if f.External {
+		add("label_external = ?", true)
+	}
+	if f.Protected {
+		add("protected = ?", true)
+	}
+	if f.Access != "" {
+		add("access = ?", string(f.Access))
+	}
+	if f.Owner != "" {
+		add("owner = ?", f.Owner)
+	}
+	if f.PathPrefix != "" {
+		add("substr(path, 1, ?) = ?", len(f.PathPrefix), f.PathPrefix)
+	}
+	if !f.ModifiedSince.IsZero() {
+		add("modified_at >= ?", f.ModifiedSince.UnixMilli())
+	}
+	if !f.IncludeDeleted {
+		add("deleted = ?", false)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " AND " + strings.Join(conds, " AND "), args
+}
+
+// ListFiles returns one page of matching files in key order and the token of the next page
+// ("" at the end). Keyset paging keeps deep pages as cheap as the first.
+func (s *Store) ListFiles(ctx context.Context, f FileFilter, pageToken string, limit int) ([]FileRecord, string, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	after, err := decodePageToken(pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	recs, err := s.filesAfter(ctx, f, after, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(recs) > limit {
+		recs = recs[:limit]
+		next = encodePageToken(recs[len(recs)-1].Ref)
+	}
+	return recs, next, nil
+}
+
+// EachFile streams every matching file to fn in key order, in chunks, without holding a
+// transaction open across fn.
+func (s *Store) EachFile(ctx context.Context, f FileFilter, fn func(FileRecord) error) error {
+	var after connectors.FileRef
+	for {
+		recs, err := s.filesAfter(ctx, f, after, 2000)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(recs) < 2000 {
+			return nil
+		}
+		after = recs[len(recs)-1].Ref
+	}
+}
+
+// CountFiles counts matching files.
+func (s *Store) CountFiles(ctx context.Context, f FileFilter) (int64, error) {
+	w, args := f.where()
+	var n int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM files WHERE 1=1`+w, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count files: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) filesAfter(ctx context.Context, f FileFilter, after connectors.FileRef, limit int) ([]FileRecord, error) {
+	w, args := f.where()
+	q := `SELECT ` + fileCols + ` FROM files WHERE (app, tenant, drive, item_id) > (?, ?, ?, ?)` + w +
+		` ORDER BY app, tenant, drive, item_id LIMIT ?`
+	all := append([]any{string(after.App), after.Tenant, after.Drive, after.ItemID}, args...)
+	all = append(all, limit)
+	rows, err := s.query(ctx, q, all...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list files: %w", err)
+	}
+	defer rows.Close()
+	var out []FileRecord
+	for rows.Next() {
+		r, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list files: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func encodePageToken(ref connectors.FileRef) string {
+	b, _ := json.Marshal(ref)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePageToken(tok string) (connectors.FileRef, error) {
+	var ref connectors.FileRef
+	if tok == "" {
+		return ref, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err == nil {
+		err = json.Unmarshal(b, &ref)
+	}
+	if err != nil {
+		return ref, fmt.Errorf("bad page token: %w", err)
+	}
+	return ref, nil
+}
+
+func (t *Tx) addEvent(ctx context.Context, e Event, now int64) error {
+	if e.At.IsZero() {
+		e.At = time.UnixMilli(now)
+	}
+	_, err := t.exec(ctx, `INSERT INTO events (at, kind, app, tenant, drive, item_id, path, name, label_id, prev_label_id, actor, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.At.UnixMilli(), e.Kind, string(e.App), e.Tenant, e.Drive, e.ItemID,
+		e.Path, e.Name, e.LabelID, e.PrevLabelID, e.Actor, e.Detail)
+	if err != nil {
+		return fmt.Errorf("store: add event: %w", err)
+	}
+	return nil
+}
+
+func (t *Tx) addEvents(ctx context.Context, es []Event, now int64) error {
+	for i := range es {
+		if es[i].At.IsZero() {
+			es[i].At = time.UnixMilli(now).UTC()
+		}
+		if err := t.addEvent(ctx, es[i], now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddEvent appends to the discovery log.
+func (s *Store) AddEvent(ctx context.Context, e Event) error {
+	return s.Tx(ctx, func(tx *Tx) error { return tx.addEvent(ctx, e, s.now().UnixMilli()) })
+}
+
+// EventFilter selects discovery-log entries.
+type EventFilter struct {
+	App     connectors.App
+	Tenant  string
+	Kind    string
+	LabelID string
+	ItemRef *connectors.FileRef
+	Since   time.Time
+	Until   time.Time
+	AfterID int64 // paging: entries with a larger id
+}
+
+// ListEvents returns events oldest first, at most limit.
+func (s *Store) ListEvents(ctx context.Context, f EventFilter, limit int) ([]Event, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 100
+	}
+	q := `SELECT id, at, kind, app, tenant, drive, item_id, path, name, label_id, prev_label_id, actor, detail FROM events WHERE id > ?`
+	args := []any{f.AfterID}
+	if f.App != "" {
+		q += ` AND app = ?`
+		args = append(args, string(f.App))
+	}
+	if f.Tenant != "" {
+		q += ` AND tenant = ?`
+		args = append(args, f.Tenant)
+	}
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, f.Kind)
+	}
+	if f.LabelID != "" {
+		q += ` AND (label_id = ? OR prev_label_id = ?)`
+		args = append(args, f.LabelID, f.LabelID)
+	}
+	if f.ItemRef != nil {
+		q += ` AND app = ? AND tenant = ? AND drive = ? AND item_id = ?`
+		args = append(args, string(f.ItemRef.App), f.ItemRef.Tenant, f.ItemRef.Drive, f.ItemRef.ItemID)
+	}
+	if !f.Since.IsZero() {
+		q += ` AND at >= ?`
+		args = append(args, f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		q += ` AND at < ?`
+		args = append(args, f.Until.UnixMilli())
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at int64
+		var app string
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &app, &e.Tenant, &e.Drive, &e.ItemID, &e.Path, &e.Name, &e.LabelID,
+			&e.PrevLabelID, &e.Actor, &e.Detail); err != nil {
+			return nil, fmt.Errorf("store: list events: %w", err)
+		}
+		e.At, e.App = fromMS(at), connectors.App(app)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
