@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/labelgate/labelgate/internal/gateway"
+	"github.com/labelgate/labelgate/internal/logging"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, ok := loadConfig(configPath(*file), stderr)
+	if !ok {
+		return 2
+	}
+	logOut := stderr
+	if f, ok := stderr.(*os.File); ok {
+		logOut = f
+	}
+	log := logging.New(logOut, cfg.Log.Format, cfg.Log.Level, cfg.Secrets())
+	gw, err := gateway.New(ctx, cfg, gateway.Options{Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "labelgate: %v\n", err)
+		return 1
+	}
+	log.Info("labelgate started", "version", version, "url", gw.PublicURL(), "store", storeKind(cfg.Store.URL))
+	if err := gw.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "labelgate: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,98 @@
+// Command labelgate connects cloud storage to sensitivity labels: it discovers, reports and
+// fixes the labels of Office and PDF files in SharePoint, OneDrive, Google Drive, Box and
+// file shares.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/labelgate/labelgate/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `labelgate — sensitivity labels for cloud storage
+
+Usage:
+  labelgate serve [-config FILE]          run the gateway (webhooks, scanning, executor, admin API)
+  labelgate config check [-config FILE]   validate the configuration and print every problem
+  labelgate inspect [-o json] FILE...     show the label of local Office/PDF files
+  labelgate version                       print the version
+
+The configuration file is -config, else $LABELGATE_CONFIG, else ./labelgate.yaml when present;
+with none, defaults apply (SQLite under ./labelgate-data, listeners on loopback).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a command line; it returns the process exit code (2 for usage and
+// configuration errors).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "config":
+		if len(rest) == 0 || rest[0] != "check" {
+			fmt.Fprintln(stderr, "usage: labelgate config check [-config FILE]")
+			return 2
+		}
+		return cmdConfigCheck(rest[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "labelgate", version)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "labelgate: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// configPath picks the configuration file: the flag, then $LABELGATE_CONFIG, then
+// ./labelgate.yaml if it exists, else none.
+func configPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if p := os.Getenv("LABELGATE_CONFIG"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("labelgate.yaml"); err == nil {
+		return "labelgate.yaml"
+	}
+	return ""
+}
+
+// loadConfig loads and validates; on failure it prints one line per problem and returns false.
+func loadConfig(path string, stderr io.Writer) (config.Config, bool) {
+	cfg, err := config.Load(path)
+	if err == nil {
+		return cfg, true
+	}
+	var es config.Errors
+	if errors.As(err, &es) {
+		for _, e := range es {
+			fmt.Fprintf(stderr, "labelgate: config %s\n", e.Error())
+		}
+		return cfg, false
+	}
+	fmt.Fprintf(stderr, "labelgate: %v\n", err)
+	return cfg, false
+}
