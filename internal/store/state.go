@@ -140,7 +140,48 @@ func (s *Store) MarkDriveChanged(ctx context.Context, app connectors.App, tenant
 	return nil
 }
 
-// ChangedDrives lists drives waiting for a change-feed read, oldest first.
+// ClaimChangedDrives leases up to limit drives waiting for a change-feed read, oldest first,
+// so that of several replicas only one reads a drive's feed at a time. A lease that runs out
+// (its holder died) makes the drive claimable again.
+func (s *Store) ClaimChangedDrives(ctx context.Context, lease time.Duration, limit int) ([]ChangedDrive, error) {
+	now := s.now().UnixMilli()
+	rows, err := s.query(ctx, `SELECT app, tenant, drive, reason, generation FROM changed_drives
+		WHERE leased_until < ? ORDER BY requested_at LIMIT ?`, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: changed drives: %w", err)
+	}
+	var cands []ChangedDrive
+	for rows.Next() {
+		var c ChangedDrive
+		var app string
+		if err := rows.Scan(&app, &c.Tenant, &c.Drive, &c.Reason, &c.Generation); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: changed drives: %w", err)
+		}
+		c.App = connectors.App(app)
+		cands = append(cands, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: changed drives: %w", err)
+	}
+	var out []ChangedDrive
+	for _, c := range cands {
+		// The compare-and-set on leased_until makes the claim exclusive without row locks.
+		res, err := s.exec(ctx, `UPDATE changed_drives SET leased_until = ?, attempts = attempts + 1
+			WHERE app = ? AND tenant = ? AND drive = ? AND leased_until < ?`,
+			now+lease.Milliseconds(), string(c.App), c.Tenant, c.Drive, now)
+		if err != nil {
+			return nil, fmt.Errorf("store: claim changed drive: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// ChangedDrives lists drives waiting for a change-feed read, oldest first (claimed or not).
 func (s *Store) ChangedDrives(ctx context.Context, limit int) ([]ChangedDrive, error) {
 	rows, err := s.query(ctx, `SELECT app, tenant, drive, reason, generation FROM changed_drives ORDER BY requested_at LIMIT ?`, limit)
 	if err != nil {
@@ -160,12 +201,35 @@ func (s *Store) ChangedDrives(ctx context.Context, limit int) ([]ChangedDrive, e
 	return out, rows.Err()
 }
 
-// ClearDriveChanged removes the mark if no newer mark arrived since generation was read.
+// ClearDriveChanged finishes a change-feed read: the mark goes if no newer mark arrived since
+// its generation was read; otherwise it stays, unleased, for another read.
 func (s *Store) ClearDriveChanged(ctx context.Context, c ChangedDrive) error {
-	_, err := s.exec(ctx, `DELETE FROM changed_drives WHERE app = ? AND tenant = ? AND drive = ? AND generation = ?`,
-		string(c.App), c.Tenant, c.Drive, c.Generation)
-	if err != nil {
-		return fmt.Errorf("store: clear drive changed: %w", err)
+	return s.Tx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM changed_drives WHERE app = ? AND tenant = ? AND drive = ? AND generation = ?`,
+			string(c.App), c.Tenant, c.Drive, c.Generation)
+		if err != nil {
+			return fmt.Errorf("store: clear drive changed: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return tx.releaseDrive(ctx, c, 0)
+		}
+		return nil
+	})
+}
+
+// ReleaseDriveChanged gives a claimed drive back after a failed read, to be retried after delay.
+func (s *Store) ReleaseDriveChanged(ctx context.Context, c ChangedDrive, delay time.Duration) error {
+	return s.Tx(ctx, func(tx *Tx) error { return tx.releaseDrive(ctx, c, delay) })
+}
+
+func (t *Tx) releaseDrive(ctx context.Context, c ChangedDrive, delay time.Duration) error {
+	until := int64(0)
+	if delay > 0 {
+		until = t.s.now().Add(delay).UnixMilli()
+	}
+	if _, err := t.exec(ctx, `UPDATE changed_drives SET leased_until = ? WHERE app = ? AND tenant = ? AND drive = ?`,
+		until, string(c.App), c.Tenant, c.Drive); err != nil {
+		return fmt.Errorf("store: release drive: %w", err)
 	}
 	return nil
 }

@@ -402,3 +402,48 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 800, n)
 }
+
+func TestChangedDriveLeases(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		require.NoError(t, s.MarkDriveChanged(ctx, connectors.AppBox, "t", "a", "webhook"))
+		require.NoError(t, s.MarkDriveChanged(ctx, connectors.AppBox, "t", "b", "webhook"))
+		got, err := s.ClaimChangedDrives(ctx, time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		again, err := s.ClaimChangedDrives(ctx, time.Minute, 10)
+		require.NoError(t, err)
+		require.Empty(t, again, "leased drives are not handed out twice")
+		require.NoError(t, s.ReleaseDriveChanged(ctx, got[0], 0))
+		again, err = s.ClaimChangedDrives(ctx, time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, again, 1)
+		// A mark during the read keeps the drive for another read, unleased.
+		require.NoError(t, s.MarkDriveChanged(ctx, connectors.AppBox, "t", "b", "webhook"))
+		require.NoError(t, s.ClearDriveChanged(ctx, got[1]))
+		again, err = s.ClaimChangedDrives(ctx, time.Minute, 10)
+		require.NoError(t, err)
+		require.Len(t, again, 1)
+		require.Equal(t, "b", again[0].Drive)
+	})
+}
+
+func TestChangedDriveLeaseExpires(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := storetest.OpenSQLite(t, func(c *store.Config) { c.Now = clock })
+	ctx := context.Background()
+	require.NoError(t, s.MarkDriveChanged(ctx, connectors.AppBox, "t", "a", "webhook"))
+	got, err := s.ClaimChangedDrives(ctx, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	got, err = s.ClaimChangedDrives(ctx, time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "an expired lease (holder died) frees the drive")
+}

@@ -48,6 +48,8 @@ CREATE TABLE changed_drives (
     reason       TEXT NOT NULL,
     requested_at BIGINT NOT NULL,
     generation   BIGINT NOT NULL DEFAULT 1,
+    leased_until BIGINT NOT NULL DEFAULT 0,
+    attempts     BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (app, tenant, drive)
 );
 
