@@ -1,0 +1,258 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNotRunning is returned by CompleteAction when the action is no longer running (another
+// worker or a stale-action sweep took it back).
+var ErrNotRunning = errors.New("action is not running")
+
+// Claim is the outcome of ClaimAction.
+type Claim struct {
+	Action Action
+	// Claimed is true when this caller moved the action to running and now owns it.
+	Claimed bool
+	// Paused is true when the action's quota was used up: it is paused until Action.NotBefore.
+	Paused bool
+	// Limit is the allowance the claim was checked against (negative: unlimited).
+	Limit int
+}
+
+// QuotaCounted reports whether an action kind is a label write that counts against quotas.
+func QuotaCounted(kind string) bool { return kind == ActionApplyLabel || kind == ActionRemoveLabel }
+
+// ClaimAction takes a pending action for execution in one transaction: the action must still
+// be pending and due, and a label write must fit in its daily allowance (limit(a) units per
+// window, negative for unlimited). It then moves to running and the unit is counted; when the
+// allowance is used up it moves to paused until the next reset instead. An action in any other
+// state is returned unclaimed, unchanged.
+func (s *Store) ClaimAction(ctx context.Context, id int64, now time.Time, limit func(Action) int) (Claim, error) {
+	var c Claim
+	err := s.Tx(ctx, func(tx *Tx) error {
+		c = Claim{}
+		nowMS := now.UnixMilli()
+		// The conditional update is the lock: on PostgreSQL a concurrent claimer blocks on the
+		// row and then sees it is no longer pending.
+		a, err := scanAction(tx.queryRow(ctx, `UPDATE actions SET state = ?, attempts = attempts + 1, updated_at = ?
+			WHERE id = ? AND state = ? AND not_before <= ? RETURNING `+actionCols, ActionRunning, nowMS, id, ActionPending, nowMS))
+		if isNoRows(err) {
+			a, err = scanAction(tx.queryRow(ctx, `SELECT `+actionCols+` FROM actions WHERE id = ?`, id))
+			if isNoRows(err) {
+				return fmt.Errorf("action %d: %w", id, ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("store: claim action: %w", err)
+			}
+			c.Action = a
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: claim action: %w", err)
+		}
+		c.Action, c.Limit = a, -1
+		if !QuotaCounted(a.Kind) {
+			c.Claimed = true
+			return nil
+		}
+		c.Limit = limit(a)
+		window := QuotaWindow(now)
+		if c.Limit >= 0 {
+			ok, err := tx.takeQuota(ctx, string(a.Ref.App), a.Ref.Tenant, AllowanceOf(a.Manual), window.UnixMilli(), c.Limit)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				reset := NextQuotaReset(now)
+				reason := fmt.Sprintf("daily %s quota of %d for %s/%s used up; resumes at %s", AllowanceOf(a.Manual), c.Limit,
+					a.Ref.App, a.Ref.Tenant, reset.Format(time.RFC3339))
+				// attempts was bumped by the claim; a pause is not an attempt.
+				if _, err := tx.exec(ctx, `UPDATE actions SET state = ?, reason = ?, not_before = ?, attempts = attempts - 1 WHERE id = ?`,
+					ActionPaused, reason, reset.UnixMilli(), id); err != nil {
+					return fmt.Errorf("store: pause action: %w", err)
+				}
+				c.Action.State, c.Action.Reason, c.Action.NotBefore, c.Action.Attempts = ActionPaused, reason, reset, a.Attempts-1
+				c.Paused = true
+				return nil
+			}
+			if _, err := tx.exec(ctx, `UPDATE actions SET quota_window = ? WHERE id = ?`, window.UnixMilli(), id); err != nil {
+				return fmt.Errorf("store: claim action: %w", err)
+			}
+		}
+		c.Claimed = true
+		return nil
+	})
+	return c, err
+}
+
+// FileLabel is the label an action left on a file, for the inventory.
+type FileLabel struct {
+	LabelID string // "" when the action removed the label
+	Tenant  string
+	Method  string
+}
+
+// Completion is how a running action ends (or goes back to waiting).
+type Completion struct {
+	ID int64
+	// State is done, failed or refused; or pending/paused to try again at NotBefore.
+	State     string
+	Reason    string
+	NotBefore time.Time
+	// ReleaseQuota gives the unit counted at claim time back to the window it was taken from:
+	// set it when no label write took effect.
+	ReleaseQuota bool
+	// Label, when set, records the file's new label in the inventory and logs label_applied or
+	// label_cleared.
+	Label *FileLabel
+	// Event, when set, is logged too (action_refused, action_failed); the store fills in the
+	// file's path and name and the action's reference.
+	Event *Event
+	Actor string
+}
+
+// CompleteAction ends a running action in one transaction: its new state, the quota unit given
+// back if asked, the inventory label and the discovery events. It returns ErrNotRunning when
+// the action is no longer running.
+func (s *Store) CompleteAction(ctx context.Context, c Completion) error {
+	return s.Tx(ctx, func(tx *Tx) error {
+		nowMS := s.now().UnixMilli()
+		a, err := scanAction(tx.queryRow(ctx, `UPDATE actions SET state = ?, reason = ?, not_before = ?, updated_at = ?
+			WHERE id = ? AND state = ? RETURNING `+actionCols, c.State, c.Reason, ms(c.NotBefore), nowMS, c.ID, ActionRunning))
+		if isNoRows(err) {
+			return fmt.Errorf("action %d: %w", c.ID, ErrNotRunning)
+		}
+		if err != nil {
+			return fmt.Errorf("store: complete action: %w", err)
+		}
+		var window int64
+		if err := tx.queryRow(ctx, `SELECT quota_window FROM actions WHERE id = ?`, c.ID).Scan(&window); err != nil {
+			return fmt.Errorf("store: complete action: %w", err)
+		}
+		if window != 0 && (c.ReleaseQuota || c.State == ActionPending || c.State == ActionPaused) {
+			if err := tx.releaseQuota(ctx, string(a.Ref.App), a.Ref.Tenant, AllowanceOf(a.Manual), window); err != nil {
+				return err
+			}
+		}
+		if window != 0 {
+			if _, err := tx.exec(ctx, `UPDATE actions SET quota_window = 0 WHERE id = ?`, c.ID); err != nil {
+				return fmt.Errorf("store: complete action: %w", err)
+			}
+		}
+		if c.Label == nil && c.Event == nil {
+			return nil
+		}
+		f, ferr := getFile(ctx, tx.queryRow, a.Ref)
+		known := ferr == nil
+		if ferr != nil && !errors.Is(ferr, ErrNotFound) {
+			return ferr
+		}
+		base := Event{App: a.Ref.App, Tenant: a.Ref.Tenant, Drive: a.Ref.Drive, ItemID: a.Ref.ItemID, Path: f.Path, Name: f.Name,
+			Actor: c.Actor}
+		if c.Label != nil {
+			if known {
+				if _, err := tx.exec(ctx, `UPDATE files SET label_id = ?, label_tenant = ?, label_method = ?, label_set_at = ?,
+						label_external = ?, updated_at = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
+					c.Label.LabelID, c.Label.Tenant, c.Label.Method, nowMS, false, nowMS,
+					string(a.Ref.App), a.Ref.Tenant, a.Ref.Drive, a.Ref.ItemID); err != nil {
+					return fmt.Errorf("store: complete action: %w", err)
+				}
+			}
+			e := base
+			e.Kind, e.LabelID, e.PrevLabelID, e.Detail = EventLabelApplied, c.Label.LabelID, f.LabelID, c.Reason
+			if c.Label.LabelID == "" {
+				e.Kind = EventLabelCleared
+			}
+			if err := tx.addEvent(ctx, e, nowMS); err != nil {
+				return err
+			}
+		}
+		if c.Event != nil {
+			e := base
+			e.Kind, e.LabelID, e.Detail = c.Event.Kind, c.Event.LabelID, c.Event.Detail
+			if e.LabelID == "" {
+				e.LabelID = a.LabelID
+			}
+			if e.Detail == "" {
+				e.Detail = c.Reason
+			}
+			if err := tx.addEvent(ctx, e, nowMS); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ResumePaused moves paused actions whose quota window has reset back to pending, so they run
+// again oldest first. It returns how many resumed.
+func (s *Store) ResumePaused(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.exec(ctx, `UPDATE actions SET state = ?, reason = '', updated_at = ? WHERE state = ? AND not_before <= ?`,
+		ActionPending, s.now().UnixMilli(), ActionPaused, now.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("store: resume paused: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// RunnableActions returns up to limit pending label-write actions that are due, admins'
+// manual actions first, then oldest first.
+func (s *Store) RunnableActions(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.query(ctx, `SELECT id FROM actions WHERE state = ? AND kind IN (?, ?) AND not_before <= ?
+		ORDER BY manual DESC, id LIMIT ?`, ActionPending, ActionApplyLabel, ActionRemoveLabel, now.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: runnable actions: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: runnable actions: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// RequeueStale returns running label actions not updated since cutoff (their worker died) to
+// pending, giving their quota unit back: the executor re-reads the file before writing, so a
+// write that did happen is not repeated. It returns how many were requeued.
+func (s *Store) RequeueStale(ctx context.Context, cutoff time.Time) (int64, error) {
+	rows, err := s.query(ctx, `SELECT id FROM actions WHERE state = ? AND updated_at < ?`, ActionRunning, cutoff.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("store: requeue stale: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: requeue stale: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: requeue stale: %w", err)
+	}
+	var n int64
+	for _, id := range ids {
+		err := s.CompleteAction(ctx, Completion{ID: id, State: ActionPending, Reason: "requeued: worker stopped while running"})
+		if errors.Is(err, ErrNotRunning) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

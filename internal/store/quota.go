@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/labelgate/labelgate/connectors"
+)
+
+// Quota allowances: policy actions and admins' manual actions are counted apart.
+const (
+	AllowanceAuto   = "auto"
+	AllowanceManual = "manual"
+)
+
+// QuotaResetHour is the UTC hour at which daily label-write quotas start a new window.
+const QuotaResetHour = 12
+
+// QuotaWindow returns the start of the quota window holding t: the latest 12:00 UTC at or
+// before t.
+func QuotaWindow(t time.Time) time.Time {
+	u := t.UTC()
+	w := time.Date(u.Year(), u.Month(), u.Day(), QuotaResetHour, 0, 0, 0, time.UTC)
+	if u.Before(w) {
+		w = w.AddDate(0, 0, -1)
+	}
+	return w
+}
+
+// NextQuotaReset returns when the window holding t ends.
+func NextQuotaReset(t time.Time) time.Time { return QuotaWindow(t).AddDate(0, 0, 1) }
+
+// AllowanceOf names the allowance an action counts against.
+func AllowanceOf(manual bool) string {
+	if manual {
+		return AllowanceManual
+	}
+	return AllowanceAuto
+}
+
+// QuotaUsage is how much of one allowance a window has used.
+type QuotaUsage struct {
+	App         connectors.App `json:"app"`
+	Tenant      string         `json:"tenant"`
+	Allowance   string         `json:"allowance"`
+	WindowStart time.Time      `json:"windowStart"`
+	Used        int64          `json:"used"`
+}
+
+// QuotaUsed returns the units used in one window.
+func (s *Store) QuotaUsed(ctx context.Context, app connectors.App, tenant, allowance string, window time.Time) (int64, error) {
+	var n int64
+	err := s.queryRow(ctx, `SELECT used FROM quotas WHERE app = ? AND tenant = ? AND allowance = ? AND window_start = ?`,
+		string(app), tenant, allowance, window.UnixMilli()).Scan(&n)
+	if isNoRows(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: quota used: %w", err)
+	}
+	return n, nil
+}
+
+// ListQuotaUsage lists every counter of one window, by app, tenant and allowance.
+func (s *Store) ListQuotaUsage(ctx context.Context, window time.Time) ([]QuotaUsage, error) {
+	rows, err := s.query(ctx, `SELECT app, tenant, allowance, window_start, used FROM quotas WHERE window_start = ?
+		ORDER BY tenant, app, allowance`, window.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("store: list quota usage: %w", err)
+	}
+	defer rows.Close()
+	var out []QuotaUsage
+	for rows.Next() {
+		var u QuotaUsage
+		var app string
+		var w int64
+		if err := rows.Scan(&app, &u.Tenant, &u.Allowance, &w, &u.Used); err != nil {
+			return nil, fmt.Errorf("store: list quota usage: %w", err)
+		}
+		u.App, u.WindowStart = connectors.App(app), fromMS(w)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// QuotaScope is one (app, tenant) pair that has or may soon use a quota.
+type QuotaScope struct {
+	App    connectors.App `json:"app"`
+	Tenant string         `json:"tenant"`
+}
+
+// QuotaScopes lists the (app, tenant) pairs worth reporting: configured connectors, pairs
+// with unfinished label actions, and pairs with counters in window.
+func (s *Store) QuotaScopes(ctx context.Context, window time.Time) ([]QuotaScope, error) {
+	rows, err := s.query(ctx, `SELECT app, tenant FROM connectors
+		UNION SELECT app, tenant FROM actions WHERE state IN (?, ?, ?) AND kind IN (?, ?)
+		UNION SELECT app, tenant FROM quotas WHERE window_start = ?
+		ORDER BY 2, 1`, ActionPending, ActionRunning, ActionPaused, ActionApplyLabel, ActionRemoveLabel, window.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("store: quota scopes: %w", err)
+	}
+	defer rows.Close()
+	var out []QuotaScope
+	for rows.Next() {
+		var q QuotaScope
+		var app string
+		if err := rows.Scan(&app, &q.Tenant); err != nil {
+			return nil, fmt.Errorf("store: quota scopes: %w", err)
+		}
+		q.App = connectors.App(app)
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// ForgetQuotaWindows deletes counters of windows that started before cutoff.
+func (s *Store) ForgetQuotaWindows(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM quotas WHERE window_start < ?`, cutoff.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("store: forget quota windows: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// takeQuota counts one unit against an allowance if fewer than limit are used. The guarded
+// upsert is a single statement, so on PostgreSQL concurrent claimers serialise on the
+// counter row (ON CONFLICT DO UPDATE locks it and re-checks the guard on the latest version)
+// and the limit holds across replicas; SQLite serialises writers anyway.
+func (t *Tx) takeQuota(ctx context.Context, app, tenant, allowance string, window int64, limit int) (bool, error) {
+	if limit <= 0 {
+		return false, nil
+	}
+	res, err := t.exec(ctx, `INSERT INTO quotas (app, tenant, allowance, window_start, used) VALUES (?, ?, ?, ?, 1)
+		ON CONFLICT (app, tenant, allowance, window_start) DO UPDATE SET used = quotas.used + 1 WHERE quotas.used < ?`,
+		app, tenant, allowance, window, limit)
+	if err != nil {
+		return false, fmt.Errorf("store: take quota: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: take quota: %w", err)
+	}
+	return n == 1, nil
+}
+
+// releaseQuota gives one unit back to a window.
+func (t *Tx) releaseQuota(ctx context.Context, app, tenant, allowance string, window int64) error {
+	if _, err := t.exec(ctx, `UPDATE quotas SET used = used - 1 WHERE app = ? AND tenant = ? AND allowance = ? AND window_start = ? AND used > 0`,
+		app, tenant, allowance, window); err != nil {
+		return fmt.Errorf("store: release quota: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/internal/store/storetest"
+)
+
+func TestQuotaWindow(t *testing.T) {
+	t.Parallel()
+	day := func(h, m int) time.Time { return time.Date(2026, 3, 10, h, m, 0, 0, time.UTC) }
+	require.Equal(t, day(12, 0), store.QuotaWindow(day(12, 0)))
+	require.Equal(t, day(12, 0), store.QuotaWindow(day(23, 59)))
+	require.Equal(t, day(12, 0).AddDate(0, 0, -1), store.QuotaWindow(day(11, 59)))
+	require.Equal(t, day(12, 0).AddDate(0, 0, 1), store.NextQuotaReset(day(12, 0)))
+	require.Equal(t, day(12, 0), store.NextQuotaReset(day(0, 0)))
+	// A local time is placed by its UTC instant.
+	cet := time.FixedZone("CET", 3600)
+	require.Equal(t, day(12, 0), store.QuotaWindow(time.Date(2026, 3, 10, 13, 30, 0, 0, cet)))
+	require.Equal(t, day(12, 0).AddDate(0, 0, -1), store.QuotaWindow(time.Date(2026, 3, 10, 12, 30, 0, 0, cet)))
+}
+
+func quotaAction(s *store.Store, t *testing.T, app connectors.App, item string, manual bool) int64 {
+	t.Helper()
+	id, created, err := s.AddAction(context.Background(), store.Action{Key: string(app) + "|" + item, Kind: store.ActionApplyLabel,
+		Ref: connectors.FileRef{App: app, Tenant: "t1", Drive: "d", ItemID: item}, LabelID: "L", Manual: manual})
+	require.NoError(t, err)
+	require.True(t, created)
+	return id
+}
+
+func TestClaimActionQuota(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			s := storetest.Open(t, b)
+			ctx := context.Background()
+			now := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+			limit := func(a store.Action) int {
+				if a.Manual {
+					return 1
+				}
+				return 2
+			}
+			var ids []int64
+			for i := range 3 {
+				ids = append(ids, quotaAction(s, t, connectors.AppBox, fmt.Sprint("f", i), false))
+			}
+			manual := quotaAction(s, t, connectors.AppBox, "m", true)
+
+			for _, id := range ids[:2] {
+				c, err := s.ClaimAction(ctx, id, now, limit)
+				require.NoError(t, err)
+				require.True(t, c.Claimed)
+				require.Equal(t, store.ActionRunning, c.Action.State)
+				require.Equal(t, 1, c.Action.Attempts)
+			}
+			// Claiming again is refused: the action is no longer pending.
+			c, err := s.ClaimAction(ctx, ids[0], now, limit)
+			require.NoError(t, err)
+			require.False(t, c.Claimed)
+			require.Equal(t, store.ActionRunning, c.Action.State)
+
+			c, err = s.ClaimAction(ctx, ids[2], now, limit)
+			require.NoError(t, err)
+			require.False(t, c.Claimed)
+			require.True(t, c.Paused)
+			require.Equal(t, store.NextQuotaReset(now), c.Action.NotBefore)
+			a, err := s.GetAction(ctx, ids[2])
+			require.NoError(t, err)
+			require.Equal(t, store.ActionPaused, a.State)
+			require.Contains(t, a.Reason, "quota")
+			require.Equal(t, 0, a.Attempts)
+
+			// The manual allowance is its own counter.
+			c, err = s.ClaimAction(ctx, manual, now, limit)
+			require.NoError(t, err)
+			require.True(t, c.Claimed)
+			used, err := s.QuotaUsed(ctx, connectors.AppBox, "t1", store.AllowanceAuto, store.QuotaWindow(now))
+			require.NoError(t, err)
+			require.EqualValues(t, 2, used)
+			used, err = s.QuotaUsed(ctx, connectors.AppBox, "t1", store.AllowanceManual, store.QuotaWindow(now))
+			require.NoError(t, err)
+			require.EqualValues(t, 1, used)
+
+			// A write that did not happen gives its unit back, to the window it came from,
+			// even when it ends after the reset.
+			later := store.NextQuotaReset(now).Add(time.Minute)
+			require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: ids[0], State: store.ActionFailed, Reason: "boom",
+				ReleaseQuota: true, Event: &store.Event{Kind: store.EventActionFailed}, Actor: "executor"}))
+			used, err = s.QuotaUsed(ctx, connectors.AppBox, "t1", store.AllowanceAuto, store.QuotaWindow(now))
+			require.NoError(t, err)
+			require.EqualValues(t, 1, used)
+			require.ErrorIs(t, s.CompleteAction(ctx, store.Completion{ID: ids[0], State: store.ActionDone}), store.ErrNotRunning)
+			evs, err := s.ListEvents(ctx, store.EventFilter{Kind: store.EventActionFailed}, 10)
+			require.NoError(t, err)
+			require.Len(t, evs, 1)
+			require.Equal(t, "boom", evs[0].Detail)
+			require.Equal(t, "L", evs[0].LabelID)
+
+			// Not due before the reset; resumed after it.
+			n, err := s.ResumePaused(ctx, now)
+			require.NoError(t, err)
+			require.Zero(t, n)
+			n, err = s.ResumePaused(ctx, later)
+			require.NoError(t, err)
+			require.EqualValues(t, 1, n)
+			due, err := s.RunnableActions(ctx, later, 10)
+			require.NoError(t, err)
+			require.Equal(t, []int64{ids[2]}, due)
+			c, err = s.ClaimAction(ctx, ids[2], later, limit)
+			require.NoError(t, err)
+			require.True(t, c.Claimed)
+			used, err = s.QuotaUsed(ctx, connectors.AppBox, "t1", store.AllowanceAuto, store.QuotaWindow(later))
+			require.NoError(t, err)
+			require.EqualValues(t, 1, used)
+			usage, err := s.ListQuotaUsage(ctx, store.QuotaWindow(now))
+			require.NoError(t, err)
+			require.Len(t, usage, 2)
+			scopes, err := s.QuotaScopes(ctx, store.QuotaWindow(now))
+			require.NoError(t, err)
+			require.Equal(t, []store.QuotaScope{{App: connectors.AppBox, Tenant: "t1"}}, scopes)
+		})
+	}
+}
+
+func TestCompleteActionRecordsLabel(t *testing.T) {
+	t.Parallel()
+	s := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	f := connectors.File{Ref: connectors.FileRef{App: connectors.AppGDrive, Tenant: "t1", Drive: "d", ItemID: "x"}, Path: "/HR", Name: "a.docx"}
+	_, _, err := s.UpsertFile(ctx, f)
+	require.NoError(t, err)
+	id, _, err := s.AddAction(ctx, store.Action{Key: "k", Kind: store.ActionApplyLabel, Ref: f.Ref, LabelID: "L1"})
+	require.NoError(t, err)
+	c, err := s.ClaimAction(ctx, id, time.Now(), func(store.Action) int { return -1 })
+	require.NoError(t, err)
+	require.True(t, c.Claimed)
+	require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: id, State: store.ActionDone, Label: &store.FileLabel{LabelID: "L1", Tenant: "t1", Method: "standard"}, Actor: "executor"}))
+	rec, err := s.GetFile(ctx, f.Ref)
+	require.NoError(t, err)
+	require.Equal(t, "L1", rec.LabelID)
+	evs, err := s.ListEvents(ctx, store.EventFilter{Kind: store.EventLabelApplied}, 10)
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	require.Equal(t, "a.docx", evs[0].Name)
+	require.Equal(t, "executor", evs[0].Actor)
+	// Unlimited claims count nothing.
+	used, err := s.QuotaUsed(ctx, connectors.AppGDrive, "t1", store.AllowanceAuto, store.QuotaWindow(time.Now()))
+	require.NoError(t, err)
+	require.Zero(t, used)
+}
+
+// Two handles on one PostgreSQL database claim concurrently; the limit holds exactly.
+func TestClaimActionQuotaConcurrent(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			url := b.OpenURL(t)
+			open := func() *store.Store {
+				s, err := store.Open(context.Background(), store.Config{URL: url})
+				require.NoError(t, err)
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			s1, s2 := open(), open()
+			ctx := context.Background()
+			var ids []int64
+			for i := range 60 {
+				ids = append(ids, quotaAction(s1, t, connectors.AppOneDrive, fmt.Sprint("f", i), false))
+			}
+			now := time.Now()
+			var mu sync.Mutex
+			claimed, paused := 0, 0
+			var wg sync.WaitGroup
+			for w := range 8 {
+				st := s1
+				if w%2 == 1 {
+					st = s2
+				}
+				wg.Go(func() {
+					for _, id := range ids {
+						c, err := st.ClaimAction(ctx, id, now, func(store.Action) int { return 25 })
+						if err != nil && !errors.Is(err, context.Canceled) {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						if c.Claimed {
+							claimed++
+						}
+						if c.Paused {
+							paused++
+						}
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			require.Equal(t, 25, claimed)
+			require.Equal(t, 35, paused)
+			used, err := s1.QuotaUsed(ctx, connectors.AppOneDrive, "t1", store.AllowanceAuto, store.QuotaWindow(now))
+			require.NoError(t, err)
+			require.EqualValues(t, 25, used)
+		})
+	}
+}
