@@ -643,8 +643,12 @@ func (a *API) setPolicy(w http.ResponseWriter, r *http.Request, enabled bool) er
 	return nil
 }
 
-func (a *API) enablePolicy(w http.ResponseWriter, r *http.Request) error  { return a.setPolicy(w, r, true) }
-func (a *API) disablePolicy(w http.ResponseWriter, r *http.Request) error { return a.setPolicy(w, r, false) }
+func (a *API) enablePolicy(w http.ResponseWriter, r *http.Request) error {
+	return a.setPolicy(w, r, true)
+}
+func (a *API) disablePolicy(w http.ResponseWriter, r *http.Request) error {
+	return a.setPolicy(w, r, false)
+}
 
 func (a *API) whatIf(w http.ResponseWriter, r *http.Request) error {
 	if a.cfg.Policies == nil {
