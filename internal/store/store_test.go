@@ -447,3 +447,59 @@ func TestChangedDriveLeaseExpires(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 1, "an expired lease (holder died) frees the drive")
 }
+
+func TestRescansAndReconcile(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		r, err := s.CreateRescan(ctx, store.Rescan{Connector: "sp", App: connectors.AppSharePoint, Tenant: "t1", Force: true})
+		require.NoError(t, err)
+		require.Equal(t, store.RescanRunning, r.State)
+		require.True(t, r.Force)
+		require.NoError(t, s.AddRescanProgress(ctx, r.ID, 10, 7, 3))
+		for _, id := range []string{"a", "b", "c"} {
+			_, err := s.RecordScan(ctx, store.ScanOutcome{File: file(id, id+".docx")})
+			require.NoError(t, err)
+		}
+		require.NoError(t, s.MarkSeen(ctx, r.ID, []connectors.FileRef{ref("a"), ref("c")}))
+		gone, err := s.Unseen(ctx, r.ID, connectors.AppSharePoint, "t1", "d1")
+		require.NoError(t, err)
+		require.Equal(t, []connectors.FileRef{ref("b")}, gone)
+		ok, err := s.FinishRescan(ctx, r.ID, store.RescanDone, "")
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = s.FinishRescan(ctx, r.ID, store.RescanFailed, "late")
+		require.NoError(t, err)
+		require.False(t, ok, "a finished rescan stays finished")
+		got, err := s.GetRescan(ctx, r.ID)
+		require.NoError(t, err)
+		require.EqualValues(t, 7, got.Enqueued)
+		require.Equal(t, store.RescanDone, got.State)
+		running, err := s.ListRescans(ctx, true, 10)
+		require.NoError(t, err)
+		require.Empty(t, running)
+	})
+}
+
+func TestLeaderLease(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ok, err := s.TryLease(ctx, "scheduler", "a", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = s.TryLease(ctx, "scheduler", "b", time.Minute)
+		require.NoError(t, err)
+		require.False(t, ok, "b cannot take a live lease")
+		ok, err = s.TryLease(ctx, "scheduler", "a", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok, "the holder extends")
+		require.NoError(t, s.ReleaseLease(ctx, "scheduler", "a"))
+		ok, err = s.TryLease(ctx, "scheduler", "b", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = s.TryLease(ctx, "scheduler", "c", -time.Minute)
+		require.NoError(t, err)
+		require.False(t, ok)
+	})
+}

@@ -92,6 +92,7 @@ CREATE TABLE files (
     last_scanned   BIGINT NOT NULL DEFAULT 0,
     scan_error     TEXT NOT NULL DEFAULT '',
     bytes_read     BIGINT NOT NULL DEFAULT 0,
+    seen_rescan    BIGINT NOT NULL DEFAULT 0,
     first_seen     BIGINT NOT NULL,
     updated_at     BIGINT NOT NULL,
     PRIMARY KEY (app, tenant, drive, item_id)
@@ -188,6 +189,7 @@ CREATE TABLE quotas (
 -- Full rescans, resumable: progress and per-drive walk cursors live in cursors (kind 'rescan:<id>').
 CREATE TABLE rescans (
     id          {{ID}},
+    connector   TEXT NOT NULL,
     app         TEXT NOT NULL,
     tenant      TEXT NOT NULL,
     scope       TEXT NOT NULL DEFAULT '',
@@ -202,3 +204,10 @@ CREATE TABLE rescans (
     finished_at BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX rescans_state ON rescans (state);
+
+-- Named leases: one replica at a time runs the scheduler and the catalog sync.
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);

@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/labelgate/labelgate/connectors"
+)
+
+// Rescan states.
+const (
+	RescanRunning  = "running"
+	RescanDone     = "done"
+	RescanFailed   = "failed"
+	RescanCanceled = "canceled"
+)
+
+// Rescan is a full rescan of one connector (or a scope of it) and its progress.
+type Rescan struct {
+	ID         int64          `json:"id"`
+	Connector  string         `json:"connector"`
+	App        connectors.App `json:"app"`
+	Tenant     string         `json:"tenant"`
+	Scope      string         `json:"scope,omitempty"`
+	Force      bool           `json:"force"`
+	State      string         `json:"state"`
+	Enumerated int64          `json:"enumerated"`
+	Enqueued   int64          `json:"enqueued"`
+	Skipped    int64          `json:"skipped"`
+	Error      string         `json:"error,omitempty"`
+	StartedAt  time.Time      `json:"startedAt"`
+	UpdatedAt  time.Time      `json:"updatedAt"`
+	FinishedAt time.Time      `json:"finishedAt,omitempty"`
+}
+
+const rescanCols = `id, connector, app, tenant, scope, force, state, enumerated, enqueued, skipped, error, started_at, updated_at, finished_at`
+
+func scanRescan(sc interface{ Scan(...any) error }) (Rescan, error) {
+	var r Rescan
+	var app string
+	var s, u, f int64
+	err := sc.Scan(&r.ID, &r.Connector, &app, &r.Tenant, &r.Scope, &r.Force, &r.State, &r.Enumerated, &r.Enqueued, &r.Skipped,
+		&r.Error, &s, &u, &f)
+	r.App, r.StartedAt, r.UpdatedAt, r.FinishedAt = connectors.App(app), fromMS(s), fromMS(u), fromMS(f)
+	return r, err
+}
+
+// CreateRescan records a new running rescan.
+func (s *Store) CreateRescan(ctx context.Context, r Rescan) (Rescan, error) {
+	now := s.now().UnixMilli()
+	var id int64
+	err := s.queryRow(ctx, `INSERT INTO rescans (connector, app, tenant, scope, force, state, started_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, r.Connector, string(r.App), r.Tenant, r.Scope, r.Force, RescanRunning, now, now).Scan(&id)
+	if err != nil {
+		return r, fmt.Errorf("store: create rescan: %w", err)
+	}
+	return s.GetRescan(ctx, id)
+}
+
+// GetRescan returns one rescan, ErrNotFound if absent.
+func (s *Store) GetRescan(ctx context.Context, id int64) (Rescan, error) {
+	r, err := scanRescan(s.queryRow(ctx, `SELECT `+rescanCols+` FROM rescans WHERE id = ?`, id))
+	if isNoRows(err) {
+		return r, fmt.Errorf("rescan %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("store: get rescan: %w", err)
+	}
+	return r, nil
+}
+
+// ListRescans lists rescans, newest first; running ones only if onlyRunning.
+func (s *Store) ListRescans(ctx context.Context, onlyRunning bool, limit int) ([]Rescan, error) {
+	q := `SELECT ` + rescanCols + ` FROM rescans`
+	var args []any
+	if onlyRunning {
+		q += ` WHERE state = ?`
+		args = append(args, RescanRunning)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list rescans: %w", err)
+	}
+	defer rows.Close()
+	var out []Rescan
+	for rows.Next() {
+		r, err := scanRescan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list rescans: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// AddRescanProgress adds to a rescan's counters.
+func (s *Store) AddRescanProgress(ctx context.Context, id, enumerated, enqueued, skipped int64) error {
+	_, err := s.exec(ctx, `UPDATE rescans SET enumerated = enumerated + ?, enqueued = enqueued + ?, skipped = skipped + ?, updated_at = ? WHERE id = ?`,
+		enumerated, enqueued, skipped, s.now().UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("store: rescan progress: %w", err)
+	}
+	return nil
+}
+
+// FinishRescan ends a rescan in state (done, failed, canceled) unless it already ended.
+func (s *Store) FinishRescan(ctx context.Context, id int64, state, errMsg string) (bool, error) {
+	now := s.now().UnixMilli()
+	res, err := s.exec(ctx, `UPDATE rescans SET state = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ? AND state = ?`,
+		state, errMsg, now, now, id, RescanRunning)
+	if err != nil {
+		return false, fmt.Errorf("store: finish rescan: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// MarkSeen records that a rescan enumerated these files, so reconciliation can tell which
+// inventory rows the provider no longer has.
+func (s *Store) MarkSeen(ctx context.Context, rescanID int64, refs []connectors.FileRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	return s.Tx(ctx, func(tx *Tx) error {
+		for _, r := range refs {
+			if _, err := tx.exec(ctx, `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
+				rescanID, string(r.App), r.Tenant, r.Drive, r.ItemID); err != nil {
+				return fmt.Errorf("store: mark seen: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Unseen lists the live inventory files of a drive that a finished walk of rescanID did not see.
+func (s *Store) Unseen(ctx context.Context, rescanID int64, app connectors.App, tenant, drive string) ([]connectors.FileRef, error) {
+	rows, err := s.query(ctx, `SELECT item_id FROM files WHERE app = ? AND tenant = ? AND drive = ? AND deleted = ? AND seen_rescan <> ?`,
+		string(app), tenant, drive, false, rescanID)
+	if err != nil {
+		return nil, fmt.Errorf("store: unseen: %w", err)
+	}
+	defer rows.Close()
+	var out []connectors.FileRef
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: unseen: %w", err)
+		}
+		out = append(out, connectors.FileRef{App: app, Tenant: tenant, Drive: drive, ItemID: id})
+	}
+	return out, rows.Err()
+}
+
+// TryLease takes or extends the named lease for holder until now+ttl. It succeeds when the
+// lease is free, expired, or already held by holder: one replica leads at a time, and a
+// dead leader's lease runs out.
+func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	now := s.now().UnixMilli()
+	res, err := s.exec(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at < ?`, name, holder, now+ttl.Milliseconds(), now)
+	if err != nil {
+		return false, fmt.Errorf("store: lease %s: %w", name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: lease %s: %w", name, err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseLease gives up a lease held by holder.
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	if _, err := s.exec(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
+		return fmt.Errorf("store: release lease %s: %w", name, err)
+	}
+	return nil
+}
