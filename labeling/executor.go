@@ -1,0 +1,409 @@
+package labeling
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/store"
+)
+
+// FileCodec reads and rewrites the label inside a file's content. The executor uses it for
+// connectors without a native label API: it downloads the file, rewrites it and uploads a new
+// version ("embedded" mode).
+type FileCodec interface {
+	// TypeOf decides a file's type from its name; TypeUnsupported when labels cannot be written.
+	TypeOf(name string) FileType
+	Read(ctx context.Context, r io.ReaderAt, size int64, name string) (Result, error)
+	// Apply writes content with label l (replacing any other) to w.
+	Apply(ctx context.Context, r io.ReaderAt, size int64, name string, l Label, w io.Writer) error
+	// Remove writes content without any label to w.
+	Remove(ctx context.Context, r io.ReaderAt, size int64, name string, w io.Writer) error
+}
+
+// ConnectorLookup finds the connector serving an app in a tenant.
+type ConnectorLookup func(app connectors.App, tenant string) (connectors.Connector, bool)
+
+// Connectors returns a lookup over a fixed set of connectors.
+func Connectors(cs ...connectors.Connector) ConnectorLookup {
+	m := make(map[string]connectors.Connector, len(cs))
+	for _, c := range cs {
+		m[string(c.App())+"/"+c.Tenant()] = c
+	}
+	return func(app connectors.App, tenant string) (connectors.Connector, bool) {
+		c, ok := m[string(app)+"/"+tenant]
+		return c, ok
+	}
+}
+
+// ExecutorConfig configures an Executor.
+type ExecutorConfig struct {
+	Store      *store.Store
+	Connectors ConnectorLookup
+	// Codec rewrites labels inside files for connectors without a native label API; nil
+	// refuses such writes.
+	Codec FileCodec
+	Quota QuotaConfig
+	// RateLimits holds a token bucket per app, applied per tenant to every provider call;
+	// an app without one is not rate limited here (its own throttling still applies).
+	RateLimits map[connectors.App]RateLimit
+	Retry      RetryConfig
+	// RetryLater is how long an action whose retries ran out waits before it is tried again;
+	// default 15m. After MaxAttempts tries it fails for good; default 5.
+	RetryLater  time.Duration
+	MaxAttempts int
+	// Workers is how many actions the dispatcher runs at once; default 4.
+	Workers int
+	// PollInterval is how often Run looks for due actions; default 5s.
+	PollInterval time.Duration
+	// StaleAfter is how long an action may stay running before Run assumes its worker died
+	// and requeues it; default 30m. Keep it well above Retry.MaxRetryTime.
+	StaleAfter time.Duration
+	Clock      Clock
+	Logger     *slog.Logger
+}
+
+// Executor carries out apply_label and remove_label actions recorded in the store.
+//
+// Alert and notify_owner actions are not its business: they stay pending for the alert sink.
+type Executor struct {
+	cfg   ExecutorConfig
+	st    *store.Store
+	clock Clock
+	log   *slog.Logger
+	retry *retrier
+	wake  chan struct{}
+}
+
+// NewExecutor builds an executor; cfg.Store and cfg.Connectors are required.
+func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
+	if cfg.Store == nil || cfg.Connectors == nil {
+		return nil, errors.New("labeling: executor needs a store and a connector lookup")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RetryLater <= 0 {
+		cfg.RetryLater = 15 * time.Minute
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 5 * time.Second
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 30 * time.Minute
+	}
+	cfg.Retry = cfg.Retry.withDefaults()
+	return &Executor{
+		cfg:   cfg,
+		st:    cfg.Store,
+		clock: cfg.Clock,
+		log:   cfg.Logger,
+		retry: &retrier{cfg: cfg.Retry, clock: cfg.Clock, rl: newRateLimits(cfg.Clock, cfg.RateLimits)},
+		wake:  make(chan struct{}, 1),
+	}, nil
+}
+
+// Outcome is what Execute did with one action.
+type Outcome struct {
+	ActionID int64  `json:"actionId"`
+	Kind     string `json:"kind,omitempty"`
+	// State is the action's state afterwards: done, refused, failed; paused (quota), pending
+	// (to retry later); or, when Claimed is false, the state that kept it from running.
+	State   string `json:"state"`
+	Reason  string `json:"reason,omitempty"`
+	Claimed bool   `json:"claimed"`
+	// Wrote is true when a label write took effect at the provider (false when the file
+	// already held the target state).
+	Wrote bool `json:"wrote"`
+	// Calls counts write calls sent to the provider, retries included.
+	Calls int `json:"calls"`
+}
+
+// executedKinds are the action kinds the executor claims.
+var executedKinds = []string{store.ActionApplyLabel, store.ActionRemoveLabel}
+
+// Execute runs one action if it is pending and due: it claims it against the daily quota,
+// checks the rules, reads the file's current label, writes only if needed, and records the
+// outcome (state, inventory label, discovery event) in the store. It can be called from any
+// job handler; calling it for an action that is not pending does nothing. The error is for
+// store failures and cancellation only: provider failures are outcomes.
+func (e *Executor) Execute(ctx context.Context, id int64) (Outcome, error) {
+	now := e.clock.Now()
+	c, err := e.st.ClaimAction(ctx, id, now, executedKinds, e.limit)
+	if err != nil {
+		return Outcome{ActionID: id}, err
+	}
+	a := c.Action
+	out := Outcome{ActionID: id, Kind: a.Kind, State: a.State, Reason: a.Reason, Claimed: c.Claimed}
+	if !c.Claimed {
+		return out, nil
+	}
+	comp := e.run(ctx, a, &out)
+	comp.ID, comp.Actor = id, actor(a)
+	if ctx.Err() != nil && comp.State != store.ActionDone {
+		// Cancelled mid-way (shutdown): the action goes back to pending; the next run re-reads
+		// the file before writing, so a write that did land is not repeated.
+		comp = store.Completion{ID: id, State: store.ActionPending, Reason: "interrupted: " + ctx.Err().Error(), Actor: comp.Actor}
+	}
+	// The outcome must be recorded even when ctx was cancelled during the provider call.
+	if err := e.st.CompleteAction(context.WithoutCancel(ctx), comp); err != nil {
+		return out, err
+	}
+	out.State, out.Reason = comp.State, comp.Reason
+	e.log.Debug("action executed", "id", id, "kind", a.Kind, "ref", a.Ref.Key(), "state", comp.State, "reason", comp.Reason)
+	return out, ctx.Err()
+}
+
+func (e *Executor) limit(a store.Action) int {
+	return e.cfg.Quota.Limit(string(a.Ref.App), a.Ref.Tenant, a.Manual)
+}
+
+func actor(a store.Action) string {
+	switch {
+	case a.RequestedBy != "":
+		return a.RequestedBy
+	case a.PolicyID != "":
+		return "policy:" + a.PolicyID
+	}
+	return "executor"
+}
+
+// actionParams are the kind-specific options of a label action.
+type actionParams struct {
+	Justification string `json:"justification,omitempty"`
+	Method        string `json:"method,omitempty"`
+}
+
+// state is a file's label as read before and after a write.
+type state struct {
+	LabelID   string
+	Tenant    string
+	Method    string
+	Protected bool
+}
+
+// run does the work of a claimed action and says how it ends.
+func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.Completion {
+	refuse := func(format string, args ...any) store.Completion {
+		return store.Completion{State: store.ActionRefused, Reason: fmt.Sprintf(format, args...), ReleaseQuota: true, Event: store.EventActionRefused}
+	}
+	conn, ok := e.cfg.Connectors(a.Ref.App, a.Ref.Tenant)
+	if !ok {
+		return store.Completion{State: store.ActionPending, NotBefore: e.clock.Now().Add(e.cfg.RetryLater),
+			Reason: fmt.Sprintf("no connector configured for %s/%s", a.Ref.App, a.Ref.Tenant)}
+	}
+	apply := a.Kind == store.ActionApplyLabel
+	var target store.CatalogLabel
+	if apply {
+		l, err := e.st.GetLabel(ctx, a.Ref.App, a.Ref.Tenant, a.LabelID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return refuse("label %s is not in the synced catalog of %s/%s", a.LabelID, a.Ref.App, a.Ref.Tenant)
+		case err != nil:
+			return e.failed(a, err)
+		case l.State == store.LabelDeleted:
+			return refuse("label %s (%s) was deleted from the catalog", a.LabelID, l.Name)
+		case l.State != store.LabelEnabled:
+			return refuse("label %s (%s) is %s in the catalog", a.LabelID, l.Name, l.State)
+		}
+		target = l
+	}
+	var p actionParams
+	if len(a.Params) > 0 {
+		_ = json.Unmarshal(a.Params, &p) // unknown or malformed params fall back to defaults
+	}
+	if p.Method == "" {
+		p.Method = "auto"
+		if a.Manual {
+			p.Method = "privileged"
+		}
+	}
+
+	var f connectors.File
+	if _, err := e.retry.do(ctx, a.Ref.App, a.Ref.Tenant, func() (err error) {
+		f, err = conn.Stat(ctx, a.Ref)
+		return err
+	}, nil); err != nil {
+		return e.failed(a, err)
+	}
+	if f.Deleted {
+		return e.failed(a, connectors.Errorf(connectors.KindNotFound, "stat", 0, 0, errors.New("file is deleted")))
+	}
+	if f.Size > MaxLabelSize {
+		return refuse("%v (%d bytes)", ErrTooLarge, f.Size)
+	}
+
+	w, err := e.writer(conn, f)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	cur, err := e.readState(ctx, w, a.Ref)
+	if err != nil {
+		return e.failed(a, err)
+	}
+	want := state{}
+	if apply {
+		want = state{LabelID: target.ID, Tenant: target.Tenant, Method: p.Method}
+	}
+	if cur.LabelID == want.LabelID {
+		return store.Completion{State: store.ActionDone, ReleaseQuota: true, Event: store.EventLabelUnchanged,
+			Reason: "file already in the target state; nothing written",
+			Label:  &store.FileLabel{LabelID: cur.LabelID, Tenant: cur.Tenant, Method: cur.Method}}
+	}
+	if cur.Protected && cur.LabelID != "" {
+		if w.codec != nil {
+			return refuse("%v", ErrProtected)
+		}
+		if !apply {
+			ours, err := e.st.LabelWrittenByLabelgate(ctx, a.Ref, cur.LabelID)
+			if err != nil {
+				return e.failed(a, err)
+			}
+			if !ours {
+				return refuse("label %s carries protection applied outside labelgate: it may be replaced, never removed", cur.LabelID)
+			}
+		}
+	}
+
+	opts := connectors.ApplyOptions{Method: p.Method, Justification: p.Justification}
+	_, err = e.retry.do(ctx, a.Ref.App, a.Ref.Tenant, func() error {
+		out.Calls++
+		return w.write(ctx, a.Ref, f, apply, target, opts)
+	}, func(error) (bool, error) {
+		s, err := e.readState(ctx, w, a.Ref)
+		return err == nil && s.LabelID == want.LabelID, err
+	})
+	if err != nil {
+		return e.failed(a, err)
+	}
+	out.Wrote = true
+	return store.Completion{State: store.ActionDone, Label: &store.FileLabel{LabelID: want.LabelID, Tenant: want.Tenant, Method: want.Method}}
+}
+
+// failed maps an error to the action's next state: permanent provider errors and label-engine
+// refusals end it now; a provider's daily limit pauses it; anything retryable goes back to
+// pending for a later try, until MaxAttempts. Unclassified errors count as transient.
+func (e *Executor) failed(a store.Action, err error) store.Completion {
+	now := e.clock.Now()
+	switch {
+	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrUnsupported), errors.Is(err, ErrProtected):
+		return store.Completion{State: store.ActionRefused, Reason: err.Error(), ReleaseQuota: true, Event: store.EventActionRefused}
+	case errors.Is(err, ErrMalformed):
+		return store.Completion{State: store.ActionFailed, Reason: err.Error(), ReleaseQuota: true, Event: store.EventActionFailed}
+	}
+	switch kind := connectors.KindOf(err); kind {
+	case connectors.KindNotFound, connectors.KindPermission, connectors.KindInvalid, connectors.KindLocked:
+		return store.Completion{State: store.ActionFailed, Reason: fmt.Sprintf("%s: %v", kind, err), ReleaseQuota: true,
+			Event: store.EventActionFailed}
+	case connectors.KindFatalToday:
+		until := NextQuotaReset(now)
+		if d, ok := connectors.RetryAfter(err); ok {
+			until = now.Add(d)
+		}
+		return store.Completion{State: store.ActionPaused, NotBefore: until,
+			Reason: fmt.Sprintf("provider's daily limit reached; resumes at %s: %v", until.Format(time.RFC3339), err)}
+	}
+	if a.Attempts >= e.cfg.MaxAttempts {
+		return store.Completion{State: store.ActionFailed, Reason: fmt.Sprintf("failed after %d attempts: %v", a.Attempts, err),
+			ReleaseQuota: true, Event: store.EventActionFailed}
+	}
+	return store.Completion{State: store.ActionPending, NotBefore: now.Add(e.cfg.RetryLater),
+		Reason: fmt.Sprintf("attempt %d failed, retrying later: %v", a.Attempts, err)}
+}
+
+// labelWriter is the path a label write takes for one file: the provider's native label API,
+// or the codec plus an upload.
+type labelWriter struct {
+	conn    connectors.Connector
+	labeler connectors.Labeler // native mode
+	up      connectors.Uploader
+	codec   FileCodec // embedded mode
+	name    string
+}
+
+// writer picks how labels reach a file. Native-API apps label whatever the provider accepts;
+// embedded writes need a file type the codec understands.
+func (e *Executor) writer(conn connectors.Connector, f connectors.File) (*labelWriter, error) {
+	if l, ok := conn.(connectors.Labeler); ok {
+		return &labelWriter{conn: conn, labeler: l, name: f.Name}, nil
+	}
+	up, ok := conn.(connectors.Uploader)
+	if !ok || e.cfg.Codec == nil {
+		return nil, fmt.Errorf("%s connector has no label API and no way to rewrite files: %w", conn.App(), ErrUnsupported)
+	}
+	if t := e.cfg.Codec.TypeOf(f.Name); t == TypeUnsupported || t == "" {
+		return nil, fmt.Errorf("%q: %w", f.Name, ErrUnsupported)
+	}
+	return &labelWriter{conn: conn, up: up, codec: e.cfg.Codec, name: f.Name}, nil
+}
+
+func (e *Executor) readState(ctx context.Context, w *labelWriter, ref connectors.FileRef) (state, error) {
+	var s state
+	_, err := e.retry.do(ctx, ref.App, ref.Tenant, func() error {
+		if w.labeler != nil {
+			ls, err := w.labeler.ReadLabel(ctx, ref)
+			s = state{LabelID: ls.LabelID, Tenant: ls.Tenant, Method: ls.Method, Protected: ls.Protected}
+			return err
+		}
+		obj, err := w.conn.Open(ctx, ref)
+		if err != nil {
+			return err
+		}
+		defer obj.Close()
+		res, err := w.codec.Read(ctx, obj, obj.Size(), w.name)
+		if err != nil {
+			return err
+		}
+		s = state{Protected: res.Protected}
+		if res.Label != nil {
+			s.LabelID, s.Tenant, s.Method = res.Label.ID, res.Label.Tenant, res.Label.Method
+		}
+		return nil
+	}, nil)
+	return s, err
+}
+
+func (w *labelWriter) write(ctx context.Context, ref connectors.FileRef, f connectors.File, apply bool,
+	target store.CatalogLabel, opts connectors.ApplyOptions) error {
+	if w.labeler != nil {
+		if apply {
+			return w.labeler.ApplyLabel(ctx, ref, target.ID, opts)
+		}
+		return w.labeler.RemoveLabel(ctx, ref, opts)
+	}
+	obj, err := w.conn.Open(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	if obj.Size() > MaxLabelSize {
+		return ErrTooLarge
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(obj.Size()) + 4096)
+	if apply {
+		err = w.codec.Apply(ctx, obj, obj.Size(), w.name, Label{ID: target.ID, Tenant: target.Tenant, Method: opts.Method,
+			Name: target.Name, Enabled: true}, &buf)
+	} else {
+		err = w.codec.Remove(ctx, obj, obj.Size(), w.name, &buf)
+	}
+	if err != nil {
+		return err
+	}
+	return w.up.Upload(ctx, ref, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+}

@@ -1,0 +1,139 @@
+package labeling
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/labelgate/labelgate/internal/store"
+)
+
+// DrainStats counts what one Drain did.
+type DrainStats struct {
+	Resumed  int64          // paused actions whose quota window reset
+	Executed int            // actions claimed and run
+	States   map[string]int // outcomes by resulting state
+	Skipped  int            // actions another worker or replica took first
+	Errors   int            // store failures (the action stays where it was)
+}
+
+// batchSize is how many due actions one dispatcher query fetches.
+const batchSize = 256
+
+// Drain resumes paused actions whose quota window has reset, then runs every pending
+// label action that is due, admins' manual actions first, then oldest first, with Workers at
+// a time, until none is left that it can claim. Actions that the quota pauses, or that go back
+// to pending for a later try, stay out of this drain.
+//
+// This is the dispatcher until the job queue offers a generic job kind: it claims straight
+// from the store, which is safe with several replicas because ClaimAction is the only way in.
+func (e *Executor) Drain(ctx context.Context) (DrainStats, error) {
+	st := DrainStats{States: map[string]int{}}
+	n, err := e.st.ResumePaused(ctx, e.clock.Now())
+	if err != nil {
+		return st, err
+	}
+	st.Resumed = n
+	var mu sync.Mutex
+	var firstErr error
+	for ctx.Err() == nil {
+		ids, err := e.st.RunnableActions(ctx, e.clock.Now(), batchSize)
+		if err != nil {
+			return st, err
+		}
+		if len(ids) == 0 {
+			break
+		}
+		claimed := 0
+		work := make(chan int64)
+		var wg sync.WaitGroup
+		for range min(e.cfg.Workers, len(ids)) {
+			wg.Go(func() {
+				for id := range work {
+					out, err := e.Execute(ctx, id)
+					mu.Lock()
+					switch {
+					case err != nil && !errors.Is(err, context.Canceled):
+						st.Errors++
+						if firstErr == nil {
+							firstErr = err
+						}
+						e.log.Warn("executing action", "id", id, "err", err)
+					case out.Claimed:
+						claimed++
+						st.Executed++
+						st.States[out.State]++
+					case out.State == store.ActionPaused:
+						claimed++ // progress: it left pending
+						st.States[out.State]++
+					default:
+						st.Skipped++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	feed:
+		for _, id := range ids {
+			select {
+			case work <- id:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+		close(work)
+		wg.Wait()
+		if claimed == 0 {
+			// Every due action was taken by someone else or failed on the store: stop rather
+			// than spin; the next poll tries again.
+			break
+		}
+	}
+	if firstErr != nil {
+		return st, firstErr
+	}
+	return st, ctx.Err()
+}
+
+// Wake asks Run to look for due actions now instead of at the next poll; call it after
+// recording actions.
+func (e *Executor) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains due actions every PollInterval (or when woken) until ctx ends. At start it
+// requeues actions left running by a worker that died (older than StaleAfter).
+func (e *Executor) Run(ctx context.Context) error {
+	if n, err := e.st.RequeueStale(ctx, e.clock.Now().Add(-e.cfg.StaleAfter)); err != nil {
+		e.log.Warn("requeueing stale actions", "err", err)
+	} else if n > 0 {
+		e.log.Info("requeued actions left running", "count", n)
+	}
+	for {
+		st, err := e.Drain(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			e.log.Warn("draining actions", "err", err)
+		} else if st.Executed > 0 || st.Resumed > 0 {
+			e.log.Info("actions drained", "executed", st.Executed, "resumed", st.Resumed, "states", st.States)
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-e.wake:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+		_ = e.clock.Sleep(wctx, e.cfg.PollInterval)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}

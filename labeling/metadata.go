@@ -1,0 +1,300 @@
+package labeling
+
+import (
+	"encoding/xml"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// XML namespaces and OPC wiring of the two label encodings (see shared/labels.md).
+const (
+	nsLabelInfo       = "http://schemas.microsoft.com/office/2020/mipLabelMetadata"
+	nsCustomProps     = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
+	nsVT              = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
+	nsPDFX            = "http://ns.adobe.com/pdfx/1.3/"
+	relClassification = "http://schemas.microsoft.com/office/2020/02/relationships/classificationlabels"
+	relCustomProps    = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties"
+	ctLabelInfo       = "application/vnd.ms-office.classificationlabels+xml"
+	ctCustomProps     = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
+	fmtidUser         = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"
+	labelInfoPath     = "docMetadata/LabelInfo.xml"
+	customPath        = "docProps/custom.xml"
+	relsPath          = "_rels/.rels"
+	contentTypesPath  = "[Content_Types].xml"
+	msipPrefix        = "MSIP_Label_"
+)
+
+var guidRe = regexp.MustCompile(`^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$`)
+
+// normGUID returns a lowercase GUID without braces, or "" when s is not a GUID.
+func normGUID(s string) string {
+	m := guidRe.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return ""
+	}
+	return strings.ToLower(m[1])
+}
+
+// normMethod maps every recorded method spelling onto standard, privileged or auto.
+func normMethod(s string) string {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "privileged", "manual":
+		return "privileged"
+	case "standard":
+		return "standard"
+	case "automatic", "auto":
+		return "auto"
+	}
+	return ""
+}
+
+// setDateLayouts are the shapes labels.md lists, plus a few near variants writers produce.
+var setDateLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04:05Z0700",
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02",
+}
+
+// parseSetDate is lenient: an unparseable date is dropped, never an error.
+func parseSetDate(s string) time.Time {
+	s = strings.TrimSpace(s)
+	for _, l := range setDateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1":
+		return true, true
+	case "false", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// propLabels groups MSIP_Label_{guid}_{Attr} key/value pairs into labels, in first-seen order.
+// When lenientEnabled is set, a label whose Enabled value cannot be read (an encrypted PDF's
+// strings) counts as enabled: the key's presence is the only readable fact.
+func propLabels(keys, values []string, source string, lenientEnabled bool) []Label {
+	byID := map[string]*Label{}
+	var order []string
+	for i, k := range keys {
+		if !strings.HasPrefix(k, msipPrefix) {
+			continue
+		}
+		rest := k[len(msipPrefix):]
+		us := strings.IndexByte(rest, '_')
+		if us < 0 {
+			continue
+		}
+		id := normGUID(rest[:us])
+		if id == "" {
+			continue
+		}
+		attr, v := rest[us+1:], strings.TrimSpace(values[i])
+		l, ok := byID[id]
+		if !ok {
+			l = &Label{ID: id, Source: source, Enabled: lenientEnabled}
+			byID[id] = l
+			order = append(order, id)
+		}
+		switch strings.ToLower(attr) {
+		case "enabled":
+			if b, ok := parseBool(v); ok {
+				l.Enabled = b
+			}
+		case "siteid":
+			l.Tenant = normGUID(v)
+		case "method":
+			l.Method = normMethod(v)
+		case "extended_msft_method", "_extended_msft_method":
+			if l.Method == "" {
+				l.Method = normMethod(v)
+			}
+		case "setdate":
+			l.SetDate = parseSetDate(v)
+		case "name":
+			l.Name = v
+		case "contentbits":
+			if n, err := strconv.ParseInt(strings.TrimPrefix(strings.ToLower(v), "0x"), 0, 32); err == nil {
+				l.ContentBits = int(n)
+			}
+		}
+	}
+	out := make([]Label, 0, len(order))
+	for _, id := range order {
+		out = append(out, *byID[id])
+	}
+	return out
+}
+
+// LabelInfo XML wire structs.
+type labelInfoXML struct {
+	XMLName xml.Name       `xml:"labelList"`
+	Labels  []labelInfoTag `xml:"label"`
+}
+
+type labelInfoTag struct {
+	ID          string `xml:"id,attr"`
+	Enabled     string `xml:"enabled,attr"`
+	Method      string `xml:"method,attr"`
+	SiteID      string `xml:"siteId,attr"`
+	ContentBits string `xml:"contentBits,attr"`
+	Removed     string `xml:"removed,attr"`
+}
+
+func parseLabelInfo(data []byte, source string) ([]Label, error) {
+	var li labelInfoXML
+	if err := xml.Unmarshal(data, &li); err != nil {
+		return nil, fmt.Errorf("%w: LabelInfo: %v", ErrMalformed, err)
+	}
+	var out []Label
+	for _, t := range li.Labels {
+		l := Label{ID: normGUID(t.ID), Tenant: normGUID(t.SiteID), Method: normMethod(t.Method), Source: source}
+		l.Enabled, _ = parseBool(t.Enabled)
+		l.Removed, _ = parseBool(t.Removed)
+		if n, err := strconv.Atoi(strings.TrimSpace(t.ContentBits)); err == nil {
+			l.ContentBits = n
+		}
+		if l.ID == "" {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Custom properties wire structs; InnerXML keeps property values we do not touch verbatim.
+type customPropsXML struct {
+	XMLName    xml.Name        `xml:"Properties"`
+	Properties []customPropXML `xml:"property"`
+}
+
+type customPropXML struct {
+	FmtID      string `xml:"fmtid,attr"`
+	PID        string `xml:"pid,attr"`
+	Name       string `xml:"name,attr"`
+	LinkTarget string `xml:"linkTarget,attr,omitempty"`
+	Inner      []struct {
+		XMLName xml.Name
+		Text    string `xml:",chardata"`
+	} `xml:",any"`
+	InnerXML string `xml:",innerxml"`
+}
+
+func (p customPropXML) value() string {
+	if len(p.Inner) == 0 {
+		return ""
+	}
+	return p.Inner[0].Text
+}
+
+func parseCustom(data []byte) (*customPropsXML, error) {
+	var c customPropsXML
+	if err := xml.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%w: custom.xml: %v", ErrMalformed, err)
+	}
+	return &c, nil
+}
+
+func customLabels(c *customPropsXML) []Label {
+	keys := make([]string, len(c.Properties))
+	vals := make([]string, len(c.Properties))
+	for i, p := range c.Properties {
+		keys[i], vals[i] = p.Name, p.value()
+	}
+	return propLabels(keys, vals, "custom", false)
+}
+
+// xmpProps collects pdfx: MSIP properties written as elements or as attributes.
+func xmpProps(data []byte) (keys, vals []string, err error) {
+	d := xml.NewDecoder(strings.NewReader(string(data)))
+	d.Strict = false
+	var cur string
+	var text strings.Builder
+	for tokens := 0; ; tokens++ {
+		if tokens > 200_000 {
+			return keys, vals, fmt.Errorf("%w: XMP has too many tokens", ErrMalformed)
+		}
+		tok, err := d.Token()
+		if err != nil {
+			if err.Error() == "EOF" {
+				return keys, vals, nil
+			}
+			return keys, vals, fmt.Errorf("%w: XMP: %v", ErrMalformed, err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			for _, a := range t.Attr {
+				if a.Name.Space == nsPDFX && strings.HasPrefix(a.Name.Local, msipPrefix) {
+					keys, vals = append(keys, a.Name.Local), append(vals, a.Value)
+				}
+			}
+			if t.Name.Space == nsPDFX && strings.HasPrefix(t.Name.Local, msipPrefix) {
+				cur = t.Name.Local
+				text.Reset()
+			}
+		case xml.CharData:
+			if cur != "" && text.Len() < 4096 {
+				text.Write(t)
+			}
+		case xml.EndElement:
+			if cur != "" && t.Name.Local == cur {
+				keys, vals = append(keys, cur), append(vals, text.String())
+				cur = ""
+			}
+		}
+	}
+}
+
+// effective applies the precedence of [MS-OFFCRYPTO] 2.6.3: LabelInfo wins for every tenant it has
+// entries for (a removed entry included); the other records count only for the remaining tenants.
+// Among the candidates the most recently set label wins, then the first recorded.
+func effective(labels []Label) *Label {
+	infoTenants := map[string]bool{}
+	for _, l := range labels {
+		if l.Source == "labelinfo" || l.Source == "cfb-labelinfo" {
+			infoTenants[l.Tenant] = true
+		}
+	}
+	var best *Label
+	for i := range labels {
+		l := &labels[i]
+		if !l.Enabled || l.Removed {
+			continue
+		}
+		isInfo := l.Source == "labelinfo" || l.Source == "cfb-labelinfo"
+		if !isInfo && infoTenants[l.Tenant] {
+			continue
+		}
+		if best == nil || l.SetDate.After(best.SetDate) {
+			best = l
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	out := *best
+	// LabelInfo records no name or set date; borrow them from a custom record of the same label.
+	for _, l := range labels {
+		if l.ID == out.ID && l.Tenant == out.Tenant && l.Source != out.Source {
+			if out.Name == "" {
+				out.Name = l.Name
+			}
+			if out.SetDate.IsZero() {
+				out.SetDate = l.SetDate
+			}
+		}
+	}
+	return &out
+}
