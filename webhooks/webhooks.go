@@ -35,6 +35,7 @@ type Dedup interface {
 type Route struct {
 	Name     string
 	App      connectors.App
+	Tenant   string
 	Receiver connectors.WebhookReceiver
 }
 
@@ -144,6 +145,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, n := range notices {
 		if n.App == "" {
 			n.App = route.App
+		}
+		if n.Tenant == "" {
+			n.Tenant = route.Tenant
 		}
 		if n.DedupKey != "" && h.cfg.Dedup != nil {
 			first, err := h.cfg.Dedup.FirstDelivery(ctx, name+"|"+n.DedupKey)

@@ -26,6 +26,18 @@ Usage:
   labelgate inspect [-o json] FILE...     show the label of local Office/PDF files
   labelgate version                       print the version
 
+Admin commands (call the admin API: -server URL or $LABELGATE_SERVER, token in $LABELGATE_TOKEN;
+tables for people, -o json for scripts):
+  labelgate files [-app A] [-label L] [-no-label] [-external] [-protected] [-access X] [-owner O] [-path-prefix P] [-all]
+  labelgate file FILE-ID                  one file with its label history
+  labelgate label apply FILE-ID LABEL-ID  apply a label (executor: rules and quotas apply)
+  labelgate label remove FILE-ID          remove a label
+  labelgate actions [-state S] [cancel ID]
+  labelgate rescan [-scope D] [-force] [-wait] CONNECTOR
+  labelgate rescans [cancel ID]
+  labelgate labels [sync]                 the label catalog
+  labelgate events [-kind K] [-since T]   the discovery log (-o json: JSON lines)
+
 The configuration file is -config, else $LABELGATE_CONFIG, else ./labelgate.yaml when present;
 with none, defaults apply (SQLite under ./labelgate-data, listeners on loopback).
 `
@@ -54,6 +66,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return cmdConfigCheck(rest[1:], stdout, stderr)
+	case "files":
+		return cmdFiles(ctx, rest, stdout, stderr)
+	case "file":
+		return cmdFile(ctx, rest, stdout, stderr)
+	case "label":
+		return cmdLabel(ctx, rest, stdout, stderr)
+	case "actions":
+		return cmdActions(ctx, rest, stdout, stderr)
+	case "rescan":
+		return cmdRescan(ctx, rest, stdout, stderr)
+	case "rescans":
+		return cmdRescans(ctx, rest, stdout, stderr)
+	case "labels":
+		return cmdLabels(ctx, rest, stdout, stderr)
+	case "events":
+		return cmdEvents(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "labelgate", version)
 		return 0

@@ -82,8 +82,12 @@ type Queue struct {
 
 // Labels configures the label catalog.
 type Labels struct {
-	SyncInterval   time.Duration `yaml:"syncInterval"`
-	OnlyThisTenant bool          `yaml:"onlyThisTenant"`
+	SyncInterval time.Duration `yaml:"syncInterval"`
+	// OnlyThisTenant ignores labels of other tenants in scans and policies.
+	OnlyThisTenant bool `yaml:"onlyThisTenant"`
+	// TenantID is the organisation's Entra (MIP) tenant id; a label whose SiteId differs is
+	// external. Defaults to the tenant of the Microsoft Graph connectors.
+	TenantID string `yaml:"tenantId"`
 }
 
 // Quota sets the daily apply-label allowance. Windows reset at 12:00 UTC.

@@ -4,19 +4,25 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/admin"
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/server"
 	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/webhooks"
 )
 
 // Options are what a caller (the binary, the demo, a test) adds to the configuration.
@@ -25,6 +31,22 @@ type Options struct {
 	Now    func() time.Time
 	// ShutdownTimeout bounds the graceful stop; default 20 s.
 	ShutdownTimeout time.Duration
+	// Connectors are ready-made connectors (tests, the demo); they are used in addition to
+	// those built from the configuration.
+	Connectors []*Conn
+	// FeedPoll is how often change-feed marks made by other replicas are looked for; 2 s.
+	FeedPoll time.Duration
+	// SubscriptionCheck is how often subscriptions are checked for renewal; 1 min.
+	SubscriptionCheck time.Duration
+	// Decider, when set, evaluates policies after each scan.
+	Decider Decider
+	// SchedulerTick is how often the leader looks at schedules; 30 s.
+	SchedulerTick time.Duration
+	// StaleRescan is how long a running rescan may go without progress before the leader
+	// takes it over (its runner died); 2 min.
+	StaleRescan time.Duration
+	// Queue overrides the scan queue (tests).
+	Queue ScanQueue
 }
 
 // Gateway is a running labelgate.
@@ -33,9 +55,24 @@ type Gateway struct {
 	log    *slog.Logger
 	now    func() time.Time
 	store  *store.Store
-	reg    *prometheus.Registry
+	prom   *prometheus.Registry
 	public *server.Listener
+	admin  *server.Listener
 	opts   Options
+
+	// adminHooks lets later wiring (queue, executor, policies, quotas) add to the admin API.
+	adminHooks func(*admin.Config)
+
+	reg       *registry
+	queue     ScanQueue
+	decider   Decider
+	metrics   *scanMetrics
+	feedWake  chan struct{}
+	subWake   chan struct{}
+	rescans   rescans
+	bgCtx     context.Context
+	id        string // this replica, for leases
+	startedAt time.Time
 
 	mu      sync.Mutex
 	bg      sync.WaitGroup
@@ -54,15 +91,49 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	if g.opts.ShutdownTimeout <= 0 {
 		g.opts.ShutdownTimeout = 20 * time.Second
 	}
+	if g.opts.FeedPoll <= 0 {
+		g.opts.FeedPoll = 2 * time.Second
+	}
+	if g.opts.SubscriptionCheck <= 0 {
+		g.opts.SubscriptionCheck = time.Minute
+	}
+	if g.opts.SchedulerTick <= 0 {
+		g.opts.SchedulerTick = 30 * time.Second
+	}
+	if g.opts.StaleRescan <= 0 {
+		g.opts.StaleRescan = 2 * time.Minute
+	}
+	g.feedWake, g.subWake = make(chan struct{}, 1), make(chan struct{}, 1)
+	g.rescans.running = map[int64]context.CancelFunc{}
+	g.bgCtx = context.Background()
+	g.id = replicaID()
+	g.startedAt = g.now()
+	g.queue = opts.Queue
+	g.decider = opts.Decider
 	st, err := store.Open(ctx, store.Config{URL: cfg.Store.URL, DataDir: cfg.DataDir, Logger: g.log, Now: g.now})
 	if err != nil {
 		return nil, err
 	}
 	g.store = st
-	g.reg = server.NewRegistry()
+	g.prom = server.NewRegistry()
+	g.metrics = newScanMetrics(g.prom)
+	conns := append([]*Conn(nil), opts.Connectors...)
+	if g.reg, err = newRegistry(conns); err != nil {
+		st.Close()
+		return nil, err
+	}
+	var routes []webhooks.Route
+	for _, c := range g.reg.list {
+		if r, ok := c.C.(connectors.WebhookReceiver); ok {
+			routes = append(routes, webhooks.Route{Name: c.Name, App: c.C.App(), Tenant: c.C.Tenant(), Receiver: r})
+		}
+	}
+	ingress := webhooks.New(webhooks.Config{Routes: routes, Sink: sink{g}, Dedup: st, MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Logger: g.logger("webhooks"), Registerer: g.prom, Now: g.now})
 	h := server.Handler(server.Config{
 		Ready:    g.ready,
-		Registry: g.reg,
+		Registry: g.prom,
+		Webhooks: ingress,
 		Logger:   g.log,
 	})
 	g.public, err = server.Listen("public", cfg.Server.Listen, h, cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile, cfg.Server.ReadTimeout, g.log)
@@ -70,7 +141,23 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 		st.Close()
 		return nil, err
 	}
+	if err := g.startAdmin(); err != nil {
+		g.public.Shutdown(ctx)
+		st.Close()
+		return nil, err
+	}
 	return g, nil
+}
+
+// startAdmin binds the admin listener; it runs after the pipeline is assembled so every
+// part is wired into the API.
+func (g *Gateway) startAdmin() error {
+	ah, err := g.adminHandler()
+	if err != nil {
+		return err
+	}
+	g.admin, err = server.Listen("admin", g.cfg.Admin.Listen, ah, g.cfg.Admin.TLS.CertFile, g.cfg.Admin.TLS.KeyFile, g.cfg.Server.ReadTimeout, g.log)
+	return err
 }
 
 func (g *Gateway) ready(ctx context.Context) error {
@@ -80,26 +167,46 @@ func (g *Gateway) ready(ctx context.Context) error {
 // Store is the gateway's store.
 func (g *Gateway) Store() *store.Store { return g.store }
 
+// AdminURL is the base URL of the admin listener as bound ("" before Run).
+func (g *Gateway) AdminURL() string {
+	if g.admin == nil {
+		return ""
+	}
+	return g.admin.URL()
+}
+
 // PublicURL is the base URL of the public listener as bound.
 func (g *Gateway) PublicURL() string { return g.public.URL() }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: listeners stop taking
 // requests, in-flight requests and jobs finish up to the shutdown timeout, the store closes.
 func (g *Gateway) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- g.public.Serve() }()
+	go func() { errc <- g.admin.Serve() }()
+	// Background work stops before the listeners so nothing half-done is left behind by a
+	// loop that outlived the store.
+	bgCtx, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	g.bgCtx = bgCtx
+	g.goBG(func() { g.feedLoop(bgCtx) })
+	g.goBG(func() { g.subLoop(bgCtx) })
+	g.goBG(func() { g.schedulerLoop(bgCtx) })
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
-		runErr = fmt.Errorf("public listener: %w", err)
+		runErr = fmt.Errorf("listener: %w", err)
 	}
 	g.log.Info("shutting down")
+	stopBG()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.opts.ShutdownTimeout)
 	defer cancel()
 	var errs []error
-	if err := g.public.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		errs = append(errs, err)
+	for _, l := range []*server.Listener{g.public, g.admin} {
+		if err := l.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
 	}
 	g.bg.Wait()
 	if err := g.store.Close(); err != nil {
@@ -113,3 +220,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 }
 
 func trimSlash(s string) string { return strings.TrimRight(s, "/") }
+
+func (g *Gateway) goBG(fn func()) {
+	g.bg.Add(1)
+	go func() {
+		defer g.bg.Done()
+		fn()
+	}()
+}
+
+// replicaID names this process for leases: host, pid and a random suffix.
+func replicaID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}

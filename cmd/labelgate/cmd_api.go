@@ -1,0 +1,572 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// apiClient calls the admin API for the CLI subcommands.
+type apiClient struct {
+	server string
+	token  string
+	http   *http.Client
+}
+
+// apiFlags adds the flags every API subcommand shares.
+func apiFlags(fs *flag.FlagSet) (*string, *string) {
+	server := fs.String("server", envOr("LABELGATE_SERVER", "http://127.0.0.1:8081"), "admin API base URL ($LABELGATE_SERVER)")
+	out := fs.String("o", "table", "output: table or json")
+	return server, out
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func newAPIClient(server string) *apiClient {
+	return &apiClient{server: strings.TrimRight(server, "/"), token: os.Getenv("LABELGATE_TOKEN"), http: &http.Client{Timeout: 60 * time.Second}}
+}
+
+// apiError is an error answer from the server.
+type apiError struct {
+	Status int
+	Msg    string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("server answered %d: %s", e.Status, e.Msg) }
+
+func (c *apiClient) do(ctx context.Context, method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		if raw, ok := body.([]byte); ok {
+			rd = bytes.NewReader(raw)
+		} else {
+			b, err := json.Marshal(body)
+			if err != nil {
+				return err
+			}
+			rd = bytes.NewReader(b)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.server+path, rd)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach %s: %w", c.server, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(raw))
+		}
+		if resp.StatusCode == http.StatusUnauthorized && c.token == "" {
+			e.Error += " (set LABELGATE_TOKEN)"
+		}
+		return &apiError{Status: resp.StatusCode, Msg: e.Error}
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("unexpected answer from server: %w", err)
+		}
+	}
+	return nil
+}
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func table(w io.Writer, header string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+func apiFail(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "labelgate: %v\n", err)
+	return 1
+}
+
+type apiFile struct {
+	ID            string                                      `json:"id"`
+	Ref           struct{ App, Tenant, Drive, ItemID string } `json:"ref"`
+	Path          string                                      `json:"path"`
+	Name          string                                      `json:"name"`
+	Size          int64                                       `json:"size"`
+	Owner         string                                      `json:"owner"`
+	Access        string                                      `json:"access"`
+	Type          string                                      `json:"type"`
+	LabelID       string                                      `json:"labelId"`
+	LabelExternal bool                                        `json:"labelExternal"`
+	Protected     bool                                        `json:"protected"`
+	Modified      time.Time                                   `json:"modified"`
+	ScanError     string                                      `json:"scanError"`
+}
+
+func cmdFiles(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("files", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server, out := apiFlags(fs)
+	q := url.Values{}
+	for _, name := range []string{"app", "tenant", "label", "access", "owner", "path-prefix", "modified-since"} {
+		name := name
+		fs.Func(name, "filter by "+name, func(v string) error {
+			key := map[string]string{"path-prefix": "pathPrefix", "modified-since": "modifiedSince"}[name]
+			if key == "" {
+				key = name
+			}
+			q.Set(key, v)
+			return nil
+		})
+	}
+	noLabel := fs.Bool("no-label", false, "only unlabelled files")
+	external := fs.Bool("external", false, "only files labelled by another tenant")
+	protected := fs.Bool("protected", false, "only protected files")
+	limit := fs.Int("limit", 100, "files per page")
+	all := fs.Bool("all", false, "fetch every page")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	for k, v := range map[string]bool{"noLabel": *noLabel, "external": *external, "protected": *protected} {
+		if v {
+			q.Set(k, "true")
+		}
+	}
+	q.Set("limit", fmt.Sprint(*limit))
+	c := newAPIClient(*server)
+	var files []apiFile
+	for {
+		var page struct {
+			Items []apiFile `json:"items"`
+			Next  string    `json:"nextPageToken"`
+		}
+		if err := c.do(ctx, "GET", "/api/v1/files?"+q.Encode(), nil, &page); err != nil {
+			return apiFail(stderr, err)
+		}
+		files = append(files, page.Items...)
+		if !*all || page.Next == "" {
+			break
+		}
+		q.Set("pageToken", page.Next)
+	}
+	if *out == "json" {
+		for _, f := range files {
+			b, _ := json.Marshal(f)
+			fmt.Fprintln(stdout, string(b))
+		}
+		return 0
+	}
+	rows := make([][]string, len(files))
+	for i, f := range files {
+		label := f.LabelID
+		if f.LabelExternal {
+			label += " (external)"
+		}
+		flags := ""
+		if f.Protected {
+			flags = "protected"
+		}
+		if f.ScanError != "" {
+			flags = "error: " + f.ScanError
+		}
+		rows[i] = []string{f.Ref.App, strings.TrimSuffix(f.Path, "/") + "/" + f.Name, label, f.Access, f.Owner, flags, f.ID}
+	}
+	table(stdout, "APP\tFILE\tLABEL\tACCESS\tOWNER\tNOTE\tID", rows)
+	return 0
+}
+
+func cmdFile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("file", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server, out := apiFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: labelgate file [-o json] FILE-ID")
+		return 2
+	}
+	var v struct {
+		File    apiFile           `json:"file"`
+		History []json.RawMessage `json:"history"`
+		Actions []json.RawMessage `json:"actions"`
+	}
+	if err := newAPIClient(*server).do(ctx, "GET", "/api/v1/files/"+url.PathEscape(fs.Arg(0)), nil, &v); err != nil {
+		return apiFail(stderr, err)
+	}
+	if *out == "json" {
+		printJSON(stdout, v)
+		return 0
+	}
+	f := v.File
+	fmt.Fprintf(stdout, "%s/%s\n  app %s, tenant %s, drive %s\n  label %q external=%v protected=%v\n  access %s, owner %s\n",
+		strings.TrimSuffix(f.Path, "/"), f.Name, f.Ref.App, f.Ref.Tenant, f.Ref.Drive, f.LabelID, f.LabelExternal, f.Protected, f.Access, f.Owner)
+	fmt.Fprintf(stdout, "history:\n")
+	for _, h := range v.History {
+		var e struct {
+			At                    time.Time
+			Kind, LabelID, Detail string
+			Actor                 string
+		}
+		_ = json.Unmarshal(h, &e)
+		fmt.Fprintf(stdout, "  %s  %-16s %s %s %s\n", e.At.Format(time.RFC3339), e.Kind, e.LabelID, e.Actor, e.Detail)
+	}
+	return 0
+}
+
+func cmdLabel(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	usage := "usage: labelgate label apply FILE-ID LABEL-ID [-justification TEXT] | labelgate label remove FILE-ID [-justification TEXT]"
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("label", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server, out := apiFlags(fs)
+	just := fs.String("justification", "", "why (required by some providers to remove or downgrade)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	c := newAPIClient(*server)
+	var res struct {
+		ActionID int64 `json:"actionId"`
+	}
+	var err error
+	switch {
+	case args[0] == "apply" && fs.NArg() == 2:
+		err = c.do(ctx, "POST", "/api/v1/files/"+url.PathEscape(fs.Arg(0))+"/label", map[string]string{"labelId": fs.Arg(1), "justification": *just}, &res)
+	case args[0] == "remove" && fs.NArg() == 1:
+		var body any
+		if *just != "" {
+			body = map[string]string{"justification": *just}
+		}
+		err = c.do(ctx, "DELETE", "/api/v1/files/"+url.PathEscape(fs.Arg(0))+"/label", body, &res)
+	default:
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	if err != nil {
+		return apiFail(stderr, err)
+	}
+	if *out == "json" {
+		printJSON(stdout, res)
+	} else {
+		fmt.Fprintf(stdout, "action %d queued (see: labelgate actions)\n", res.ActionID)
+	}
+	return 0
+}
+
+func cmdActions(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("actions", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server, out := apiFlags(fs)
+	state := fs.String("state", "", "comma-separated states")
+	policy := fs.String("policy", "", "policy id")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c := newAPIClient(*server)
+	if fs.NArg() == 2 && fs.Arg(0) == "cancel" {
+		var a json.RawMessage
+		if err := c.do(ctx, "POST", "/api/v1/actions/"+url.PathEscape(fs.Arg(1))+"/cancel", nil, &a); err != nil {
+			return apiFail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "action %s canceled\n", fs.Arg(1))
+		return 0
+	}
+	q := url.Values{"state": {*state}, "policy": {*policy}}
+	var v struct {
+		Items []struct {
+			ID       int64  `json:"id"`
+			Kind     string `json:"kind"`
+			State    string `json:"state"`
+			LabelID  string `json:"labelId"`
+			PolicyID string `json:"policyId"`
+			Reason   string `json:"reason"`
+			By       string `json:"requestedBy"`
+			Ref      struct{ App, ItemID string }
+		} `json:"items"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/actions?"+q.Encode(), nil, &v); err != nil {
+		return apiFail(stderr, err)
+	}
+	if *out == "json" {
+		printJSON(stdout, v.Items)
+		return 0
+	}
+	var rows [][]string
+	for _, a := range v.Items {
+		by := a.PolicyID
+		if by == "" {
+			by = a.By
+		}
+		rows = append(rows, []string{fmt.Sprint(a.ID), a.Kind, a.State, a.LabelID, a.Ref.App, a.Ref.ItemID, by, a.Reason})
+	}
+	table(stdout, "ID\tKIND\tSTATE\tLABEL\tAPP\tITEM\tBY\tREASON", rows)
+	return 0
+}
+
+type apiRescan struct {
+	ID         int64     `json:"id"`
+	Connector  string    `json:"connector"`
+	State      string    `json:"state"`
+	Enumerated int64     `json:"enumerated"`
+	Enqueued   int64     `json:"enqueued"`
+	Skipped    int64     `json:"skipped"`
+	Error      string    `json:"error"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+func cmdRescan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rescan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server, out := apiFlags(fs)
+	scope := fs.String("scope", "", "one drive (id or name) instead of the whole connector")
+	force := fs.Bool("force", false, "rescan files even when unchanged since their last scan")
+	wait := fs.Bool("wait", false, "follow the rescan with a progress bar until it ends")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: labelgate rescan [-scope DRIVE] [-force] [-wait] CONNECTOR")
+		return 2
+	}
+	c := newAPIClient(*server)
+	var r apiRescan
+	if err := c.do(ctx, "POST", "/api/v1/rescans", map[string]any{"connector": fs.Arg(0), "scope": *scope, "force": *force}, &r); err != nil {
+		return apiFail(stderr, err)
+	}
+	if !*wait {
+		if *out == "json" {
+			printJSON(stdout, r)
+		} else {
+			fmt.Fprintf(stdout, "rescan %d started for %s\n", r.ID, r.Connector)
+		}
+		return 0
+	}
+	tty := isTTY(stderr)
+	start := time.Now()
+	for r.State == "running" {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stderr)
+			return 1
+		case <-time.After(500 * time.Millisecond):
+		}
+		if err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/rescans/%d", r.ID), nil, &r); err != nil {
+			return apiFail(stderr, err)
+		}
+		if tty {
+			fmt.Fprintf(stderr, "\r%s", progressLine(r, time.Since(start)))
+		}
+	}
+	if tty {
+		fmt.Fprintln(stderr)
+	}
+	if *out == "json" {
+		printJSON(stdout, r)
+	} else {
+		fmt.Fprintf(stdout, "rescan %d %s: %d enumerated, %d queued for scanning, %d unchanged skipped in %s\n",
+			r.ID, r.State, r.Enumerated, r.Enqueued, r.Skipped, time.Since(start).Round(time.Millisecond))
+	}
+	if r.State != "done" {
+		if r.Error != "" {
+			fmt.Fprintf(stderr, "labelgate: rescan %s: %s\n", r.State, r.Error)
+		}
+		return 1
+	}
+	return 0
+}
+
+func progressLine(r apiRescan, took time.Duration) string {
+	rate := float64(r.Enumerated) / took.Seconds()
+	const width = 24
+	spin := int(took/(250*time.Millisecond)) % width
+	bar := []byte(strings.Repeat("-", width))
+	bar[spin] = '='
+	return fmt.Sprintf("[%s] %d files, %d queued, %d skipped, %.0f files/s", bar, r.Enumerated, r.Enqueued, r.Skipped, rate)
+}
+
+func isTTY(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func cmdRescans(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rescans", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server, out := apiFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c := newAPIClient(*server)
+	if fs.NArg() == 2 && fs.Arg(0) == "cancel" {
+		if err := c.do(ctx, "POST", "/api/v1/rescans/"+url.PathEscape(fs.Arg(1))+"/cancel", nil, nil); err != nil {
+			return apiFail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "rescan %s canceled\n", fs.Arg(1))
+		return 0
+	}
+	var v struct {
+		Items []apiRescan `json:"items"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/rescans", nil, &v); err != nil {
+		return apiFail(stderr, err)
+	}
+	if *out == "json" {
+		printJSON(stdout, v.Items)
+		return 0
+	}
+	var rows [][]string
+	for _, r := range v.Items {
+		rows = append(rows, []string{fmt.Sprint(r.ID), r.Connector, r.State, fmt.Sprint(r.Enumerated), fmt.Sprint(r.Enqueued), fmt.Sprint(r.Skipped), r.StartedAt.Format(time.RFC3339)})
+	}
+	table(stdout, "ID\tCONNECTOR\tSTATE\tFILES\tQUEUED\tSKIPPED\tSTARTED", rows)
+	return 0
+}
+
+func cmdLabels(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("labels", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server, out := apiFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c := newAPIClient(*server)
+	if fs.NArg() == 1 && fs.Arg(0) == "sync" {
+		var v json.RawMessage
+		if err := c.do(ctx, "POST", "/api/v1/labels/sync", nil, &v); err != nil {
+			return apiFail(stderr, err)
+		}
+		if *out == "json" {
+			fmt.Fprintln(stdout, string(v))
+		} else {
+			fmt.Fprintln(stdout, "label catalog synced")
+		}
+		return 0
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "usage: labelgate labels [sync] [-o json]")
+		return 2
+	}
+	var v struct {
+		Items []struct {
+			ID, Name, Tenant, App, State string
+			Priority                     int
+			Protection, External         bool
+		} `json:"items"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/labels", nil, &v); err != nil {
+		return apiFail(stderr, err)
+	}
+	if *out == "json" {
+		printJSON(stdout, v.Items)
+		return 0
+	}
+	var rows [][]string
+	for _, l := range v.Items {
+		note := l.State
+		if l.External {
+			note = "external"
+		}
+		rows = append(rows, []string{l.App, l.ID, l.Name, fmt.Sprint(l.Priority), fmt.Sprint(l.Protection), note})
+	}
+	table(stdout, "APP\tID\tNAME\tPRIORITY\tPROTECTION\tSTATE", rows)
+	return 0
+}
+
+func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("events", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server, out := apiFlags(fs)
+	q := url.Values{}
+	for _, name := range []string{"app", "tenant", "kind", "label", "since", "until"} {
+		name := name
+		fs.Func(name, "filter by "+name, func(v string) error { q.Set(name, v); return nil })
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c := newAPIClient(*server)
+	if *out == "json" {
+		q.Set("format", "jsonl")
+		req, err := http.NewRequestWithContext(ctx, "GET", c.server+"/api/v1/events?"+q.Encode(), nil)
+		if err != nil {
+			return apiFail(stderr, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return apiFail(stderr, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b, _ := io.ReadAll(resp.Body)
+			return apiFail(stderr, &apiError{Status: resp.StatusCode, Msg: strings.TrimSpace(string(b))})
+		}
+		_, err = io.Copy(stdout, resp.Body)
+		if err != nil {
+			return apiFail(stderr, err)
+		}
+		return 0
+	}
+	q.Set("limit", "1000")
+	var v struct {
+		Items []struct {
+			ID                                                 int64
+			At                                                 time.Time
+			Kind, App, Path, Name, LabelID, PrevLabelID, Actor string
+		} `json:"items"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/events?"+q.Encode(), nil, &v); err != nil {
+		return apiFail(stderr, err)
+	}
+	var rows [][]string
+	for _, e := range v.Items {
+		label := e.LabelID
+		if e.PrevLabelID != "" {
+			label = e.PrevLabelID + " -> " + e.LabelID
+		}
+		rows = append(rows, []string{e.At.Format(time.RFC3339), e.Kind, e.App, strings.TrimSuffix(e.Path, "/") + "/" + e.Name, label, e.Actor})
+	}
+	table(stdout, "AT\tKIND\tAPP\tFILE\tLABEL\tBY", rows)
+	return 0
+}
+

@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/labelgate/labelgate/internal/admin"
+	"github.com/labelgate/labelgate/internal/store"
+)
+
+// rescanAdmin exposes rescans to the admin API.
+type rescanAdmin struct{ g *Gateway }
+
+func (r rescanAdmin) Start(ctx context.Context, connector, scope string, force bool) (int64, error) {
+	res, err := r.g.StartRescan(ctx, connector, scope, force)
+	if err != nil {
+		if _, ok := r.g.reg.byName[connector]; !ok {
+			return 0, fmt.Errorf("connector %q: %w", connector, store.ErrNotFound)
+		}
+		return 0, err
+	}
+	return res.ID, nil
+}
+
+func (r rescanAdmin) Get(ctx context.Context, id int64) (any, error) {
+	return r.g.store.GetRescan(ctx, id)
+}
+
+func (r rescanAdmin) List(ctx context.Context) (any, error) {
+	rs, err := r.g.store.ListRescans(ctx, false, 100)
+	if rs == nil {
+		rs = []store.Rescan{}
+	}
+	return rs, err
+}
+
+func (r rescanAdmin) Cancel(ctx context.Context, id int64) error { return r.g.CancelRescan(ctx, id) }
+
+type catalogAdmin struct{ g *Gateway }
+
+func (c catalogAdmin) Sync(ctx context.Context) (any, error) {
+	res, err := c.g.SyncCatalog(ctx)
+	if err != nil {
+		return map[string]any{"connectors": res, "error": err.Error()}, nil
+	}
+	return map[string]any{"connectors": res}, nil
+}
+
+// adminHandler builds the admin API over this gateway.
+func (g *Gateway) adminHandler() (http.Handler, error) {
+	var toks []admin.Token
+	for i, t := range g.cfg.Admin.Tokens {
+		role := admin.ParseRole(t.Role)
+		if t.Token != "" {
+			toks = append(toks, admin.NewToken(t.Name, role, t.Token))
+			continue
+		}
+		tok, ok := admin.NewHashedToken(t.Name, role, t.SHA256)
+		if !ok {
+			return nil, fmt.Errorf("admin.tokens[%d].sha256: must be 64 hex digits", i)
+		}
+		toks = append(toks, tok)
+	}
+	cfg := admin.Config{
+		Store:          g.store,
+		Tokens:         toks,
+		Rescans:        rescanAdmin{g},
+		Catalog:        catalogAdmin{g},
+		Logger:         g.logger("admin"),
+		OnlyThisTenant: g.cfg.Labels.OnlyThisTenant,
+	}
+	if g.adminHooks != nil {
+		g.adminHooks(&cfg)
+	}
+	return admin.New(cfg), nil
+}

@@ -1,0 +1,345 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/config"
+	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/labeling"
+)
+
+// rescans tracks the rescans this process is running, so they can be canceled.
+type rescans struct {
+	mu      sync.Mutex
+	running map[int64]context.CancelFunc
+}
+
+// ErrUnknownConnector is returned for a connector name that is not configured.
+var ErrUnknownConnector = errors.New("unknown connector")
+
+// StartRescan begins a full rescan of a connector, or of one drive when scope names it.
+// Unless force is set, files whose etag and size are unchanged since their last good scan
+// are skipped. It returns at once; the walk runs in the background and resumes after a
+// restart from where it stopped.
+func (g *Gateway) StartRescan(ctx context.Context, connector, scope string, force bool) (store.Rescan, error) {
+	conn, ok := g.reg.byName[connector]
+	if !ok {
+		return store.Rescan{}, fmt.Errorf("%w %q", ErrUnknownConnector, connector)
+	}
+	r, err := g.store.CreateRescan(ctx, store.Rescan{Connector: conn.Name, App: conn.C.App(), Tenant: conn.C.Tenant(), Scope: scope, Force: force})
+	if err != nil {
+		return r, err
+	}
+	g.log.Info("rescan started", "rescan", r.ID, "connector", conn.Name, "scope", scope, "force", force)
+	g.launchRescan(r)
+	return r, nil
+}
+
+func (g *Gateway) launchRescan(r store.Rescan) {
+	g.rescans.mu.Lock()
+	defer g.rescans.mu.Unlock()
+	if _, busy := g.rescans.running[r.ID]; busy {
+		return
+	}
+	ctx, cancel := context.WithCancel(g.bgCtx)
+	g.rescans.running[r.ID] = cancel
+	g.goBG(func() {
+		defer func() {
+			g.rescans.mu.Lock()
+			delete(g.rescans.running, r.ID)
+			g.rescans.mu.Unlock()
+			cancel()
+		}()
+		err := g.RunRescan(ctx, r)
+		switch {
+		case err == nil:
+			_, _ = g.store.FinishRescan(context.WithoutCancel(ctx), r.ID, store.RescanDone, "")
+			g.log.Info("rescan done", "rescan", r.ID, "connector", r.Connector)
+		case g.bgCtx.Err() != nil:
+			// Shutting down: the rescan stays running and resumes after the restart.
+		case errors.Is(err, context.Canceled):
+			_, _ = g.store.FinishRescan(context.WithoutCancel(ctx), r.ID, store.RescanCanceled, "")
+		default:
+			_, _ = g.store.FinishRescan(context.WithoutCancel(ctx), r.ID, store.RescanFailed, err.Error())
+			g.log.Error("rescan failed", "rescan", r.ID, "connector", r.Connector, "err", err)
+		}
+	})
+}
+
+// CancelRescan stops a rescan.
+func (g *Gateway) CancelRescan(ctx context.Context, id int64) error {
+	r, err := g.store.GetRescan(ctx, id)
+	if err != nil {
+		return err
+	}
+	g.rescans.mu.Lock()
+	cancel, ok := g.rescans.running[id]
+	g.rescans.mu.Unlock()
+	if ok {
+		cancel()
+	}
+	if r.State == store.RescanRunning {
+		_, err = g.store.FinishRescan(ctx, id, store.RescanCanceled, "canceled")
+	}
+	return err
+}
+
+const rescanBatch = 200
+
+// RunRescan walks every drive in the rescan's scope, enqueueing changed supported files at
+// rescan priority. Progress (the walk cursor per drive, counters, seen marks) is saved
+// every batch, so after a crash the walk resumes from the last saved cursor. When a drive's
+// walk completes, inventory files it did not see are marked deleted.
+func (g *Gateway) RunRescan(ctx context.Context, r store.Rescan) error {
+	conn, ok := g.reg.byName[r.Connector]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownConnector, r.Connector)
+	}
+	drives, err := conn.C.Drives(ctx)
+	if err != nil {
+		return fmt.Errorf("drives: %w", err)
+	}
+	kind := "rescan:" + strconv.FormatInt(r.ID, 10)
+	for _, d := range drives {
+		if r.Scope != "" && r.Scope != d.ID && r.Scope != d.Name {
+			continue
+		}
+		if err := g.rescanDrive(ctx, conn, r, d.ID, kind); err != nil {
+			return err
+		}
+	}
+	for _, d := range drives {
+		_ = g.store.PutCursor(ctx, conn.C.App(), conn.C.Tenant(), d.ID, kind, "")
+	}
+	return nil
+}
+
+const walkDone = "\x00done"
+
+func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, drive, kind string) error {
+	app, tenant := conn.C.App(), conn.C.Tenant()
+	cursor, err := g.store.GetCursor(ctx, app, tenant, drive, kind)
+	if err != nil {
+		return err
+	}
+	if cursor == walkDone {
+		return nil
+	}
+	var seen []connectors.FileRef
+	var enumerated, enqueued, skipped int64
+	last := cursor
+	flush := func() error {
+		if err := g.store.MarkSeen(ctx, r.ID, seen); err != nil {
+			return err
+		}
+		if err := g.store.AddRescanProgress(ctx, r.ID, enumerated, enqueued, skipped); err != nil {
+			return err
+		}
+		seen, enumerated, enqueued, skipped = seen[:0], 0, 0, 0
+		if last == "" {
+			return nil
+		}
+		return g.store.PutCursor(ctx, app, tenant, drive, kind, last)
+	}
+	err = conn.C.Walk(ctx, drive, cursor, func(f connectors.File, next string) error {
+		last = next
+		if f.Folder {
+			return nil
+		}
+		enumerated++
+		if f.Deleted {
+			return nil
+		}
+		seen = append(seen, f.Ref)
+		if labeling.IsSupported(f.Name) {
+			rec, err := g.store.GetFile(ctx, f.Ref)
+			if !r.Force && err == nil && rec.Unchanged(f) {
+				skipped++
+				// Sharing may have changed without the content: keep the facts current.
+				if rec.Access != f.Access || rec.Owner != f.Owner || rec.Path != f.Path || rec.Name != f.Name {
+					if _, _, err := g.store.UpsertFile(ctx, f); err != nil {
+						return err
+					}
+				}
+			} else {
+				if err := g.queue.EnqueueScan(ctx, f.Ref, ReasonRescan); err != nil {
+					return err
+				}
+				enqueued++
+			}
+		}
+		if len(seen) >= rescanBatch || enumerated >= rescanBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("walk %s: %w", drive, err)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	gone, err := g.store.Unseen(ctx, r.ID, app, tenant, drive)
+	if err != nil {
+		return err
+	}
+	for _, ref := range gone {
+		if err := g.store.MarkDeleted(ctx, ref, "rescan"); err != nil {
+			return err
+		}
+	}
+	if len(gone) > 0 {
+		g.log.Info("rescan reconciled deleted files", "rescan", r.ID, "drive", drive, "deleted", len(gone))
+	}
+	return g.store.PutCursor(ctx, app, tenant, drive, kind, walkDone)
+}
+
+// leaderName is the lease that makes one replica the scheduler.
+const leaderName = "scheduler"
+
+// schedulerLoop runs cron-scheduled rescans, resumes orphaned rescans and syncs the label
+// catalog — on the leader only.
+func (g *Gateway) schedulerLoop(ctx context.Context) {
+	tick := time.NewTicker(g.opts.SchedulerTick)
+	defer tick.Stop()
+	for {
+		if err := g.SchedulerTick(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("scheduler", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			_ = g.store.ReleaseLease(context.WithoutCancel(ctx), leaderName, g.id)
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// SchedulerTick does one round of the scheduler's work if this replica holds the lease.
+func (g *Gateway) SchedulerTick(ctx context.Context) error {
+	lead, err := g.store.TryLease(ctx, leaderName, g.id, 3*g.opts.SchedulerTick+10*time.Second)
+	if err != nil || !lead {
+		return err
+	}
+	var errs []error
+	now := g.now()
+	// Rescans whose runner died (no progress for a while) are picked up here.
+	running, err := g.store.ListRescans(ctx, true, 100)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, r := range running {
+		g.rescans.mu.Lock()
+		_, mine := g.rescans.running[r.ID]
+		g.rescans.mu.Unlock()
+		if !mine && (g.startedAt.After(r.UpdatedAt) || now.Sub(r.UpdatedAt) > g.opts.StaleRescan) {
+			g.log.Info("resuming rescan", "rescan", r.ID, "connector", r.Connector)
+			g.launchRescan(r)
+		}
+	}
+	for _, c := range g.reg.list {
+		expr := g.scheduleFor(c)
+		if expr == "" {
+			continue
+		}
+		if err := g.maybeScheduled(ctx, c, expr, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := g.maybeSyncCatalog(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (g *Gateway) scheduleFor(c *Conn) string {
+	for _, cc := range g.cfg.Connectors {
+		if cc.Name == c.Name && cc.Rescan != "" {
+			return cc.Rescan
+		}
+	}
+	return g.cfg.Rescan.Schedule
+}
+
+// maybeScheduled starts a connector's rescan when its cron time has come since the last
+// run. The last run is stored, so a restart neither skips nor repeats a run.
+func (g *Gateway) maybeScheduled(ctx context.Context, c *Conn, expr string, now time.Time) error {
+	sched, err := config.ParseSchedule(expr)
+	if err != nil {
+		return fmt.Errorf("connector %s schedule: %w", c.Name, err)
+	}
+	app, tenant := c.C.App(), c.C.Tenant()
+	lastS, err := g.store.GetCursor(ctx, app, tenant, "", "schedule")
+	if err != nil {
+		return err
+	}
+	if lastS == "" {
+		return g.store.PutCursor(ctx, app, tenant, "", "schedule", strconv.FormatInt(now.UnixMilli(), 10))
+	}
+	lastMS, _ := strconv.ParseInt(lastS, 10, 64)
+	if next := sched.Next(time.UnixMilli(lastMS)); now.Before(next) {
+		return nil
+	}
+	if err := g.store.PutCursor(ctx, app, tenant, "", "schedule", strconv.FormatInt(now.UnixMilli(), 10)); err != nil {
+		return err
+	}
+	_, err = g.StartRescan(ctx, c.Name, "", false)
+	return err
+}
+
+// maybeSyncCatalog syncs the label catalog when the sync interval has passed.
+func (g *Gateway) maybeSyncCatalog(ctx context.Context, now time.Time) error {
+	lastS, err := g.store.GetCursor(ctx, "", "", "", "catalog")
+	if err != nil {
+		return err
+	}
+	if lastS != "" {
+		lastMS, _ := strconv.ParseInt(lastS, 10, 64)
+		if now.Sub(time.UnixMilli(lastMS)) < g.cfg.Labels.SyncInterval {
+			return nil
+		}
+	}
+	if _, err := g.SyncCatalog(ctx); err != nil {
+		return err
+	}
+	return g.store.PutCursor(ctx, "", "", "", "catalog", strconv.FormatInt(now.UnixMilli(), 10))
+}
+
+// CatalogResult counts what one catalog sync changed, per connector.
+type CatalogResult struct {
+	Connector string `json:"connector"`
+	Labels    int    `json:"labels"`
+	Changes   int    `json:"changes"`
+	Error     string `json:"error,omitempty"`
+}
+
+// SyncCatalog reads every connector's label catalog into the store now.
+func (g *Gateway) SyncCatalog(ctx context.Context) ([]CatalogResult, error) {
+	var out []CatalogResult
+	var errs []error
+	for _, c := range g.reg.list {
+		lab, ok := c.C.(connectors.Labeler)
+		if !ok {
+			continue
+		}
+		res := CatalogResult{Connector: c.Name}
+		labels, err := lab.Catalog(ctx)
+		if err == nil {
+			var evs []store.Event
+			evs, err = g.store.SyncLabels(ctx, c.C.App(), c.C.Tenant(), labels)
+			res.Labels, res.Changes = len(labels), len(evs)
+		}
+		if err != nil {
+			res.Error = err.Error()
+			errs = append(errs, fmt.Errorf("catalog %s: %w", c.Name, err))
+		}
+		out = append(out, res)
+	}
+	return out, errors.Join(errs...)
+}

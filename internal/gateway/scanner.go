@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/labeling"
+)
+
+// Decider evaluates policies for a freshly scanned file and records the actions they ask
+// for. content opens the file again only if a content condition needs it.
+type Decider interface {
+	Decide(ctx context.Context, rec store.FileRecord, content func(context.Context) (io.ReaderAt, int64, error)) error
+}
+
+type scanMetrics struct {
+	scans      *prometheus.CounterVec
+	bytes      prometheus.Histogram
+	roundTrips prometheus.Histogram
+}
+
+func newScanMetrics(reg prometheus.Registerer) *scanMetrics {
+	m := &scanMetrics{
+		scans: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labelgate_scans_total",
+			Help: "File scans by app and result."}, []string{"app", "result"}),
+		bytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "labelgate_scan_bytes_read",
+			Help: "Bytes read from the provider per scan.", Buckets: prometheus.ExponentialBuckets(512, 4, 10)}),
+		roundTrips: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "labelgate_scan_round_trips",
+			Help: "Ranged reads per scan.", Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16}}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.scans, m.bytes, m.roundTrips)
+	}
+	return m
+}
+
+// Scan reads one file's label through its connector and records it in the inventory, then
+// lets the policies decide. An error is returned only when a retry may help (provider
+// throttling or an outage); a file that cannot be read is recorded as a failed scan.
+func (g *Gateway) Scan(ctx context.Context, ref connectors.FileRef) error {
+	conn, ok := g.reg.lookup(ref.App, ref.Tenant)
+	if !ok {
+		return connectors.Errorf(connectors.KindInvalid, "scan", 0, 0, fmt.Errorf("no connector for %s/%s", ref.App, ref.Tenant))
+	}
+	f, err := conn.C.Stat(ctx, ref)
+	if connectors.KindOf(err) == connectors.KindNotFound || (err == nil && f.Deleted) {
+		g.metrics.scans.WithLabelValues(string(ref.App), "gone").Inc()
+		return g.store.MarkDeleted(ctx, ref, "scanner")
+	}
+	if err != nil {
+		g.metrics.scans.WithLabelValues(string(ref.App), "retry").Inc()
+		return fmt.Errorf("stat %s: %w", ref.Key(), err)
+	}
+	if f.Folder || !labeling.IsSupported(f.Name) {
+		_, _, err := g.store.UpsertFile(ctx, f)
+		g.metrics.scans.WithLabelValues(string(ref.App), "unsupported").Inc()
+		return err
+	}
+	obj, err := conn.C.Open(ctx, ref)
+	if err != nil {
+		return g.scanFailed(ctx, f, "", fmt.Errorf("open: %w", err))
+	}
+	res, err := labeling.Read(ctx, obj, obj.Size(), f.Name)
+	obj.Close()
+	if err != nil {
+		return g.scanFailed(ctx, f, string(res.Type), err)
+	}
+	g.metrics.bytes.Observe(float64(res.BytesRead))
+	g.metrics.roundTrips.Observe(float64(res.RoundTrips))
+	out := store.ScanOutcome{File: f, Type: string(res.Type), Protected: res.Protected, BytesRead: res.BytesRead}
+	if l := res.Label; l != nil {
+		out.LabelID, out.LabelTenant, out.LabelMethod, out.LabelSetAt = l.ID, l.Tenant, l.Method, l.SetDate
+		org := g.orgTenant(conn)
+		out.External = org != "" && l.Tenant != "" && !strings.EqualFold(l.Tenant, org)
+	} else if f.NativeLabel != "" {
+		out.LabelID, out.LabelTenant, out.LabelMethod = f.NativeLabel, conn.C.Tenant(), "native"
+	}
+	if out.External {
+		if g.cfg.Labels.OnlyThisTenant {
+			out.LabelID, out.LabelTenant, out.LabelMethod, out.External = "", "", "", false
+		} else if err := g.store.RecordExternalLabel(ctx, ref.App, ref.Tenant, out.LabelID, out.LabelTenant); err != nil {
+			return err
+		}
+	}
+	if _, err := g.store.RecordScan(ctx, out); err != nil {
+		return err
+	}
+	g.metrics.scans.WithLabelValues(string(ref.App), "ok").Inc()
+	if g.decider == nil {
+		return nil
+	}
+	rec, err := g.store.GetFile(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return g.decider.Decide(ctx, rec, func(ctx context.Context) (io.ReaderAt, int64, error) {
+		o, err := conn.C.Open(ctx, ref)
+		if err != nil {
+			return nil, 0, err
+		}
+		// The content reader lives as long as the evaluation; the connector's objects hold
+		// no resources beyond their HTTP client, so closing is not needed for correctness.
+		return o, o.Size(), nil
+	})
+}
+
+// scanFailed records an unreadable file, or returns the error for a retry when the provider
+// is the problem rather than the file.
+func (g *Gateway) scanFailed(ctx context.Context, f connectors.File, typ string, err error) error {
+	var ce *connectors.Error
+	if errors.As(err, &ce) && connectors.Retryable(err) {
+		g.metrics.scans.WithLabelValues(string(f.Ref.App), "retry").Inc()
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	g.metrics.scans.WithLabelValues(string(f.Ref.App), "failed").Inc()
+	g.log.Warn("scan failed", "file", f.Ref.Key(), "name", f.Name, "err", err)
+	_, rerr := g.store.RecordScan(ctx, store.ScanOutcome{File: f, Type: typ, Err: err.Error()})
+	return rerr
+}
+
+// orgTenant is the organisation's own MIP tenant, against which external labels are told.
+func (g *Gateway) orgTenant(c *Conn) string {
+	if g.cfg.Labels.TenantID != "" {
+		return g.cfg.Labels.TenantID
+	}
+	for _, x := range g.reg.list {
+		if x.C.App() == connectors.AppSharePoint || x.C.App() == connectors.AppOneDrive {
+			return x.C.Tenant()
+		}
+	}
+	return ""
+}
