@@ -143,29 +143,38 @@ var executedKinds = []string{store.ActionApplyLabel, store.ActionRemoveLabel}
 // job handler; calling it for an action that is not pending does nothing. The error is for
 // store failures and cancellation only: provider failures are outcomes.
 func (e *Executor) Execute(ctx context.Context, id int64) (Outcome, error) {
-	now := e.clock.Now()
-	c, err := e.st.ClaimAction(ctx, id, now, executedKinds, e.limit)
-	if err != nil {
-		return Outcome{ActionID: id}, err
+	c, err := e.claim(ctx, id)
+	if err != nil || !c.Claimed {
+		return outcomeOf(id, c), err
 	}
+	return e.runClaimed(ctx, c)
+}
+
+func (e *Executor) claim(ctx context.Context, id int64) (store.Claim, error) {
+	return e.st.ClaimAction(ctx, id, e.clock.Now(), executedKinds, e.limit)
+}
+
+func outcomeOf(id int64, c store.Claim) Outcome {
+	return Outcome{ActionID: id, Kind: c.Action.Kind, State: c.Action.State, Reason: c.Action.Reason, Claimed: c.Claimed}
+}
+
+// runClaimed carries out an action this executor claimed and records how it ended.
+func (e *Executor) runClaimed(ctx context.Context, c store.Claim) (Outcome, error) {
 	a := c.Action
-	out := Outcome{ActionID: id, Kind: a.Kind, State: a.State, Reason: a.Reason, Claimed: c.Claimed}
-	if !c.Claimed {
-		return out, nil
-	}
+	out := outcomeOf(a.ID, c)
 	comp := e.run(ctx, a, &out)
-	comp.ID, comp.Actor = id, actor(a)
+	comp.ID, comp.Actor = a.ID, actor(a)
 	if ctx.Err() != nil && comp.State != store.ActionDone {
 		// Cancelled mid-way (shutdown): the action goes back to pending; the next run re-reads
 		// the file before writing, so a write that did land is not repeated.
-		comp = store.Completion{ID: id, State: store.ActionPending, Reason: "interrupted: " + ctx.Err().Error(), Actor: comp.Actor}
+		comp = store.Completion{ID: a.ID, State: store.ActionPending, Reason: "interrupted: " + ctx.Err().Error(), Actor: comp.Actor}
 	}
 	// The outcome must be recorded even when ctx was cancelled during the provider call.
 	if err := e.st.CompleteAction(context.WithoutCancel(ctx), comp); err != nil {
 		return out, err
 	}
 	out.State, out.Reason = comp.State, comp.Reason
-	e.log.Debug("action executed", "id", id, "kind", a.Kind, "ref", a.Ref.Key(), "state", comp.State, "reason", comp.Reason)
+	e.log.Debug("action executed", "id", a.ID, "kind", a.Kind, "ref", a.Ref.Key(), "state", comp.State, "reason", comp.Reason)
 	return out, ctx.Err()
 }
 

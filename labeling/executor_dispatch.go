@@ -44,41 +44,60 @@ func (e *Executor) Drain(ctx context.Context) (DrainStats, error) {
 		if len(ids) == 0 {
 			break
 		}
+		// Claims are made one by one in queue order, so the quota goes to the oldest actions
+		// (manual ones first); the provider work then runs on Workers goroutines.
 		claimed := 0
-		work := make(chan int64)
+		work := make(chan store.Claim)
 		var wg sync.WaitGroup
 		for range min(e.cfg.Workers, len(ids)) {
 			wg.Go(func() {
-				for id := range work {
-					out, err := e.Execute(ctx, id)
+				for c := range work {
+					out, err := e.runClaimed(ctx, c)
 					mu.Lock()
-					switch {
-					case err != nil && !errors.Is(err, context.Canceled):
+					if err != nil && !errors.Is(err, context.Canceled) {
 						st.Errors++
 						if firstErr == nil {
 							firstErr = err
 						}
-						e.log.Warn("executing action", "id", id, "err", err)
-					case out.Claimed:
-						claimed++
-						st.Executed++
+						e.log.Warn("executing action", "id", c.Action.ID, "err", err)
+					} else {
 						st.States[out.State]++
-					case out.State == store.ActionPaused:
-						claimed++ // progress: it left pending
-						st.States[out.State]++
-					default:
-						st.Skipped++
 					}
 					mu.Unlock()
 				}
 			})
 		}
-	feed:
 		for _, id := range ids {
-			select {
-			case work <- id:
-			case <-ctx.Done():
-				break feed
+			if ctx.Err() != nil {
+				break
+			}
+			c, err := e.claim(ctx, id)
+			if err != nil {
+				mu.Lock()
+				st.Errors++
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				e.log.Warn("claiming action", "id", id, "err", err)
+				continue
+			}
+			switch {
+			case c.Claimed:
+				claimed++
+				mu.Lock()
+				st.Executed++
+				mu.Unlock()
+				work <- c
+			case c.Paused:
+				claimed++ // progress: it left pending
+				mu.Lock()
+				st.States[store.ActionPaused]++
+				mu.Unlock()
+			default:
+				mu.Lock()
+				st.Skipped++
+				mu.Unlock()
 			}
 		}
 		close(work)

@@ -4,8 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/labelgate/labelgate/connectors"
 )
+
+// EventLabelUnchanged logs an action that found the file already in its target state, so
+// nothing was written. It is kept apart from label_applied, which means labelgate wrote it.
+const EventLabelUnchanged = "label_unchanged"
 
 // ErrNotRunning is returned by CompleteAction when the action is no longer running (another
 // worker or a stale-action sweep took it back).
@@ -29,16 +36,23 @@ func QuotaCounted(kind string) bool { return kind == ActionApplyLabel || kind ==
 // be pending and due, and a label write must fit in its daily allowance (limit(a) units per
 // window, negative for unlimited). It then moves to running and the unit is counted; when the
 // allowance is used up it moves to paused until the next reset instead. An action in any other
-// state is returned unclaimed, unchanged.
-func (s *Store) ClaimAction(ctx context.Context, id int64, now time.Time, limit func(Action) int) (Claim, error) {
+// state, or of a kind not in kinds (nil: any kind), is returned unclaimed, unchanged.
+func (s *Store) ClaimAction(ctx context.Context, id int64, now time.Time, kinds []string, limit func(Action) int) (Claim, error) {
 	var c Claim
 	err := s.Tx(ctx, func(tx *Tx) error {
 		c = Claim{}
 		nowMS := now.UnixMilli()
 		// The conditional update is the lock: on PostgreSQL a concurrent claimer blocks on the
 		// row and then sees it is no longer pending.
-		a, err := scanAction(tx.queryRow(ctx, `UPDATE actions SET state = ?, attempts = attempts + 1, updated_at = ?
-			WHERE id = ? AND state = ? AND not_before <= ? RETURNING `+actionCols, ActionRunning, nowMS, id, ActionPending, nowMS))
+		q := `UPDATE actions SET state = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = ? AND not_before <= ?`
+		args := []any{ActionRunning, nowMS, id, ActionPending, nowMS}
+		if len(kinds) > 0 {
+			q += ` AND kind IN (?` + strings.Repeat(", ?", len(kinds)-1) + `)`
+			for _, k := range kinds {
+				args = append(args, k)
+			}
+		}
+		a, err := scanAction(tx.queryRow(ctx, q+` RETURNING `+actionCols, args...))
 		if isNoRows(err) {
 			a, err = scanAction(tx.queryRow(ctx, `SELECT `+actionCols+` FROM actions WHERE id = ?`, id))
 			if isNoRows(err) {
@@ -105,12 +119,12 @@ type Completion struct {
 	// ReleaseQuota gives the unit counted at claim time back to the window it was taken from:
 	// set it when no label write took effect.
 	ReleaseQuota bool
-	// Label, when set, records the file's new label in the inventory and logs label_applied or
-	// label_cleared.
+	// Label, when set, records the file's label in the inventory.
 	Label *FileLabel
-	// Event, when set, is logged too (action_refused, action_failed); the store fills in the
-	// file's path and name and the action's reference.
-	Event *Event
+	// Event is the kind of discovery event to log (action_refused, action_failed,
+	// label_unchanged); "" logs label_applied or label_cleared when Label is set, else nothing.
+	// The store fills in the file's path and name, the labels and Reason as the detail.
+	Event string
 	Actor string
 }
 
@@ -142,7 +156,14 @@ func (s *Store) CompleteAction(ctx context.Context, c Completion) error {
 				return fmt.Errorf("store: complete action: %w", err)
 			}
 		}
-		if c.Label == nil && c.Event == nil {
+		kind := c.Event
+		if kind == "" && c.Label != nil {
+			kind = EventLabelApplied
+			if c.Label.LabelID == "" {
+				kind = EventLabelCleared
+			}
+		}
+		if kind == "" && c.Label == nil {
 			return nil
 		}
 		f, ferr := getFile(ctx, tx.queryRow, a.Ref)
@@ -150,9 +171,10 @@ func (s *Store) CompleteAction(ctx context.Context, c Completion) error {
 		if ferr != nil && !errors.Is(ferr, ErrNotFound) {
 			return ferr
 		}
-		base := Event{App: a.Ref.App, Tenant: a.Ref.Tenant, Drive: a.Ref.Drive, ItemID: a.Ref.ItemID, Path: f.Path, Name: f.Name,
-			Actor: c.Actor}
+		e := Event{Kind: kind, App: a.Ref.App, Tenant: a.Ref.Tenant, Drive: a.Ref.Drive, ItemID: a.Ref.ItemID, Path: f.Path,
+			Name: f.Name, LabelID: a.LabelID, PrevLabelID: f.LabelID, Actor: c.Actor, Detail: c.Reason}
 		if c.Label != nil {
+			e.LabelID = c.Label.LabelID
 			if known {
 				if _, err := tx.exec(ctx, `UPDATE files SET label_id = ?, label_tenant = ?, label_method = ?, label_set_at = ?,
 						label_external = ?, updated_at = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
@@ -161,30 +183,29 @@ func (s *Store) CompleteAction(ctx context.Context, c Completion) error {
 					return fmt.Errorf("store: complete action: %w", err)
 				}
 			}
-			e := base
-			e.Kind, e.LabelID, e.PrevLabelID, e.Detail = EventLabelApplied, c.Label.LabelID, f.LabelID, c.Reason
-			if c.Label.LabelID == "" {
-				e.Kind = EventLabelCleared
-			}
-			if err := tx.addEvent(ctx, e, nowMS); err != nil {
-				return err
-			}
 		}
-		if c.Event != nil {
-			e := base
-			e.Kind, e.LabelID, e.Detail = c.Event.Kind, c.Event.LabelID, c.Event.Detail
-			if e.LabelID == "" {
-				e.LabelID = a.LabelID
-			}
-			if e.Detail == "" {
-				e.Detail = c.Reason
-			}
-			if err := tx.addEvent(ctx, e, nowMS); err != nil {
-				return err
-			}
+		if kind == "" {
+			return nil
 		}
-		return nil
+		return tx.addEvent(ctx, e, nowMS)
 	})
+}
+
+// LabelWrittenByLabelgate reports whether a file's label labelID is there because labelgate
+// wrote it: the latest label event of the file is labelgate's label_applied of that label.
+// A label found by a scan, or one labelgate only found already in place, is someone else's.
+func (s *Store) LabelWrittenByLabelgate(ctx context.Context, ref connectors.FileRef, labelID string) (bool, error) {
+	var kind, id string
+	err := s.queryRow(ctx, `SELECT kind, label_id FROM events WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?
+		AND kind IN (?, ?, ?, ?, ?, ?) ORDER BY id DESC LIMIT 1`, string(ref.App), ref.Tenant, ref.Drive, ref.ItemID,
+		EventLabelApplied, EventLabelCleared, EventDiscovered, EventLabelAdded, EventLabelChanged, EventLabelRemoved).Scan(&kind, &id)
+	if isNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: label writer: %w", err)
+	}
+	return kind == EventLabelApplied && id == labelID, nil
 }
 
 // ResumePaused moves paused actions whose quota window has reset back to pending, so they run

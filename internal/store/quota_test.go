@@ -59,19 +59,19 @@ func TestClaimActionQuota(t *testing.T) {
 			manual := quotaAction(s, t, connectors.AppBox, "m", true)
 
 			for _, id := range ids[:2] {
-				c, err := s.ClaimAction(ctx, id, now, limit)
+				c, err := s.ClaimAction(ctx, id, now, nil, limit)
 				require.NoError(t, err)
 				require.True(t, c.Claimed)
 				require.Equal(t, store.ActionRunning, c.Action.State)
 				require.Equal(t, 1, c.Action.Attempts)
 			}
 			// Claiming again is refused: the action is no longer pending.
-			c, err := s.ClaimAction(ctx, ids[0], now, limit)
+			c, err := s.ClaimAction(ctx, ids[0], now, nil, limit)
 			require.NoError(t, err)
 			require.False(t, c.Claimed)
 			require.Equal(t, store.ActionRunning, c.Action.State)
 
-			c, err = s.ClaimAction(ctx, ids[2], now, limit)
+			c, err = s.ClaimAction(ctx, ids[2], now, nil, limit)
 			require.NoError(t, err)
 			require.False(t, c.Claimed)
 			require.True(t, c.Paused)
@@ -83,7 +83,7 @@ func TestClaimActionQuota(t *testing.T) {
 			require.Equal(t, 0, a.Attempts)
 
 			// The manual allowance is its own counter.
-			c, err = s.ClaimAction(ctx, manual, now, limit)
+			c, err = s.ClaimAction(ctx, manual, now, nil, limit)
 			require.NoError(t, err)
 			require.True(t, c.Claimed)
 			used, err := s.QuotaUsed(ctx, connectors.AppBox, "t1", store.AllowanceAuto, store.QuotaWindow(now))
@@ -97,7 +97,7 @@ func TestClaimActionQuota(t *testing.T) {
 			// even when it ends after the reset.
 			later := store.NextQuotaReset(now).Add(time.Minute)
 			require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: ids[0], State: store.ActionFailed, Reason: "boom",
-				ReleaseQuota: true, Event: &store.Event{Kind: store.EventActionFailed}, Actor: "executor"}))
+				ReleaseQuota: true, Event: store.EventActionFailed, Actor: "executor"}))
 			used, err = s.QuotaUsed(ctx, connectors.AppBox, "t1", store.AllowanceAuto, store.QuotaWindow(now))
 			require.NoError(t, err)
 			require.EqualValues(t, 1, used)
@@ -118,7 +118,7 @@ func TestClaimActionQuota(t *testing.T) {
 			due, err := s.RunnableActions(ctx, later, 10)
 			require.NoError(t, err)
 			require.Equal(t, []int64{ids[2]}, due)
-			c, err = s.ClaimAction(ctx, ids[2], later, limit)
+			c, err = s.ClaimAction(ctx, ids[2], later, nil, limit)
 			require.NoError(t, err)
 			require.True(t, c.Claimed)
 			used, err = s.QuotaUsed(ctx, connectors.AppBox, "t1", store.AllowanceAuto, store.QuotaWindow(later))
@@ -143,7 +143,7 @@ func TestCompleteActionRecordsLabel(t *testing.T) {
 	require.NoError(t, err)
 	id, _, err := s.AddAction(ctx, store.Action{Key: "k", Kind: store.ActionApplyLabel, Ref: f.Ref, LabelID: "L1"})
 	require.NoError(t, err)
-	c, err := s.ClaimAction(ctx, id, time.Now(), func(store.Action) int { return -1 })
+	c, err := s.ClaimAction(ctx, id, time.Now(), nil, func(store.Action) int { return -1 })
 	require.NoError(t, err)
 	require.True(t, c.Claimed)
 	require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: id, State: store.ActionDone, Label: &store.FileLabel{LabelID: "L1", Tenant: "t1", Method: "standard"}, Actor: "executor"}))
@@ -191,7 +191,7 @@ func TestClaimActionQuotaConcurrent(t *testing.T) {
 				}
 				wg.Go(func() {
 					for _, id := range ids {
-						c, err := st.ClaimAction(ctx, id, now, func(store.Action) int { return 25 })
+						c, err := st.ClaimAction(ctx, id, now, nil, func(store.Action) int { return 25 })
 						if err != nil && !errors.Is(err, context.Canceled) {
 							t.Error(err)
 							return

@@ -1,0 +1,506 @@
+package labeling_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/internal/store/storetest"
+	"github.com/labelgate/labelgate/labeling"
+)
+
+const (
+	lGeneral = "11111111-1111-1111-1111-111111111111"
+	lSecret  = "22222222-2222-2222-2222-222222222222"
+	lOld     = "33333333-3333-3333-3333-333333333333"
+	lGone    = "44444444-4444-4444-4444-444444444444"
+	lOther   = "55555555-5555-5555-5555-555555555555"
+)
+
+var start = time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+
+type env struct {
+	t    *testing.T
+	st   *store.Store
+	clk  *fakeClock
+	conn *memConn
+	ex   *labeling.Executor
+}
+
+// setup opens a store on backend b with a fake clock, syncs a catalog for the app and
+// builds an executor over a native-API connector.
+func setupOn(t *testing.T, b storetest.Backend, opts ...func(*labeling.ExecutorConfig)) *env {
+	t.Helper()
+	clk := newFakeClock(start)
+	st := storetest.Open(t, b, func(c *store.Config) { c.Now = clk.Now })
+	conn := newMemConn(connectors.AppSharePoint, "t1")
+	syncCatalog(t, st, conn.app, conn.tenant)
+	cfg := labeling.ExecutorConfig{Store: st, Connectors: labeling.Connectors(nativeConn{conn}), Clock: clk,
+		Retry: labeling.RetryConfig{Jitter: -1}, Codec: textCodec{}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ex, err := labeling.NewExecutor(cfg)
+	require.NoError(t, err)
+	return &env{t: t, st: st, clk: clk, conn: conn, ex: ex}
+}
+
+func setup(t *testing.T, opts ...func(*labeling.ExecutorConfig)) *env {
+	return setupOn(t, storetest.Backends()[0], opts...)
+}
+
+func syncCatalog(t testing.TB, st *store.Store, app connectors.App, tenant string) {
+	ctx := context.Background()
+	all := []connectors.Label{
+		{ID: lGeneral, Name: "General", Priority: 1},
+		{ID: lSecret, Name: "Secret", Priority: 3, Protection: true},
+		{ID: lOld, Name: "Old", Priority: 2, Disabled: true},
+		{ID: lGone, Name: "Gone", Priority: 4},
+	}
+	_, err := st.SyncLabels(ctx, app, tenant, all)
+	require.NoError(t, err)
+	_, err = st.SyncLabels(ctx, app, tenant, all[:3]) // lGone deleted at the source
+	require.NoError(t, err)
+}
+
+// file adds a file at the provider and in the inventory.
+func (e *env) file(item, name string, size int64, label connectors.LabelState) connectors.FileRef {
+	e.t.Helper()
+	f := e.conn.add(item, name, size, label)
+	_, _, err := e.st.UpsertFile(context.Background(), f)
+	require.NoError(e.t, err)
+	return f.Ref
+}
+
+func (e *env) action(ref connectors.FileRef, kind, label string, mod ...func(*store.Action)) int64 {
+	e.t.Helper()
+	a := store.Action{Key: ref.Key() + "|" + kind + "|" + label, Kind: kind, Ref: ref, LabelID: label, PolicyID: "p1"}
+	for _, m := range mod {
+		m(&a)
+	}
+	id, created, err := e.st.AddAction(context.Background(), a)
+	require.NoError(e.t, err)
+	require.True(e.t, created)
+	return id
+}
+
+func (e *env) exec(id int64) labeling.Outcome {
+	e.t.Helper()
+	out, err := e.ex.Execute(context.Background(), id)
+	require.NoError(e.t, err)
+	return out
+}
+
+func (e *env) events(kind string) []store.Event {
+	e.t.Helper()
+	evs, err := e.st.ListEvents(context.Background(), store.EventFilter{Kind: kind}, 1000)
+	require.NoError(e.t, err)
+	return evs
+}
+
+func (e *env) used(app connectors.App, manual bool) int64 {
+	e.t.Helper()
+	n, err := e.st.QuotaUsed(context.Background(), app, "t1", store.AllowanceOf(manual), store.QuotaWindow(e.clk.Now()))
+	require.NoError(e.t, err)
+	return n
+}
+
+func (e *env) states() map[string]int64 {
+	e.t.Helper()
+	m, err := e.st.CountActions(context.Background())
+	require.NoError(e.t, err)
+	return m
+}
+
+func TestApplyRecordsInventoryAndEvent(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ref := e.file("a", "budget.xlsx", 1000, connectors.LabelState{})
+	id := e.action(ref, store.ActionApplyLabel, lGeneral)
+	out := e.exec(id)
+	require.Equal(t, store.ActionDone, out.State)
+	require.True(t, out.Wrote)
+	require.Equal(t, lGeneral, e.conn.Label("a").LabelID)
+	require.Equal(t, "auto", e.conn.Label("a").Method)
+	rec, err := e.st.GetFile(context.Background(), ref)
+	require.NoError(t, err)
+	require.Equal(t, lGeneral, rec.LabelID)
+	evs := e.events(store.EventLabelApplied)
+	require.Len(t, evs, 1)
+	require.Equal(t, "policy:p1", evs[0].Actor)
+	require.Equal(t, "budget.xlsx", evs[0].Name)
+	require.EqualValues(t, 1, e.used(e.conn.app, false))
+
+	// Running it again does nothing: the action is no longer pending.
+	again := e.exec(id)
+	require.False(t, again.Claimed)
+	require.Equal(t, 1, e.conn.Writes())
+
+	// Removing: label_cleared, inventory cleared.
+	rid := e.action(ref, store.ActionRemoveLabel, "")
+	out = e.exec(rid)
+	require.Equal(t, store.ActionDone, out.State)
+	require.Empty(t, e.conn.Label("a").LabelID)
+	rec, err = e.st.GetFile(context.Background(), ref)
+	require.NoError(t, err)
+	require.Empty(t, rec.LabelID)
+	cleared := e.events(store.EventLabelCleared)
+	require.Len(t, cleared, 1)
+	require.Equal(t, lGeneral, cleared[0].PrevLabelID)
+}
+
+func TestAlreadyInTargetStateWritesNothing(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ref := e.file("a", "a.docx", 10, connectors.LabelState{LabelID: lGeneral})
+	out := e.exec(e.action(ref, store.ActionApplyLabel, lGeneral))
+	require.Equal(t, store.ActionDone, out.State)
+	require.False(t, out.Wrote)
+	require.Zero(t, e.conn.Writes())
+	require.Len(t, e.events(store.EventLabelUnchanged), 1)
+	require.Empty(t, e.events(store.EventLabelApplied))
+	require.Zero(t, e.used(e.conn.app, false), "no write, no quota")
+
+	none := e.file("b", "b.docx", 10, connectors.LabelState{})
+	out = e.exec(e.action(none, store.ActionRemoveLabel, ""))
+	require.Equal(t, store.ActionDone, out.State)
+	require.Zero(t, e.conn.Writes())
+}
+
+func TestRetryHonoursRetryAfterWithoutDuplicateWrites(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ref := e.file("a", "a.docx", 10, connectors.LabelState{})
+	e.conn.fail("apply",
+		step{err: connectors.Errorf(connectors.KindThrottled, "apply", 429, 2*time.Second, nil)},
+		step{err: connectors.Errorf(connectors.KindTransient, "apply", 503, 0, nil)},
+		step{err: connectors.Errorf(connectors.KindTransient, "apply", 503, 0, nil)},
+	)
+	out := e.exec(e.action(ref, store.ActionApplyLabel, lGeneral))
+	require.Equal(t, store.ActionDone, out.State, out.Reason)
+	require.True(t, out.Wrote)
+	require.Equal(t, 4, out.Calls)
+	require.Equal(t, 4, e.conn.Calls("apply"))
+	require.Equal(t, 1, e.conn.Writes(), "exactly one write took effect")
+	// Retry-After as asked, then the exponential backoff (x1.5) from its first step.
+	require.Equal(t, []time.Duration{2 * time.Second, 500 * time.Millisecond, 750 * time.Millisecond}, e.clk.Sleeps())
+	// Each 503 was checked by a re-read before retrying (plus the read before the first write).
+	require.Equal(t, 3, e.conn.Calls("read"))
+}
+
+func TestAmbiguousWriteIsCheckedNotRepeated(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ref := e.file("a", "a.docx", 10, connectors.LabelState{})
+	e.conn.fail("apply", step{err: connectors.Errorf(connectors.KindTransient, "apply", 0, 0, context.DeadlineExceeded), after: true})
+	out := e.exec(e.action(ref, store.ActionApplyLabel, lGeneral))
+	require.Equal(t, store.ActionDone, out.State, out.Reason)
+	require.Equal(t, 1, e.conn.Calls("apply"), "the re-read found the label: no second write")
+	require.Equal(t, 1, e.conn.Writes())
+	require.Len(t, e.events(store.EventLabelApplied), 1)
+}
+
+func TestRetryTimeCapThenLaterAttempt(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *labeling.ExecutorConfig) {
+		c.Retry.MaxRetryTime = 10 * time.Second
+		c.MaxAttempts = 2
+	})
+	ref := e.file("a", "a.docx", 10, connectors.LabelState{})
+	for range 20 {
+		e.conn.fail("apply", step{err: connectors.Errorf(connectors.KindThrottled, "apply", 429, 4*time.Second, nil)})
+	}
+	id := e.action(ref, store.ActionApplyLabel, lGeneral)
+	out := e.exec(id)
+	require.Equal(t, store.ActionPending, out.State)
+	require.Contains(t, out.Reason, "gave up after retrying")
+	require.Equal(t, []time.Duration{4 * time.Second, 4 * time.Second}, e.clk.Sleeps(), "a third wait would pass the 10s cap")
+	require.Zero(t, e.used(e.conn.app, false), "the unit comes back while it waits")
+	// Not due yet.
+	require.False(t, e.exec(id).Claimed)
+	e.clk.Set(e.clk.Now().Add(15 * time.Minute))
+	out = e.exec(id)
+	require.Equal(t, store.ActionFailed, out.State)
+	require.Contains(t, out.Reason, "failed after 2 attempts")
+	require.Len(t, e.events(store.EventActionFailed), 1)
+}
+
+func TestPermanentErrorsFailFast(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ref := e.file("a", "a.docx", 10, connectors.LabelState{})
+	e.conn.fail("apply", step{err: connectors.Errorf(connectors.KindPermission, "apply", 403, 0, errors.New("access denied"))})
+	out := e.exec(e.action(ref, store.ActionApplyLabel, lGeneral))
+	require.Equal(t, store.ActionFailed, out.State)
+	require.Contains(t, out.Reason, "permission")
+	require.Equal(t, 1, out.Calls)
+	require.Empty(t, e.clk.Sleeps())
+	require.Zero(t, e.used(e.conn.app, false), "a failed write gives its unit back")
+	evs := e.events(store.EventActionFailed)
+	require.Len(t, evs, 1)
+	require.Contains(t, evs[0].Detail, "access denied")
+
+	gone := e.action(e.conn.ref("missing"), store.ActionApplyLabel, lGeneral)
+	out = e.exec(gone)
+	require.Equal(t, store.ActionFailed, out.State)
+	require.Contains(t, out.Reason, "not found")
+}
+
+func TestProviderDailyLimitPauses(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ref := e.file("a", "a.docx", 10, connectors.LabelState{})
+	e.conn.fail("apply", step{err: connectors.Errorf(connectors.KindFatalToday, "apply", 403, time.Hour, errors.New("dailyLimitExceeded"))})
+	id := e.action(ref, store.ActionApplyLabel, lGeneral)
+	out := e.exec(id)
+	require.Equal(t, store.ActionPaused, out.State)
+	a, err := e.st.GetAction(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, start.Add(time.Hour), a.NotBefore)
+	e.clk.Set(start.Add(time.Hour))
+	st, err := e.ex.Drain(context.Background())
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.Resumed)
+	require.Equal(t, 1, st.States[store.ActionDone])
+}
+
+func TestRules(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	refused := func(id int64, want string) {
+		t.Helper()
+		out := e.exec(id)
+		require.Equal(t, store.ActionRefused, out.State)
+		require.Contains(t, out.Reason, want)
+	}
+	big := e.file("big", "big.pptx", labeling.MaxLabelSize+1, connectors.LabelState{})
+	refused(e.action(big, store.ActionApplyLabel, lGeneral), "over 50 MB")
+
+	plain := e.file("plain", "plain.docx", 10, connectors.LabelState{})
+	refused(e.action(plain, store.ActionApplyLabel, lOld), "disabled")
+	refused(e.action(plain, store.ActionApplyLabel, lGone), "deleted")
+	refused(e.action(plain, store.ActionApplyLabel, lOther), "not in the synced catalog")
+
+	// A protected label applied outside labelgate: never removed, but may be replaced.
+	prot := e.file("prot", "prot.docx", 10, connectors.LabelState{LabelID: lSecret, Protected: true})
+	refused(e.action(prot, store.ActionRemoveLabel, ""), "protection applied outside labelgate")
+	require.Equal(t, lSecret, e.conn.Label("prot").LabelID)
+	out := e.exec(e.action(prot, store.ActionApplyLabel, lGeneral))
+	require.Equal(t, store.ActionDone, out.State, out.Reason)
+	require.Equal(t, lGeneral, e.conn.Label("prot").LabelID)
+
+	// A protected label labelgate applied itself may be removed.
+	mine := e.file("mine", "mine.docx", 10, connectors.LabelState{})
+	require.Equal(t, store.ActionDone, e.exec(e.action(mine, store.ActionApplyLabel, lSecret)).State)
+	e.conn.mu.Lock()
+	e.conn.files["mine"].label.Protected = true
+	e.conn.mu.Unlock()
+	require.Equal(t, store.ActionDone, e.exec(e.action(mine, store.ActionRemoveLabel, "")).State)
+
+	require.Len(t, e.events(store.EventActionRefused), 5)
+	for _, ev := range e.events(store.EventActionRefused) {
+		require.NotEmpty(t, ev.Detail)
+	}
+	require.Equal(t, 3, e.conn.Writes())
+	require.EqualValues(t, 3, e.used(e.conn.app, false), "refusals give their units back")
+}
+
+func TestEmbeddedModeFileTypes(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	// The same app without a native label API: labels are written into the file and uploaded.
+	emb, err := labeling.NewExecutor(labeling.ExecutorConfig{Store: e.st, Connectors: labeling.Connectors(e.conn), Clock: e.clk, Codec: textCodec{}})
+	require.NoError(t, err)
+	txt := e.file("txt", "notes.txt", 10, connectors.LabelState{})
+	out, err := emb.Execute(context.Background(), e.action(txt, store.ActionApplyLabel, lGeneral))
+	require.NoError(t, err)
+	require.Equal(t, store.ActionRefused, out.State)
+	require.Contains(t, out.Reason, labeling.ErrUnsupported.Error())
+
+	doc := e.file("doc", "report.docx", 10, connectors.LabelState{})
+	out, err = emb.Execute(context.Background(), e.action(doc, store.ActionApplyLabel, lGeneral))
+	require.NoError(t, err)
+	require.Equal(t, store.ActionDone, out.State, out.Reason)
+	require.Equal(t, lGeneral, e.conn.Label("doc").LabelID)
+	require.Equal(t, 1, e.conn.Calls("upload"))
+
+	// A native-API app labels any file the provider accepts.
+	txt2 := e.file("txt2", "notes2.txt", 10, connectors.LabelState{})
+	require.Equal(t, store.ActionDone, e.exec(e.action(txt2, store.ActionApplyLabel, lGeneral)).State)
+}
+
+func TestDisabledPolicySuspendsActions(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	require.NoError(t, e.st.PutPolicy(ctx, store.Policy{ID: "p1", Name: "p1", Enabled: false, Doc: []byte("{}")}))
+	var ids []int64
+	for i := range 3 {
+		ids = append(ids, e.action(e.file(fmt.Sprint("f", i), "f.docx", 10, connectors.LabelState{}), store.ActionApplyLabel, lGeneral))
+	}
+	st, err := e.ex.Drain(ctx)
+	require.NoError(t, err)
+	require.Zero(t, st.Executed)
+	require.False(t, e.exec(ids[0]).Claimed, "a suspended action is not run even when asked directly")
+	require.Zero(t, e.conn.Writes())
+	require.EqualValues(t, 3, e.states()[store.ActionSuspended])
+
+	require.NoError(t, e.st.SetPolicyEnabled(ctx, "p1", true))
+	st, err = e.ex.Drain(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, st.States[store.ActionDone])
+	require.Equal(t, 3, e.conn.Writes())
+}
+
+func TestManualActionsFirst(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *labeling.ExecutorConfig) { c.Workers = 1 })
+	for i := range 3 {
+		e.action(e.file(fmt.Sprint("auto", i), "f.docx", 10, connectors.LabelState{}), store.ActionApplyLabel, lGeneral)
+	}
+	e.action(e.file("admin", "f.docx", 10, connectors.LabelState{}), store.ActionApplyLabel, lGeneral, func(a *store.Action) {
+		a.Manual, a.PolicyID, a.RequestedBy = true, "", "admin@contoso.com"
+	})
+	_, err := e.ex.Drain(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []string{"admin", "auto0", "auto1", "auto2"}, e.conn.Applied())
+	require.EqualValues(t, 1, e.used(e.conn.app, true))
+	require.EqualValues(t, 3, e.used(e.conn.app, false))
+	evs := e.events(store.EventLabelApplied)
+	require.Equal(t, "admin@contoso.com", evs[0].Actor)
+}
+
+// 250 actions for one app: 100 today, the rest paused and continued after the 12:00 UTC
+// reset oldest first; a second app has its own quota.
+func TestDailyQuota(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			other := newMemConn(connectors.AppBox, "t1")
+			var conns []connectors.Connector
+			e := setupOn(t, b, func(c *labeling.ExecutorConfig) {
+				conns = []connectors.Connector{nativeConn{other}}
+				base := c.Connectors
+				c.Connectors = func(app connectors.App, tenant string) (connectors.Connector, bool) {
+					if app == other.app {
+						return conns[0], true
+					}
+					return base(app, tenant)
+				}
+			})
+			ctx := context.Background()
+			syncCatalog(t, e.st, other.app, other.tenant)
+			var ids []int64
+			for i := range 250 {
+				f := e.conn.add(fmt.Sprintf("f%03d", i), "f.docx", 10, connectors.LabelState{})
+				ids = append(ids, e.action(f.Ref, store.ActionApplyLabel, lGeneral))
+			}
+			for i := range 10 {
+				f := other.add(fmt.Sprint("b", i), "b.docx", 10, connectors.LabelState{})
+				e.action(f.Ref, store.ActionApplyLabel, lGeneral)
+			}
+			st, err := e.ex.Drain(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 110, st.States[store.ActionDone])
+			require.Equal(t, 150, st.States[store.ActionPaused])
+			require.Equal(t, 100, e.conn.Writes())
+			require.Equal(t, 10, other.Writes(), "another app is unaffected")
+			require.EqualValues(t, 100, e.used(e.conn.app, false))
+
+			// Still paused a minute before the reset.
+			e.clk.Set(time.Date(2026, 3, 11, 11, 59, 0, 0, time.UTC))
+			st, err = e.ex.Drain(ctx)
+			require.NoError(t, err)
+			require.Zero(t, st.Resumed)
+			require.Equal(t, 100, e.conn.Writes())
+
+			e.clk.Set(time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC))
+			st, err = e.ex.Drain(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 150, st.Resumed)
+			require.Equal(t, 100, st.States[store.ActionDone])
+			require.Equal(t, 50, st.States[store.ActionPaused])
+			require.Equal(t, 200, e.conn.Writes())
+			for i, id := range ids {
+				a, err := e.st.GetAction(ctx, id)
+				require.NoError(t, err)
+				want := store.ActionDone
+				if i >= 200 {
+					want = store.ActionPaused // oldest first: the newest wait another day
+				}
+				require.Equal(t, want, a.State, "action %d", i)
+			}
+			require.EqualValues(t, 100, e.used(e.conn.app, false))
+		})
+	}
+}
+
+// Two replicas (two executors over two store handles on one PostgreSQL database) draining at
+// once never exceed the quota.
+func TestQuotaAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		if b.Name != store.Postgres {
+			continue // SQLite is one process's file; replicas need PostgreSQL
+		}
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			clk := newFakeClock(start)
+			url := b.OpenURL(t)
+			open := func() *store.Store {
+				st, err := store.Open(context.Background(), store.Config{URL: url, Now: clk.Now})
+				require.NoError(t, err)
+				t.Cleanup(func() { st.Close() })
+				return st
+			}
+			st1, st2 := open(), open()
+			conn := newMemConn(connectors.AppGDrive, "t1")
+			syncCatalog(t, st1, conn.app, conn.tenant)
+			ctx := context.Background()
+			for i := range 250 {
+				f := conn.add(fmt.Sprint("f", i), "f.docx", 10, connectors.LabelState{})
+				_, _, err := st1.AddAction(ctx, store.Action{Key: fmt.Sprint("k", i), Kind: store.ActionApplyLabel, Ref: f.Ref, LabelID: lGeneral})
+				require.NoError(t, err)
+			}
+			quota := labeling.QuotaConfig{Default: 100, Manual: 10}
+			var wg sync.WaitGroup
+			for _, st := range []*store.Store{st1, st2} {
+				ex, err := labeling.NewExecutor(labeling.ExecutorConfig{Store: st, Connectors: labeling.Connectors(nativeConn{conn}),
+					Clock: clk, Quota: quota, Workers: 4})
+				require.NoError(t, err)
+				wg.Go(func() {
+					_, err := ex.Drain(ctx)
+					require.NoError(t, err)
+				})
+			}
+			wg.Wait()
+			require.Equal(t, 100, conn.Writes())
+			counts, err := st1.CountActions(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 100, counts[store.ActionDone])
+			require.EqualValues(t, 150, counts[store.ActionPaused])
+			used, err := st1.QuotaUsed(ctx, conn.app, "t1", store.AllowanceAuto, store.QuotaWindow(start))
+			require.NoError(t, err)
+			require.EqualValues(t, 100, used)
+		})
+	}
+}
+
+func TestRateLimitWaitsOnClock(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *labeling.ExecutorConfig) {
+		c.RateLimits = map[connectors.App]labeling.RateLimit{connectors.AppSharePoint: {PerSecond: 2, Burst: 1}}
+	})
+	ref := e.file("a", "a.docx", 10, connectors.LabelState{})
+	require.Equal(t, store.ActionDone, e.exec(e.action(ref, store.ActionApplyLabel, lGeneral)).State)
+	// stat, read and apply: the first call takes the burst token, the next two wait 500ms each.
+	require.Equal(t, []time.Duration{500 * time.Millisecond, 500 * time.Millisecond}, e.clk.Sleeps())
+}
