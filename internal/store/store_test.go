@@ -503,3 +503,42 @@ func TestLeaderLease(t *testing.T) {
 		require.False(t, ok)
 	})
 }
+
+func TestDashboardAggregates(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		for i := 0; i < 6; i++ {
+			f := file(fmt.Sprintf("x%d", i), "a.docx")
+			if i < 2 {
+				f.Access = connectors.AccessPublic
+			}
+			o := store.ScanOutcome{File: f, Type: "word"}
+			if i%2 == 0 {
+				o.LabelID = "L1"
+			}
+			_, err := s.RecordScan(ctx, o)
+			require.NoError(t, err)
+		}
+		cs, err := s.FileCounts(ctx)
+		require.NoError(t, err)
+		total, labelled, publicLabelled := int64(0), int64(0), int64(0)
+		for _, c := range cs {
+			total += c.N
+			if c.LabelID != "" {
+				labelled += c.N
+				if c.Access == connectors.AccessPublic {
+					publicLabelled += c.N
+				}
+			}
+		}
+		require.EqualValues(t, 6, total)
+		require.EqualValues(t, 3, labelled)
+		require.EqualValues(t, 1, publicLabelled)
+		days, err := s.EventsByDay(ctx, time.Now().Add(-48*time.Hour))
+		require.NoError(t, err)
+		require.Len(t, days, 1)
+		require.EqualValues(t, 6, days[0].N)
+		require.Equal(t, store.EventDiscovered, days[0].Kind)
+	})
+}
