@@ -1,0 +1,406 @@
+// Package box provides the Box connector: walk, change feed, ranged reads, classification
+// labels, new-version upload and signed webhooks, over a thin typed Box REST v2.0 client.
+package box
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/labelgate/labelgate/connectors"
+)
+
+// Compile-time checks of the capabilities the Box connector offers.
+var (
+	_ connectors.Connector       = (*Conn)(nil)
+	_ connectors.Labeler         = (*Conn)(nil)
+	_ connectors.Uploader        = (*Conn)(nil)
+	_ connectors.Subscriber      = (*Conn)(nil)
+	_ connectors.WebhookReceiver = (*Conn)(nil)
+)
+
+// Box production endpoints.
+const (
+	DefaultBaseURL   = "https://api.box.com/2.0"
+	DefaultUploadURL = "https://upload.box.com/api/2.0"
+	DefaultTokenURL  = "https://api.box.com/oauth2/token"
+)
+
+// LabelMode says how labels are written for this connector.
+type LabelMode string
+
+// Label modes.
+const (
+	LabelNative   LabelMode = "native"   // Box classification through the metadata API
+	LabelEmbedded LabelMode = "embedded" // the executor writes the MIP label into the file and uploads it
+	LabelBoth     LabelMode = "both"
+)
+
+// Config configures a Box connector.
+type Config struct {
+	EnterpriseID string // the Box enterprise: CCG subject and the connector's tenant
+	ClientID     string
+	ClientSecret string
+	BaseURL      string // default DefaultBaseURL
+	UploadURL    string // default DefaultUploadURL
+	TokenURL     string // default DefaultTokenURL
+	// Roots are the folder ids that are the connector's drives; default "0" (All Files of
+	// the service account).
+	Roots []string
+	// Domains are the enterprise's own e-mail domains; collaborators outside them make a
+	// file external. When empty, the owner's domain counts as internal.
+	Domains []string
+	// PrimaryKey and SecondaryKey are the webhook signature keys from the Box developer console.
+	PrimaryKey   string
+	SecondaryKey string
+	// LabelMap maps MIP label ids to Box classification keys; unmapped classifications are
+	// reported with their key as label id.
+	LabelMap      map[string]string
+	LabelMode     LabelMode // default native
+	Subscriptions connectors.SubscriptionLookup
+	Logger        *slog.Logger
+	Now           func() time.Time
+	HTTPClient    *http.Client // base transport; default http.DefaultClient
+	PageSize      int          // folder listing page size, default 1000 (Box's maximum)
+	// Retries, RetryBackoff and MaxRetryWait tune the pacer: transient errors are retried
+	// Retries times starting at RetryBackoff; a 429 is waited out inline only when Box asks
+	// for at most MaxRetryWait, otherwise it is returned as KindThrottled.
+	Retries      int           // default 3
+	RetryBackoff time.Duration // default 500ms
+	MaxRetryWait time.Duration // default 2s
+}
+
+// Conn is a Box connector.
+type Conn struct {
+	cfg    Config
+	api    *api
+	log    *slog.Logger
+	now    func() time.Time
+	keyFor map[string]string // MIP label id → classification key
+	idFor  map[string]string // classification key → MIP label id
+}
+
+// New builds a Box connector. It does not contact Box.
+func New(cfg Config) (*Conn, error) {
+	if cfg.EnterpriseID == "" {
+		return nil, errors.New("box: enterprise id is required")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	if cfg.UploadURL == "" {
+		cfg.UploadURL = DefaultUploadURL
+	}
+	if cfg.TokenURL == "" {
+		cfg.TokenURL = DefaultTokenURL
+	}
+	if len(cfg.Roots) == 0 {
+		cfg.Roots = []string{"0"}
+	}
+	if cfg.LabelMode == "" {
+		cfg.LabelMode = LabelNative
+	}
+	switch cfg.LabelMode {
+	case LabelNative, LabelEmbedded, LabelBoth:
+	default:
+		return nil, fmt.Errorf("box: unknown label mode %q", cfg.LabelMode)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	if cfg.PageSize <= 0 || cfg.PageSize > 1000 {
+		cfg.PageSize = 1000
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = 3
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = 500 * time.Millisecond
+	}
+	if cfg.MaxRetryWait == 0 {
+		cfg.MaxRetryWait = 2 * time.Second
+	}
+	cc := clientcredentials.Config{
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		TokenURL:     cfg.TokenURL,
+		AuthStyle:    oauth2.AuthStyleInParams,
+		EndpointParams: map[string][]string{
+			"box_subject_type": {"enterprise"},
+			"box_subject_id":   {cfg.EnterpriseID},
+		},
+	}
+	// The token source lives as long as the connector, so it gets a background context
+	// carrying the base client rather than any one call's context.
+	authed := cc.Client(context.WithValue(context.Background(), oauth2.HTTPClient, cfg.HTTPClient))
+	authed.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	plain := *cfg.HTTPClient
+	c := &Conn{
+		cfg: cfg,
+		log: cfg.Logger,
+		now: cfg.Now,
+		api: &api{
+			http: authed, plain: &plain,
+			base: strings.TrimRight(cfg.BaseURL, "/"), uploadBase: strings.TrimRight(cfg.UploadURL, "/"),
+			log: cfg.Logger, now: cfg.Now,
+			retries: cfg.Retries, backoff: cfg.RetryBackoff, maxWait: cfg.MaxRetryWait,
+		},
+		keyFor: map[string]string{},
+		idFor:  map[string]string{},
+	}
+	for id, key := range cfg.LabelMap {
+		c.keyFor[id] = key
+		c.idFor[key] = id
+	}
+	return c, nil
+}
+
+// App implements connectors.Connector.
+func (c *Conn) App() connectors.App { return connectors.AppBox }
+
+// Tenant implements connectors.Connector: the Box enterprise id.
+func (c *Conn) Tenant() string { return c.cfg.EnterpriseID }
+
+// LabelMode says whether labels go through Box classification, into the file, or both.
+func (c *Conn) LabelMode() LabelMode { return c.cfg.LabelMode }
+
+// Drives implements connectors.Connector: the configured root folders.
+func (c *Conn) Drives(ctx context.Context) ([]connectors.Drive, error) {
+	out := make([]connectors.Drive, 0, len(c.cfg.Roots))
+	for _, id := range c.cfg.Roots {
+		f, err := c.api.folder(ctx, id, "name,owned_by")
+		if err != nil {
+			return nil, fmt.Errorf("box: root folder %s: %w", id, err)
+		}
+		d := connectors.Drive{ID: id, Tenant: c.Tenant(), Name: f.Name}
+		if f.OwnedBy != nil {
+			d.Owner = f.OwnedBy.Login
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// itemFields is what every file read asks Box for.
+const itemFields = "type,id,name,size,etag,sha1,created_at,modified_at,content_modified_at,path_collection,owned_by,shared_link,item_status,parent,metadata." + classificationScope + "." + classificationTemplate
+
+// Stat implements connectors.Connector.
+func (c *Conn) Stat(ctx context.Context, ref connectors.FileRef) (connectors.File, error) {
+	it, err := c.api.file(ctx, ref.ItemID, itemFields)
+	if err != nil {
+		return connectors.File{}, err
+	}
+	return c.toFile(ctx, ref.Drive, it, newAccessCache())
+}
+
+// toFile maps a Box item onto a File, looking collaborations up where the sharing needs it.
+func (c *Conn) toFile(ctx context.Context, drive string, it wireItem, ac *accessCache) (connectors.File, error) {
+	f := connectors.File{
+		Ref:     connectors.FileRef{App: connectors.AppBox, Tenant: c.Tenant(), Drive: drive, ItemID: it.ID},
+		Path:    c.pathOf(drive, it),
+		Name:    it.Name,
+		Size:    it.Size,
+		Folder:  it.Type == "folder",
+		Deleted: it.ItemStatus == "trashed" || it.ItemStatus == "deleted",
+		Access:  connectors.AccessPrivate,
+	}
+	if it.CreatedAt != nil {
+		f.Created = *it.CreatedAt
+	}
+	switch {
+	case it.ContentModifiedAt != nil:
+		f.Modified = *it.ContentModifiedAt
+	case it.ModifiedAt != nil:
+		f.Modified = *it.ModifiedAt
+	}
+	// sha1 changes exactly when content does; etag also moves on renames and metadata.
+	f.ETag = it.SHA1
+	if f.ETag == "" {
+		f.ETag = it.ETag
+	}
+	if it.OwnedBy != nil {
+		f.Owner = it.OwnedBy.Login
+	}
+	if k := it.classification(); k != "" {
+		f.NativeLabel = c.labelID(k)
+	}
+	if f.Deleted {
+		return f, nil
+	}
+	access, domains, err := c.access(ctx, it, ac)
+	if err != nil {
+		return f, err
+	}
+	f.Access, f.Domains = access, domains
+	return f, nil
+}
+
+// pathOf is the folder path of it below drive, from Box's path_collection (which starts at
+// "All Files", id 0).
+func (c *Conn) pathOf(drive string, it wireItem) string {
+	if it.PathCollection == nil {
+		return "/"
+	}
+	entries := it.PathCollection.Entries
+	start := 0
+	for i, e := range entries {
+		if e.ID == drive {
+			start = i + 1
+			break
+		}
+	}
+	if drive != "0" && start == 0 && len(entries) > 0 && entries[0].ID == "0" {
+		start = 1 // not under the drive (moved out): report the path from All Files
+	}
+	names := make([]string, 0, len(entries)-start)
+	for _, e := range entries[start:] {
+		names = append(names, e.Name)
+	}
+	return "/" + strings.Join(names, "/")
+}
+
+// inDrive reports whether an item lives under the drive's root folder.
+func inDrive(drive string, it wireItem) bool {
+	if drive == "0" || it.ID == drive {
+		return true
+	}
+	if it.PathCollection == nil {
+		return false
+	}
+	return slices.ContainsFunc(it.PathCollection.Entries, func(e wireMini) bool { return e.ID == drive })
+}
+
+// accessCache remembers folder collaborations for one walk or change-feed read, since every
+// file in a folder inherits them.
+type accessCache struct {
+	folders map[string][]wireCollaboration
+}
+
+func newAccessCache() *accessCache { return &accessCache{folders: map[string][]wireCollaboration{}} }
+
+// access maps Box sharing onto labelgate's scale: an open shared link is public, a company
+// link internal; collaborators (on the file or inherited from any parent folder) outside the
+// enterprise's domains make it external, inside them internal.
+func (c *Conn) access(ctx context.Context, it wireItem, ac *accessCache) (connectors.AccessLevel, []string, error) {
+	level := connectors.AccessPrivate
+	if it.SharedLink != nil {
+		switch it.SharedLink.Access {
+		case "open":
+			return connectors.AccessPublic, nil, nil
+		case "company":
+			level = connectors.AccessInternal
+		}
+	}
+	collabs, err := c.api.collaborations(ctx, "files", it.ID)
+	if err != nil {
+		if connectors.KindOf(err) == connectors.KindNotFound {
+			return level, nil, nil
+		}
+		return level, nil, err
+	}
+	if it.PathCollection != nil {
+		for _, e := range it.PathCollection.Entries {
+			if e.ID == "0" {
+				continue
+			}
+			fc, ok := ac.folders[e.ID]
+			if !ok {
+				fc, err = c.api.collaborations(ctx, "folders", e.ID)
+				if err != nil && connectors.KindOf(err) != connectors.KindNotFound {
+					return level, nil, err
+				}
+				ac.folders[e.ID] = fc
+			}
+			collabs = append(collabs, fc...)
+		}
+	}
+	ownerDomain := ""
+	if it.OwnedBy != nil {
+		ownerDomain = domainOf(it.OwnedBy.Login)
+	}
+	var domains []string
+	for _, cb := range collabs {
+		if cb.Status == "rejected" {
+			continue
+		}
+		login := cb.InviteEmail
+		if cb.AccessibleBy != nil {
+			if cb.AccessibleBy.Type == "group" {
+				level = maxAccess(level, connectors.AccessInternal) // enterprise groups
+				continue
+			}
+			if cb.AccessibleBy.Login != "" {
+				login = cb.AccessibleBy.Login
+			}
+		}
+		d := domainOf(login)
+		if d == "" {
+			continue
+		}
+		if !slices.Contains(domains, d) {
+			domains = append(domains, d)
+		}
+		if c.internalDomain(d, ownerDomain) {
+			level = maxAccess(level, connectors.AccessInternal)
+		} else {
+			level = maxAccess(level, connectors.AccessExternal)
+		}
+	}
+	slices.Sort(domains)
+	return level, domains, nil
+}
+
+func (c *Conn) internalDomain(d, ownerDomain string) bool {
+	if len(c.cfg.Domains) == 0 {
+		return d == ownerDomain
+	}
+	for _, own := range c.cfg.Domains {
+		if strings.EqualFold(d, own) || strings.HasSuffix(d, "."+strings.ToLower(own)) {
+			return true
+		}
+	}
+	return false
+}
+
+func domainOf(login string) string {
+	at := strings.LastIndexByte(login, '@')
+	if at < 0 {
+		return ""
+	}
+	return strings.ToLower(login[at+1:])
+}
+
+func maxAccess(a, b connectors.AccessLevel) connectors.AccessLevel {
+	if b.Rank() > a.Rank() {
+		return b
+	}
+	return a
+}
+
+// Upload implements connectors.Uploader: a new version of the file's content.
+func (c *Conn) Upload(ctx context.Context, ref connectors.FileRef, content io.Reader, size int64) error {
+	it, err := c.api.file(ctx, ref.ItemID, "name")
+	if err != nil {
+		return err
+	}
+	if size >= 0 {
+		content = io.LimitReader(content, size)
+	}
+	_, err = c.api.uploadVersion(ctx, ref.ItemID, it.Name, content)
+	return err
+}
