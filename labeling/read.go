@@ -97,8 +97,11 @@ func read(ctx context.Context, rr *rangeio.Reader, size int64, res *Result) erro
 	if _, err := rr.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
 		return mapErr(err)
 	}
-	if bytes.HasPrefix(head, cfb.Magic) {
+	switch {
+	case bytes.HasPrefix(head, cfb.Magic):
 		return readProtectedOffice(ctx, rr, size, res)
+	case bytes.HasPrefix(head, magicZIP):
+		return readOOXML(ctx, rr, size, res) // reports the missing end record
 	}
 	return fmt.Errorf("%w: %s file does not start with a ZIP or compound-file signature", ErrMalformed, res.Type)
 }
