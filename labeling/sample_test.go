@@ -12,8 +12,7 @@ import (
 
 func TestReadRealSample(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("../testdata/labels/samples/LabeledGeneral.docx")
-	require.NoError(t, err)
+	data := readSample(t)
 	res, err := Read(context.Background(), bytes.NewReader(data), int64(len(data)), "LabeledGeneral.docx")
 	require.NoError(t, err)
 	require.Equal(t, TypeWord, res.Type)
@@ -28,4 +27,11 @@ func TestReadRealSample(t *testing.T) {
 	require.False(t, res.Protected)
 	require.Equal(t, 1, res.RoundTrips, "a small file is fetched whole in one read")
 	require.Equal(t, int64(len(data)), res.BytesRead)
+}
+
+func readSample(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile("../testdata/labels/samples/LabeledGeneral.docx")
+	require.NoError(t, err)
+	return data
 }
