@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -208,4 +209,13 @@ func TestTypes(t *testing.T) {
 	res, err := Read(context.Background(), bytes.NewReader([]byte("x")), 1, "a.txt")
 	require.ErrorIs(t, err, ErrUnsupported)
 	require.Equal(t, TypeUnsupported, res.Type)
+}
+
+func errorsIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
 }
