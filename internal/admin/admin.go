@@ -254,6 +254,9 @@ func FileID(ref connectors.FileRef) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(string(ref.App) + "\x00" + ref.Tenant + "\x00" + ref.Drive + "\x00" + ref.ItemID))
 }
 
+// ParseFileID reverses FileID.
+func ParseFileID(id string) (connectors.FileRef, error) { return parseFileID(id) }
+
 func parseFileID(id string) (connectors.FileRef, error) {
 	b, err := base64.RawURLEncoding.DecodeString(id)
 	parts := strings.Split(string(b), "\x00")

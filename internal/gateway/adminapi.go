@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/labelgate/labelgate/internal/admin"
+	"github.com/labelgate/labelgate/internal/console"
 	"github.com/labelgate/labelgate/internal/store"
 )
 
@@ -73,5 +74,14 @@ func (g *Gateway) adminHandler() (http.Handler, error) {
 	if g.adminHooks != nil {
 		g.adminHooks(&cfg)
 	}
-	return admin.New(cfg), nil
+	con, err := console.New(console.Config{Store: g.store, Tokens: toks, Executor: cfg.Executor, Queue: cfg.Queue,
+		Policies: cfg.Policies, Quotas: cfg.Quotas, Logger: g.logger("console"), Now: g.now})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", admin.New(cfg))
+	mux.Handle("/console/", con)
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
+	return mux, nil
 }

@@ -1,0 +1,717 @@
+// Package console serves labelgate's admin web console: server-rendered pages over the store,
+// with the admin API's tokens and roles.
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/admin"
+	"github.com/labelgate/labelgate/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static/*
+var staticFS embed.FS
+
+// Config wires the console; optional parts hide their pages' controls when nil.
+type Config struct {
+	Store    *store.Store
+	Tokens   []admin.Token
+	Executor admin.Executor
+	Queue    admin.Queue
+	Policies admin.Policies
+	Quotas   admin.Quotas
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// SessionTTL bounds a login; default 12 h.
+	SessionTTL time.Duration
+}
+
+// Console is the web console handler, mounted at /console/.
+type Console struct {
+	cfg  Config
+	tpl  map[string]*template.Template
+	mux  *http.ServeMux
+	log  *slog.Logger
+	mu   sync.Mutex
+	sess map[string]session
+}
+
+type session struct {
+	name    string
+	role    admin.Role
+	csrf    string
+	expires time.Time
+}
+
+// New builds the console.
+func New(cfg Config) (*Console, error) {
+	c := &Console{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, sess: map[string]session{}, tpl: map[string]*template.Template{}}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.cfg.Now == nil {
+		c.cfg.Now = time.Now
+	}
+	if c.cfg.SessionTTL <= 0 {
+		c.cfg.SessionTTL = 12 * time.Hour
+	}
+	funcs := template.FuncMap{
+		"fileID": admin.FileID,
+		"ago": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04")
+		},
+		"join": strings.Join,
+		"pct": func(a, b int64) string {
+			if b == 0 {
+				return "0%"
+			}
+			return fmt.Sprintf("%.0f%%", 100*float64(a)/float64(b))
+		},
+	}
+	pages := []string{"login", "dashboard", "files", "drawer", "policies", "quotas", "queue"}
+	for _, p := range pages {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
+		if err != nil {
+			return nil, fmt.Errorf("console template %s: %w", p, err)
+		}
+		c.tpl[p] = t
+	}
+	static, _ := fs.Sub(staticFS, "static")
+	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	c.mux.HandleFunc("GET /console/login", c.loginPage)
+	c.mux.HandleFunc("POST /console/login", c.login)
+	c.mux.HandleFunc("POST /console/logout", c.logout)
+	c.mux.HandleFunc("GET /console/{$}", c.auth(admin.RoleViewer, c.dashboard))
+	c.mux.HandleFunc("GET /console/files", c.auth(admin.RoleViewer, c.files))
+	c.mux.HandleFunc("GET /console/file", c.auth(admin.RoleViewer, c.drawer))
+	c.mux.HandleFunc("POST /console/file/label", c.auth(admin.RoleAdmin, c.label))
+	c.mux.HandleFunc("GET /console/policies", c.auth(admin.RoleViewer, c.policies))
+	c.mux.HandleFunc("POST /console/policies/toggle", c.auth(admin.RoleAdmin, c.togglePolicy))
+	c.mux.HandleFunc("GET /console/quotas", c.auth(admin.RoleViewer, c.quotas))
+	c.mux.HandleFunc("GET /console/queue", c.auth(admin.RoleViewer, c.queue))
+	c.mux.HandleFunc("POST /console/queue/requeue", c.auth(admin.RoleAdmin, c.requeue))
+	return c, nil
+}
+
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	c.mux.ServeHTTP(w, r)
+}
+
+const cookieName = "labelgate_session"
+
+type pageData struct {
+	Title   string
+	Page    string
+	User    string
+	Admin   bool
+	CSRF    string
+	Flash   string
+	Error   string
+	Content any
+}
+
+func (c *Console) render(w http.ResponseWriter, page string, d pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	name := "layout.html"
+	if page == "drawer" {
+		name = "drawer"
+	}
+	if err := c.tpl[page].ExecuteTemplate(w, name, d); err != nil {
+		c.log.Error("console render", "page", page, "err", err)
+	}
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, "login", pageData{Title: "Sign in", Page: "login", Error: r.URL.Query().Get("error")})
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	tok, ok := admin.Authenticate(r.PostFormValue("token"), c.cfg.Tokens)
+	if !ok {
+		c.log.Warn("console: failed login", "remote", r.RemoteAddr)
+		http.Redirect(w, r, "/console/login?error=That+token+is+not+valid", http.StatusSeeOther)
+		return
+	}
+	id, csrf := randHex(32), randHex(16)
+	c.mu.Lock()
+	c.sess[id] = session{name: tok.Name, role: tok.Role, csrf: csrf, expires: c.cfg.Now().Add(c.cfg.SessionTTL)}
+	c.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/console/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: int(c.cfg.SessionTTL.Seconds())})
+	http.Redirect(w, r, "/console/", http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(cookieName); err == nil {
+		c.mu.Lock()
+		delete(c.sess, ck.Value)
+		c.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/console/", MaxAge: -1})
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, d pageData)
+
+// auth checks the session and role; state-changing requests must also carry the session's
+// CSRF token.
+func (c *Console) auth(role admin.Role, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(cookieName)
+		var s session
+		ok := false
+		if err == nil {
+			c.mu.Lock()
+			s, ok = c.sess[ck.Value]
+			if ok && c.cfg.Now().After(s.expires) {
+				delete(c.sess, ck.Value)
+				ok = false
+			}
+			c.mu.Unlock()
+		}
+		if !ok {
+			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
+		if s.role < role {
+			http.Error(w, "your token's role may not do this", http.StatusForbidden)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
+				http.Error(w, "stale form; reload the page", http.StatusForbidden)
+				return
+			}
+		}
+		h(w, r, pageData{User: s.name, Admin: s.role >= admin.RoleAdmin, CSRF: s.csrf, Flash: r.URL.Query().Get("flash"),
+			Error: r.URL.Query().Get("error")})
+	}
+}
+
+func (c *Console) fail(w http.ResponseWriter, err error) {
+	c.log.Error("console", "err", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+// bar is one bar of a chart.
+type bar struct {
+	Label string
+	N     int64
+	Width int // percent of the widest bar
+}
+
+func bars(m map[string]int64, limit int) []bar {
+	var out []bar
+	var max int64
+	for k, v := range m {
+		out = append(out, bar{Label: k, N: v})
+		if v > max {
+			max = v
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].N != out[j].N {
+			return out[i].N > out[j].N
+		}
+		return out[i].Label < out[j].Label
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	for i := range out {
+		if max > 0 {
+			out[i].Width = int(100 * out[i].N / max)
+		}
+	}
+	return out
+}
+
+type point struct {
+	Day      string
+	Labelled int64
+	Total    int64
+	X, Y     int
+}
+
+type dashboard struct {
+	Total, Labelled, Unlabelled, Protected, External, Exposed int64
+	ByLabel, ByApp, Exposure                                  []bar
+	Coverage                                                  []point
+	CoveragePath                                              string
+	Recent                                                    []store.Event
+}
+
+func (c *Console) labelNames(ctx context.Context) map[string]string {
+	names := map[string]string{}
+	ls, err := c.cfg.Store.ListLabels(ctx, store.LabelFilter{IncludeDeleted: true})
+	if err == nil {
+		for _, l := range ls {
+			if l.Name != "" {
+				names[l.ID] = l.Name
+			}
+		}
+	}
+	return names
+}
+
+func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, d pageData) {
+	ctx := r.Context()
+	counts, err := c.cfg.Store.FileCounts(ctx)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	names := c.labelNames(ctx)
+	db := dashboard{}
+	byLabel, byApp, exposure := map[string]int64{}, map[string]int64{}, map[string]int64{}
+	for _, fc := range counts {
+		db.Total += fc.N
+		byApp[string(fc.App)] += fc.N
+		label := "(no label)"
+		if fc.LabelID != "" {
+			db.Labelled += fc.N
+			label = names[fc.LabelID]
+			if label == "" {
+				label = fc.LabelID
+			}
+			if fc.Access == connectors.AccessExternal || fc.Access == connectors.AccessPublic {
+				db.Exposed += fc.N
+				exposure[label+" · "+string(fc.Access)] += fc.N
+			}
+		}
+		byLabel[label] += fc.N
+		if fc.Protected {
+			db.Protected += fc.N
+		}
+		if fc.External {
+			db.External += fc.N
+		}
+	}
+	db.Unlabelled = db.Total - db.Labelled
+	db.ByLabel, db.ByApp, db.Exposure = bars(byLabel, 12), bars(byApp, 0), bars(exposure, 10)
+	db.Coverage, db.CoveragePath = c.coverage(ctx)
+	db.Recent, err = c.recentEvents(ctx, 15)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	d.Title, d.Page, d.Content = "Discovery", "dashboard", db
+	c.render(w, "dashboard", d)
+}
+
+// coverage reconstructs label coverage per day over the last two weeks from the discovery
+// log: files discovered (cumulative) against files discovered labelled or labelled since.
+func (c *Console) coverage(ctx context.Context) ([]point, string) {
+	now := c.cfg.Now().UTC()
+	since := now.AddDate(0, 0, -13).Truncate(24 * time.Hour)
+	days, err := c.cfg.Store.EventsByDay(ctx, time.Time{})
+	if err != nil {
+		return nil, ""
+	}
+	var total, labelled int64
+	perDay := map[string][2]int64{}
+	for _, dc := range days {
+		switch dc.Kind {
+		case store.EventDiscovered:
+			total += dc.N
+		case store.EventLabelAdded, store.EventLabelApplied:
+			labelled += dc.N
+		case store.EventLabelRemoved, store.EventLabelCleared:
+			labelled -= dc.N
+		case store.EventFileDeleted:
+			total -= dc.N
+		}
+		perDay[dc.Day.Format("2006-01-02")] = [2]int64{labelled, total}
+	}
+	// Files discovered already labelled count as labelled from their discovery day.
+	counts, _ := c.cfg.Store.FileCounts(ctx)
+	var nowLabelled, nowTotal int64
+	for _, fc := range counts {
+		nowTotal += fc.N
+		if fc.LabelID != "" {
+			nowLabelled += fc.N
+		}
+	}
+	var pts []point
+	var last [2]int64
+	for d := since; !d.After(now); d = d.AddDate(0, 0, 1) {
+		if v, ok := perDay[d.Format("2006-01-02")]; ok {
+			last = v
+		}
+		pts = append(pts, point{Day: d.Format("01-02"), Labelled: last[0], Total: last[1]})
+	}
+	if len(pts) > 0 {
+		pts[len(pts)-1].Labelled, pts[len(pts)-1].Total = nowLabelled, nowTotal
+	}
+	var path strings.Builder
+	for i := range pts {
+		ratio := 0.0
+		if pts[i].Total > 0 {
+			ratio = float64(pts[i].Labelled) / float64(pts[i].Total)
+			if ratio < 0 {
+				ratio = 0
+			}
+		}
+		pts[i].X = 20 + i*40
+		pts[i].Y = 110 - int(100*ratio)
+		if i == 0 {
+			fmt.Fprintf(&path, "M%d %d", pts[i].X, pts[i].Y)
+		} else {
+			fmt.Fprintf(&path, " L%d %d", pts[i].X, pts[i].Y)
+		}
+	}
+	return pts, path.String()
+}
+
+func (c *Console) recentEvents(ctx context.Context, n int) ([]store.Event, error) {
+	// Events are listed oldest first; read the tail by paging from an estimate.
+	var all []store.Event
+	var after int64
+	for {
+		evs, err := c.cfg.Store.ListEvents(ctx, store.EventFilter{AfterID: after}, 5000)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, evs...)
+		if len(all) > n {
+			all = all[len(all)-n:]
+		}
+		if len(evs) < 5000 {
+			break
+		}
+		after = evs[len(evs)-1].ID
+	}
+	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+		all[i], all[j] = all[j], all[i]
+	}
+	return all, nil
+}
+
+type filesPage struct {
+	Q      map[string]string
+	Files  []store.FileRecord
+	Next   string
+	Labels []store.CatalogLabel
+	Names  map[string]string
+	Apps   []string
+}
+
+func (c *Console) files(w http.ResponseWriter, r *http.Request, d pageData) {
+	q := r.URL.Query()
+	f := store.FileFilter{App: connectors.App(q.Get("app")), LabelID: q.Get("label"), Access: connectors.AccessLevel(q.Get("access")),
+		Owner: q.Get("owner"), PathPrefix: q.Get("path")}
+	switch q.Get("show") {
+	case "nolabel":
+		f.NoLabel = true
+	case "external":
+		f.External = true
+	case "protected":
+		f.Protected = true
+	}
+	recs, next, err := c.cfg.Store.ListFiles(r.Context(), f, q.Get("page"), 50)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	labels, err := c.cfg.Store.ListLabels(r.Context(), store.LabelFilter{})
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	qm := map[string]string{}
+	for k := range q {
+		qm[k] = q.Get(k)
+	}
+	d.Title, d.Page = "Files", "files"
+	d.Content = filesPage{Q: qm, Files: recs, Next: next, Labels: labels, Names: c.labelNames(r.Context()),
+		Apps: []string{"sharepoint", "onedrive", "gdrive", "box", "fileshare"}}
+	c.render(w, "files", d)
+}
+
+type drawerData struct {
+	ID      string
+	File    store.FileRecord
+	Label   string
+	History []store.Event
+	Actions []store.Action
+	Labels  []store.CatalogLabel
+	CanEdit bool
+}
+
+func (c *Console) drawer(w http.ResponseWriter, r *http.Request, d pageData) {
+	id := r.URL.Query().Get("id")
+	ref, ok := parseID(id)
+	if !ok {
+		http.Error(w, "bad file id", http.StatusBadRequest)
+		return
+	}
+	rec, err := c.cfg.Store.GetFile(r.Context(), ref)
+	if err != nil {
+		http.Error(w, "no such file", http.StatusNotFound)
+		return
+	}
+	hist, err := c.cfg.Store.ListEvents(r.Context(), store.EventFilter{ItemRef: &ref}, 200)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	acts, err := c.cfg.Store.ListActions(r.Context(), store.ActionFilter{Ref: &ref, Limit: 100})
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	labels, err := c.cfg.Store.ListLabels(r.Context(), store.LabelFilter{App: ref.App, Tenant: ref.Tenant})
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	var usable []store.CatalogLabel
+	for _, l := range labels {
+		if l.State == store.LabelEnabled && !l.External {
+			usable = append(usable, l)
+		}
+	}
+	names := c.labelNames(r.Context())
+	dd := drawerData{ID: id, File: rec, Label: names[rec.LabelID], History: hist, Actions: acts, Labels: usable,
+		CanEdit: d.Admin && c.cfg.Executor != nil}
+	d.Title, d.Page, d.Content = rec.Name, "drawer", dd
+	if r.URL.Query().Get("partial") == "1" {
+		c.render(w, "drawer", d)
+		return
+	}
+	// Without JavaScript the drawer is a page of its own.
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := c.tpl["drawer"].ExecuteTemplate(w, "layout.html", d); err != nil {
+		c.log.Error("console render", "page", "drawer", "err", err)
+	}
+}
+
+func parseID(id string) (connectors.FileRef, bool) {
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return connectors.FileRef{}, false
+		}
+	}
+	ref, err := admin.ParseFileID(id)
+	return ref, err == nil
+}
+
+func (c *Console) label(w http.ResponseWriter, r *http.Request, d pageData) {
+	id := r.PostFormValue("id")
+	ref, ok := parseID(id)
+	if !ok || c.cfg.Executor == nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	kind := store.ActionApplyLabel
+	if r.PostFormValue("op") == "remove" {
+		kind = store.ActionRemoveLabel
+	}
+	labelID := r.PostFormValue("label")
+	if kind == store.ActionApplyLabel && labelID == "" {
+		http.Redirect(w, r, "/console/file?id="+id+"&error=choose+a+label", http.StatusSeeOther)
+		return
+	}
+	just := r.PostFormValue("justification")
+	params, _ := json.Marshal(map[string]string{"justification": just})
+	aid, err := c.cfg.Executor.Submit(r.Context(), store.Action{
+		Key:  fmt.Sprintf("console|%s|%s|%s|%d", ref.Key(), kind, labelID, time.Now().UnixNano()),
+		Kind: kind, Ref: ref, LabelID: labelID, Params: params, RequestedBy: "console:" + d.User, Manual: true, Reason: just,
+	})
+	if err != nil {
+		http.Redirect(w, r, "/console/file?id="+id+"&error="+urlq(err.Error()), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/console/file?id="+id+"&flash="+urlq(fmt.Sprintf("action %d queued", aid)), http.StatusSeeOther)
+}
+
+func urlq(s string) string { return template.URLQueryEscaper(s) }
+
+type policyRow struct {
+	store.Policy
+	Pending, Suspended int
+	WhatIf             string
+}
+
+func (c *Console) policies(w http.ResponseWriter, r *http.Request, d pageData) {
+	ctx := r.Context()
+	ps, err := c.cfg.Store.ListPolicies(ctx)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	rows := make([]policyRow, len(ps))
+	for i, p := range ps {
+		rows[i].Policy = p
+		acts, err := c.cfg.Store.ListActions(ctx, store.ActionFilter{PolicyID: p.ID, States: []string{store.ActionPending, store.ActionSuspended, store.ActionPaused}, Limit: 10000})
+		if err != nil {
+			c.fail(w, err)
+			return
+		}
+		for _, a := range acts {
+			if a.State == store.ActionSuspended {
+				rows[i].Suspended++
+			} else {
+				rows[i].Pending++
+			}
+		}
+		if c.cfg.Policies != nil && r.URL.Query().Get("whatif") == p.ID {
+			v, err := c.cfg.Policies.WhatIf(ctx, p.ID)
+			if err != nil {
+				rows[i].WhatIf = "error: " + err.Error()
+			} else {
+				b, _ := json.Marshal(v)
+				rows[i].WhatIf = string(b)
+			}
+		}
+	}
+	d.Title, d.Page, d.Content = "Policies", "policies", struct {
+		Rows      []policyRow
+		HasWhatIf bool
+	}{rows, c.cfg.Policies != nil}
+	c.render(w, "policies", d)
+}
+
+func (c *Console) togglePolicy(w http.ResponseWriter, r *http.Request, d pageData) {
+	id := r.PostFormValue("id")
+	enable := r.PostFormValue("enable") == "true"
+	if err := c.cfg.Store.SetPolicyEnabled(r.Context(), id, enable); err != nil {
+		http.Redirect(w, r, "/console/policies?error="+urlq(err.Error()), http.StatusSeeOther)
+		return
+	}
+	verb := "disabled: its pending actions are suspended"
+	if enable {
+		verb = "enabled: its suspended actions resume"
+	}
+	http.Redirect(w, r, "/console/policies?flash="+urlq("policy "+id+" "+verb), http.StatusSeeOther)
+}
+
+// genericRows turns any JSON-able list into a header and rows for a plain table.
+func genericRows(v any) ([]string, [][]string) {
+	b, _ := json.Marshal(v)
+	var list []map[string]any
+	if json.Unmarshal(b, &list) != nil {
+		var one map[string]any
+		if json.Unmarshal(b, &one) != nil {
+			return nil, nil
+		}
+		var rows [][]string
+		keys := sortedKeys(one)
+		for _, k := range keys {
+			vb, _ := json.Marshal(one[k])
+			rows = append(rows, []string{k, strings.Trim(string(vb), `"`)})
+		}
+		return []string{"", ""}, rows
+	}
+	if len(list) == 0 {
+		return nil, nil
+	}
+	keys := sortedKeys(list[0])
+	var rows [][]string
+	for _, m := range list {
+		var row []string
+		for _, k := range keys {
+			vb, _ := json.Marshal(m[k])
+			row = append(row, strings.Trim(string(vb), `"`))
+		}
+		rows = append(rows, row)
+	}
+	return keys, rows
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+type tableData struct {
+	Header []string
+	Rows   [][]string
+	Dead   [][]string
+	DeadH  []string
+	Off    bool
+}
+
+func (c *Console) quotas(w http.ResponseWriter, r *http.Request, d pageData) {
+	td := tableData{Off: c.cfg.Quotas == nil}
+	if c.cfg.Quotas != nil {
+		v, err := c.cfg.Quotas.Quotas(r.Context())
+		if err != nil {
+			c.fail(w, err)
+			return
+		}
+		td.Header, td.Rows = genericRows(v)
+	}
+	d.Title, d.Page, d.Content = "Quotas", "quotas", td
+	c.render(w, "quotas", d)
+}
+
+func (c *Console) queue(w http.ResponseWriter, r *http.Request, d pageData) {
+	td := tableData{Off: c.cfg.Queue == nil}
+	if c.cfg.Queue != nil {
+		st, err := c.cfg.Queue.Stats(r.Context())
+		if err != nil {
+			c.fail(w, err)
+			return
+		}
+		td.Header, td.Rows = genericRows(st)
+		dead, err := c.cfg.Queue.Dead(r.Context(), 100)
+		if err != nil {
+			c.fail(w, err)
+			return
+		}
+		td.DeadH, td.Dead = genericRows(dead)
+	}
+	d.Title, d.Page, d.Content = "Queue", "queue", td
+	c.render(w, "queue", d)
+}
+
+func (c *Console) requeue(w http.ResponseWriter, r *http.Request, d pageData) {
+	id, err := strconv.ParseInt(r.PostFormValue("id"), 10, 64)
+	if err != nil || c.cfg.Queue == nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	if err := c.cfg.Queue.Requeue(r.Context(), id); err != nil {
+		http.Redirect(w, r, "/console/queue?error="+urlq(err.Error()), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/console/queue?flash="+urlq(fmt.Sprintf("job %d requeued", id)), http.StatusSeeOther)
+}

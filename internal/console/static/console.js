@@ -1,0 +1,19 @@
+// Progressive enhancement: file rows open a drawer in place; without JavaScript the links
+// lead to the same content as a page.
+(function () {
+  const drawer = document.getElementById("drawer");
+  if (!drawer) return;
+  async function open(id) {
+    const resp = await fetch("/console/file?partial=1&id=" + encodeURIComponent(id), { credentials: "same-origin" });
+    if (!resp.ok) return;
+    drawer.innerHTML = await resp.text();
+    drawer.hidden = false;
+  }
+  document.addEventListener("click", function (ev) {
+    const close = ev.target.closest("[data-close]");
+    if (close) { drawer.hidden = true; return; }
+    const row = ev.target.closest("tr.file-row");
+    if (row) { ev.preventDefault(); open(row.dataset.id); }
+  });
+  document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") drawer.hidden = true; });
+})();
