@@ -44,8 +44,11 @@ func (s *Store) ClaimAction(ctx context.Context, id int64, now time.Time, kinds 
 		nowMS := now.UnixMilli()
 		// The conditional update is the lock: on PostgreSQL a concurrent claimer blocks on the
 		// row and then sees it is no longer pending.
-		q := `UPDATE actions SET state = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = ? AND not_before <= ?`
-		args := []any{ActionRunning, nowMS, id, ActionPending, nowMS}
+		// quota_window records the window a unit is counted in; cleared below when none is.
+		window := QuotaWindow(now)
+		q := `UPDATE actions SET state = ?, attempts = attempts + 1, updated_at = ?, quota_window = ?
+			WHERE id = ? AND state = ? AND not_before <= ?`
+		args := []any{ActionRunning, nowMS, window.UnixMilli(), id, ActionPending, nowMS}
 		if len(kinds) > 0 {
 			q += ` AND kind IN (?` + strings.Repeat(", ?", len(kinds)-1) + `)`
 			for _, k := range kinds {
@@ -68,13 +71,14 @@ func (s *Store) ClaimAction(ctx context.Context, id int64, now time.Time, kinds 
 			return fmt.Errorf("store: claim action: %w", err)
 		}
 		c.Action, c.Limit = a, -1
-		if !QuotaCounted(a.Kind) {
-			c.Claimed = true
-			return nil
+		if QuotaCounted(a.Kind) {
+			c.Limit = limit(a)
 		}
-		c.Limit = limit(a)
-		window := QuotaWindow(now)
-		if c.Limit >= 0 {
+		if c.Limit < 0 {
+			if _, err := tx.exec(ctx, `UPDATE actions SET quota_window = 0 WHERE id = ?`, id); err != nil {
+				return fmt.Errorf("store: claim action: %w", err)
+			}
+		} else {
 			ok, err := tx.takeQuota(ctx, string(a.Ref.App), a.Ref.Tenant, AllowanceOf(a.Manual), window.UnixMilli(), c.Limit)
 			if err != nil {
 				return err
@@ -91,9 +95,6 @@ func (s *Store) ClaimAction(ctx context.Context, id int64, now time.Time, kinds 
 				c.Action.State, c.Action.Reason, c.Action.NotBefore, c.Action.Attempts = ActionPaused, reason, reset, a.Attempts-1
 				c.Paused = true
 				return nil
-			}
-			if _, err := tx.exec(ctx, `UPDATE actions SET quota_window = ? WHERE id = ?`, window.UnixMilli(), id); err != nil {
-				return fmt.Errorf("store: claim action: %w", err)
 			}
 		}
 		c.Claimed = true
@@ -134,26 +135,21 @@ type Completion struct {
 func (s *Store) CompleteAction(ctx context.Context, c Completion) error {
 	return s.Tx(ctx, func(tx *Tx) error {
 		nowMS := s.now().UnixMilli()
-		a, err := scanAction(tx.queryRow(ctx, `UPDATE actions SET state = ?, reason = ?, not_before = ?, updated_at = ?
-			WHERE id = ? AND state = ? RETURNING `+actionCols, c.State, c.Reason, ms(c.NotBefore), nowMS, c.ID, ActionRunning))
+		// quota_window stays as the record of where the unit was counted; releasing happens only
+		// on this running → not-running step, so a unit is never given back twice.
+		var window int64
+		a, err := scanAction(extraScan{tx.queryRow(ctx, `UPDATE actions SET state = ?, reason = ?, not_before = ?, updated_at = ?
+			WHERE id = ? AND state = ? RETURNING `+actionCols+`, quota_window`, c.State, c.Reason, ms(c.NotBefore), nowMS, c.ID,
+			ActionRunning), []any{&window}})
 		if isNoRows(err) {
 			return fmt.Errorf("action %d: %w", c.ID, ErrNotRunning)
 		}
 		if err != nil {
 			return fmt.Errorf("store: complete action: %w", err)
 		}
-		var window int64
-		if err := tx.queryRow(ctx, `SELECT quota_window FROM actions WHERE id = ?`, c.ID).Scan(&window); err != nil {
-			return fmt.Errorf("store: complete action: %w", err)
-		}
 		if window != 0 && (c.ReleaseQuota || c.State == ActionPending || c.State == ActionPaused) {
 			if err := tx.releaseQuota(ctx, string(a.Ref.App), a.Ref.Tenant, AllowanceOf(a.Manual), window); err != nil {
 				return err
-			}
-		}
-		if window != 0 {
-			if _, err := tx.exec(ctx, `UPDATE actions SET quota_window = 0 WHERE id = ?`, c.ID); err != nil {
-				return fmt.Errorf("store: complete action: %w", err)
 			}
 		}
 		kind := c.Event
@@ -166,10 +162,12 @@ func (s *Store) CompleteAction(ctx context.Context, c Completion) error {
 		if kind == "" && c.Label == nil {
 			return nil
 		}
-		f, ferr := getFile(ctx, tx.queryRow, a.Ref)
+		var f FileRecord
+		ferr := tx.queryRow(ctx, `SELECT path, name, label_id FROM files WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
+			string(a.Ref.App), a.Ref.Tenant, a.Ref.Drive, a.Ref.ItemID).Scan(&f.Path, &f.Name, &f.LabelID)
 		known := ferr == nil
-		if ferr != nil && !errors.Is(ferr, ErrNotFound) {
-			return ferr
+		if ferr != nil && !isNoRows(ferr) {
+			return fmt.Errorf("store: complete action: %w", ferr)
 		}
 		e := Event{Kind: kind, App: a.Ref.App, Tenant: a.Ref.Tenant, Drive: a.Ref.Drive, ItemID: a.Ref.ItemID, Path: f.Path,
 			Name: f.Name, LabelID: a.LabelID, PrevLabelID: f.LabelID, Actor: c.Actor, Detail: c.Reason}
@@ -277,3 +275,11 @@ func (s *Store) RequeueStale(ctx context.Context, cutoff time.Time) (int64, erro
 	}
 	return n, nil
 }
+
+// extraScan scans a row's leading columns into the caller's targets and the rest into extra.
+type extraScan struct {
+	sc    interface{ Scan(...any) error }
+	extra []any
+}
+
+func (x extraScan) Scan(dest ...any) error { return x.sc.Scan(append(dest, x.extra...)...) }

@@ -153,3 +153,24 @@ func (t *Tx) releaseQuota(ctx context.Context, app, tenant, allowance string, wi
 	}
 	return nil
 }
+
+// PausedActions counts actions waiting for a quota reset, by app, tenant and allowance
+// (the key is "app/tenant/allowance").
+func (s *Store) PausedActions(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.query(ctx, `SELECT app, tenant, manual, COUNT(*) FROM actions WHERE state = ? GROUP BY app, tenant, manual`, ActionPaused)
+	if err != nil {
+		return nil, fmt.Errorf("store: paused actions: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var app, tenant string
+		var manual bool
+		var n int64
+		if err := rows.Scan(&app, &tenant, &manual, &n); err != nil {
+			return nil, fmt.Errorf("store: paused actions: %w", err)
+		}
+		out[app+"/"+tenant+"/"+AllowanceOf(manual)] = n
+	}
+	return out, rows.Err()
+}
