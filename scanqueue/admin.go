@@ -1,0 +1,190 @@
+package scanqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Stats is a snapshot of the queue.
+type Stats struct {
+	// ByState counts jobs in each state (available, scheduled, retryable, running,
+	// completed — while retained — discarded, cancelled).
+	ByState map[string]int64 `json:"byState"`
+	// ByPriority, ByApp and ByKind count open jobs: due, scheduled, retrying or running.
+	ByPriority map[int]int64    `json:"byPriority"`
+	ByApp      map[string]int64 `json:"byApp"`
+	ByKind     map[string]int64 `json:"byKind"`
+	// Dead counts the dead letter: discarded after the last attempt, or cancelled as not
+	// retryable.
+	Dead int64 `json:"dead"`
+	// OldestPendingSeconds is how long the longest-waiting due job has been due.
+	OldestPendingSeconds float64 `json:"oldestPendingSeconds"`
+}
+
+func openState(s string) bool {
+	switch s {
+	case "available", "scheduled", "retryable", "running", "pending":
+		return true
+	}
+	return false
+}
+
+// Stats counts jobs by state, priority, app and kind.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	parts := map[string]string{}
+	rows, err := q.eng.db().Query(ctx, `SELECT queue, part FROM scanqueue_partition`)
+	if err != nil {
+		return Stats{}, fmt.Errorf("scanqueue: stats: %w", err)
+	}
+	for rows.Next() {
+		var name, part string
+		if err := rows.Scan(&name, &part); err != nil {
+			rows.Close()
+			return Stats{}, fmt.Errorf("scanqueue: stats: %w", err)
+		}
+		parts[name] = part
+	}
+	rows.Close()
+	st := Stats{ByState: map[string]int64{}, ByPriority: map[int]int64{}, ByApp: map[string]int64{}, ByKind: map[string]int64{}}
+	rows, err = q.eng.db().Query(ctx, `SELECT kind, queue, state, priority, COUNT(*),
+			MIN(CASE WHEN state = 'available' THEN scheduled_at END)
+		FROM river_job GROUP BY kind, queue, state, priority`)
+	if err != nil {
+		return Stats{}, fmt.Errorf("scanqueue: stats: %w", err)
+	}
+	defer rows.Close()
+	var oldest time.Time
+	for rows.Next() {
+		var kind, queue, state string
+		var prio int
+		var n int64
+		var due any
+		if err := rows.Scan(&kind, &queue, &state, &prio, &n, &due); err != nil {
+			return Stats{}, fmt.Errorf("scanqueue: stats: %w", err)
+		}
+		st.ByState[state] += n
+		if state == "discarded" || state == "cancelled" {
+			st.Dead += n
+		}
+		if openState(state) {
+			st.ByPriority[prio] += n
+			st.ByKind[kind] += n
+			app, _, _ := strings.Cut(parts[queue], "/")
+			if app == "" {
+				app = "-"
+			}
+			st.ByApp[app] += n
+		}
+		if t, ok := parseTime(due); ok && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Stats{}, fmt.Errorf("scanqueue: stats: %w", err)
+	}
+	if !oldest.IsZero() {
+		st.OldestPendingSeconds = max(q.now().Sub(oldest).Seconds(), 0)
+	}
+	return st, nil
+}
+
+// DeadJob is a job in the dead letter.
+type DeadJob struct {
+	ID          int64           `json:"id"`
+	Kind        string          `json:"kind"`
+	Key         string          `json:"key,omitempty"`
+	Partition   string          `json:"partition,omitempty"`
+	State       string          `json:"state"` // discarded (attempts used up) or cancelled (not retryable)
+	Attempt     int             `json:"attempt"`
+	MaxAttempts int             `json:"maxAttempts"`
+	Error       string          `json:"error"`
+	FailedAt    time.Time       `json:"failedAt"`
+	Args        json.RawMessage `json:"args"`
+}
+
+// ErrNotDead is returned by Requeue for a job that is not in the dead letter.
+var ErrNotDead = errors.New("scanqueue: job is not in the dead letter")
+
+// ErrNotFound is returned for an unknown job id.
+var ErrNotFound = errors.New("scanqueue: no such job")
+
+// Dead lists the dead letter, most recent first.
+func (q *Queue) Dead(ctx context.Context, limit int) ([]DeadJob, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	res, err := q.eng.client().JobList(ctx, river.NewJobListParams().
+		States(rivertype.JobStateDiscarded, rivertype.JobStateCancelled).
+		OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderDesc).
+		First(limit))
+	if err != nil {
+		return nil, fmt.Errorf("scanqueue: dead: %w", err)
+	}
+	out := make([]DeadJob, 0, len(res.Jobs))
+	for _, r := range res.Jobs {
+		out = append(out, deadJob(r))
+	}
+	return out, nil
+}
+
+func deadJob(r *rivertype.JobRow) DeadJob {
+	var env envelope
+	_ = json.Unmarshal(r.EncodedArgs, &env) // foreign rows just show without key
+	d := DeadJob{ID: r.ID, Kind: r.Kind, Key: env.Key, Partition: env.Part, State: string(r.State),
+		Attempt: r.Attempt, MaxAttempts: r.MaxAttempts, Args: env.Args}
+	if n := len(r.Errors); n > 0 {
+		d.Error = r.Errors[n-1].Error
+		d.FailedAt = r.Errors[n-1].At
+	}
+	if r.FinalizedAt != nil {
+		d.FailedAt = *r.FinalizedAt
+	}
+	return d
+}
+
+// Requeue gives a dead job another run now. If a job for the same key is already queued
+// or running, the dead one is folded into it instead.
+func (q *Queue) Requeue(ctx context.Context, id int64) error {
+	c := q.eng.client()
+	row, err := c.JobGet(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return fmt.Errorf("%w: %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return fmt.Errorf("scanqueue: requeue %d: %w", id, err)
+	}
+	if row.State != rivertype.JobStateDiscarded && row.State != rivertype.JobStateCancelled {
+		return fmt.Errorf("%w: job %d is %s", ErrNotDead, id, row.State)
+	}
+	if _, err := c.JobRetry(ctx, id); err == nil {
+		return nil
+	} else if row.UniqueKey == nil {
+		return fmt.Errorf("scanqueue: requeue %d: %w", id, err)
+	}
+	// The retry collided with a live job for the same key: merge into that one.
+	var env envelope
+	if err := json.Unmarshal(row.EncodedArgs, &env); err != nil {
+		return fmt.Errorf("scanqueue: requeue %d: %w", id, err)
+	}
+	it := item{kind: row.Kind, key: env.Key, part: env.Part, args: env.Args, prio: Priority(row.Priority)}
+	q.normalize(&it)
+	err = q.eng.inTx(ctx, func(ctx context.Context, tx Tx, ins inserter) error {
+		var a, b, c int
+		if err := q.insertTx(ctx, tx, ins, []item{it}, make([]int64, 1), &a, &b, &c); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM river_job WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("scanqueue: requeue %d: %w", id, err)
+	}
+	return nil
+}
