@@ -6,34 +6,41 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/labelgate/labelgate/connectors"
 )
 
-// A walk is a depth-first traversal driven by a stack of frames. A frame means "list
-// folder F from page marker M, skipping the first S entries of that page". Processing the
-// top frame reads one page, emits its files, then replaces the frame by the next page (or
-// drops it) and pushes the page's subfolders on top, so they are walked before the rest
-// of their parent.
+// A walk is a depth-first traversal driven by a stack of frames. A frame means "list folder
+// F from page marker M, skipping the first S entries of that page, and remember the
+// subfolders P already seen among those S". Processing the top frame reads one page and
+// emits its files; then the frame is replaced by the folder's next page (if any) with the
+// page's subfolders pushed on top, so they are walked before the rest of their parent.
 //
 // Walk cursor format: "w1." + base64url(JSON array of frames, bottom first), each frame a
-// JSON array [folderID, marker, skip]. The cursor handed out with a file is the stack as it
-// stands right after that file: the current page's frame with skip = index+1, and above it
-// the subfolders seen earlier on the same page. Resuming re-reads that one page and skips.
+// JSON array [folderID, marker, skip, [pending subfolder ids]]. The cursor handed out with
+// a file is the stack as it stands right after that file: the current page's frame with
+// skip = index+1 and the subfolders seen so far on that page. Resuming re-reads that one
+// page, so a resumed walk yields exactly the files an uninterrupted one would have.
 
 type frame struct {
-	Folder string
-	Marker string
-	Skip   int
+	Folder  string
+	Marker  string
+	Skip    int
+	Pending []string
 }
 
 const walkCursorPrefix = "w1."
 
 func encodeWalkCursor(stack []frame) string {
-	raw := make([][3]any, len(stack))
+	raw := make([][4]any, len(stack))
 	for i, f := range stack {
-		raw[i] = [3]any{f.Folder, f.Marker, f.Skip}
+		p := f.Pending
+		if p == nil {
+			p = []string{}
+		}
+		raw[i] = [4]any{f.Folder, f.Marker, f.Skip, p}
 	}
 	b, _ := json.Marshal(raw) // strings and ints cannot fail to marshal
 	return walkCursorPrefix + base64.RawURLEncoding.EncodeToString(b)
@@ -55,8 +62,8 @@ func decodeWalkCursor(s string) ([]frame, error) {
 	out := make([]frame, len(arr))
 	for i, a := range arr {
 		f := &out[i]
-		if len(a) != 3 || json.Unmarshal(a[0], &f.Folder) != nil || json.Unmarshal(a[1], &f.Marker) != nil ||
-			json.Unmarshal(a[2], &f.Skip) != nil || f.Skip < 0 || f.Folder == "" {
+		if len(a) != 4 || json.Unmarshal(a[0], &f.Folder) != nil || json.Unmarshal(a[1], &f.Marker) != nil ||
+			json.Unmarshal(a[2], &f.Skip) != nil || json.Unmarshal(a[3], &f.Pending) != nil || f.Skip < 0 || f.Folder == "" {
 			return nil, errors.New("box: walk cursor: bad frame")
 		}
 	}
@@ -89,11 +96,11 @@ func (c *Conn) Walk(ctx context.Context, drive string, cursor string, fn func(co
 			}
 			return err
 		}
-		var subs []frame
+		subs := slices.Clone(top.Pending)
 		for i := top.Skip; i < len(page.Entries); i++ {
 			it := page.Entries[i]
 			if it.Type == "folder" {
-				subs = append(subs, frame{Folder: it.ID})
+				subs = append(subs, it.ID)
 				continue
 			}
 			if it.Type != "file" {
@@ -103,25 +110,19 @@ func (c *Conn) Walk(ctx context.Context, drive string, cursor string, fn func(co
 			if err != nil {
 				return err
 			}
-			after := append(append(append([]frame{}, below...), frame{top.Folder, top.Marker, i + 1}), reversed(subs)...)
+			after := append(slices.Clone(below), frame{top.Folder, top.Marker, i + 1, subs})
 			if err := fn(f, encodeWalkCursor(after)); err != nil {
 				return err
 			}
 		}
-		stack = append([]frame{}, below...)
+		stack = slices.Clone(below)
 		if page.NextMarker != "" && len(page.Entries) > 0 {
 			stack = append(stack, frame{Folder: top.Folder, Marker: page.NextMarker})
 		}
-		stack = append(stack, reversed(subs)...)
+		// Pushed last-seen first, so the first subfolder seen is walked first.
+		for _, id := range slices.Backward(subs) {
+			stack = append(stack, frame{Folder: id})
+		}
 	}
 	return nil
-}
-
-// reversed returns subfolders in stack order, so the first one seen is walked first.
-func reversed(fs []frame) []frame {
-	out := make([]frame, len(fs))
-	for i, f := range fs {
-		out[len(fs)-1-i] = f
-	}
-	return out
 }

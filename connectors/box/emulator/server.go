@@ -1,0 +1,749 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func (e *Emulator) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /oauth2/token", e.token)
+	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, e.guard(h)) }
+	api("GET /2.0/folders/{id}", e.getFolder)
+	api("GET /2.0/folders/{id}/items", e.folderItems)
+	api("GET /2.0/folders/{id}/collaborations", e.collaborations)
+	api("GET /2.0/files/{id}", e.getFile)
+	api("GET /2.0/files/{id}/content", e.content)
+	api("GET /2.0/files/{id}/collaborations", e.collaborations)
+	api("GET /2.0/files/{id}/metadata/{scope}/{template}", e.getMetadata)
+	api("POST /2.0/files/{id}/metadata/{scope}/{template}", e.createMetadata)
+	api("PUT /2.0/files/{id}/metadata/{scope}/{template}", e.updateMetadata)
+	api("DELETE /2.0/files/{id}/metadata/{scope}/{template}", e.deleteMetadata)
+	api("GET /2.0/metadata_templates/{scope}/{template}/schema", e.schema)
+	api("GET /2.0/events", e.eventsHandler)
+	api("GET /2.0/webhooks", e.listWebhooks)
+	api("POST /2.0/webhooks", e.createWebhook)
+	api("GET /2.0/webhooks/{id}", e.getWebhook)
+	api("DELETE /2.0/webhooks/{id}", e.deleteWebhookHandler)
+	api("POST /api/2.0/files/{id}/content", e.upload)
+	// Pre-signed download URLs, like dl.boxcloud.com: no token needed.
+	mux.HandleFunc("GET /dl/{id}/{version}", e.download)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// boxError writes Box's error body.
+func boxError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{
+		"type": "error", "status": status, "code": code, "message": msg,
+		"request_id": strconv.FormatInt(time.Now().UnixNano(), 36),
+	})
+}
+
+func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, 400, map[string]string{"error": "invalid_request", "error_description": err.Error()})
+		return
+	}
+	f := r.PostForm
+	if f.Get("grant_type") != "client_credentials" {
+		writeJSON(w, 400, map[string]string{"error": "unsupported_grant_type", "error_description": "grant_type must be client_credentials"})
+		return
+	}
+	if f.Get("client_id") != e.opts.ClientID || f.Get("client_secret") != e.opts.ClientSecret {
+		writeJSON(w, 400, map[string]string{"error": "invalid_client", "error_description": "The client credentials are invalid"})
+		return
+	}
+	if f.Get("box_subject_type") != "enterprise" || f.Get("box_subject_id") != e.opts.EnterpriseID {
+		writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Grant credentials are invalid"})
+		return
+	}
+	e.mu.Lock()
+	tok := "T" + e.newID()
+	e.tokens[tok] = true
+	e.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"access_token": tok, "expires_in": 3600, "token_type": "bearer", "restricted_to": []any{}})
+}
+
+// guard checks the bearer token and applies injected faults.
+func (e *Emulator) guard(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		e.mu.Lock()
+		ok := e.tokens[tok]
+		var fault *Fault
+		if ok {
+			fault = e.takeFault(r)
+		}
+		e.mu.Unlock()
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="Service", error="invalid_token"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if fault != nil {
+			if fault.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int((fault.RetryAfter+time.Second-1)/time.Second)))
+			}
+			code := fault.Code
+			if code == "" {
+				code = map[int]string{429: "rate_limit_exceeded", 500: "internal_server_error", 502: "bad_gateway",
+					503: "unavailable", 403: "access_denied_insufficient_permissions", 404: "not_found"}[fault.Status]
+			}
+			boxError(w, fault.Status, code, "injected fault")
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (e *Emulator) takeFault(r *http.Request) *Fault {
+	path := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api"), "/2.0")
+	for i := range e.faults {
+		f := &e.faults[i]
+		if (f.Method == "" || f.Method == r.Method) && strings.HasPrefix(path, f.Path) {
+			out := *f
+			f.Times--
+			if f.Times <= 0 {
+				e.faults = slices.Delete(e.faults, i, i+1)
+			}
+			return &out
+		}
+	}
+	return nil
+}
+
+// liveItem returns a non-trashed item of the wanted kind, or writes a 404.
+func (e *Emulator) liveItem(w http.ResponseWriter, id string, folder bool) (*item, bool) {
+	it, ok := e.items[id]
+	if !ok || it.trashed || it.folder != folder {
+		kind := "file"
+		if folder {
+			kind = "folder"
+		}
+		boxError(w, 404, "not_found", "Could not find the specified resource: "+kind+" "+id)
+		return nil, false
+	}
+	return it, true
+}
+
+// fieldSet parses ?fields=; nil means Box's standard field set.
+func fieldSet(r *http.Request) map[string]bool {
+	v := r.URL.Query().Get("fields")
+	if v == "" {
+		return nil
+	}
+	s := map[string]bool{}
+	for _, f := range strings.Split(v, ",") {
+		s[strings.TrimSpace(f)] = true
+	}
+	return s
+}
+
+// itemJSON renders an item as Box does, keeping only the requested fields (plus the
+// type, id and etag Box always returns).
+func (e *Emulator) itemJSON(it *item, fields map[string]bool) map[string]any {
+	typ := "file"
+	if it.folder {
+		typ = "folder"
+	}
+	full := map[string]any{
+		"type": typ, "id": it.id, "etag": strconv.Itoa(it.etag), "name": it.name,
+		"created_at": it.created.Format(time.RFC3339), "modified_at": it.modified.Format(time.RFC3339),
+		"content_modified_at": it.modified.Format(time.RFC3339),
+		"path_collection":     e.pathCollection(it),
+		"owned_by":            userJSON(it.owner),
+		"item_status":         "active",
+		"shared_link":         nil,
+	}
+	if it.trashed {
+		full["item_status"] = "trashed"
+	}
+	if !it.folder {
+		full["size"] = len(it.content())
+		full["sha1"] = it.sha1()
+		full["file_version"] = map[string]any{"type": "file_version", "id": fmt.Sprintf("%s-v%d", it.id, len(it.versions)), "sha1": it.sha1()}
+	} else {
+		full["size"] = 0
+	}
+	if p, ok := e.items[it.parent]; ok && it.id != "0" {
+		full["parent"] = miniJSON(p)
+	}
+	if it.sharedLink != "" {
+		full["shared_link"] = map[string]any{"url": "https://app.box.com/s/" + it.id, "access": it.sharedLink, "effective_access": it.sharedLink}
+	}
+	if fields == nil {
+		delete(full, "file_version")
+		return full
+	}
+	out := map[string]any{"type": typ, "id": it.id, "etag": full["etag"]}
+	for f := range fields {
+		if v, ok := full[f]; ok {
+			out[f] = v
+		}
+	}
+	if fields["metadata."+TemplateScope+"."+TemplateKey] && it.classification != "" {
+		out["metadata"] = map[string]any{TemplateScope: map[string]any{TemplateKey: e.instanceJSON(it)}}
+	}
+	return out
+}
+
+func miniJSON(it *item) map[string]any {
+	typ := "file"
+	if it.folder {
+		typ = "folder"
+	}
+	return map[string]any{"type": typ, "id": it.id, "name": it.name, "etag": strconv.Itoa(it.etag)}
+}
+
+func userJSON(u *user) map[string]any {
+	return map[string]any{"type": "user", "id": u.id, "name": u.name, "login": u.login}
+}
+
+func (e *Emulator) pathCollection(it *item) map[string]any {
+	var chain []map[string]any
+	for p := it.parent; it.id != "0" && p != ""; {
+		f, ok := e.items[p]
+		if !ok {
+			break
+		}
+		chain = append([]map[string]any{miniJSON(f)}, chain...)
+		if f.id == "0" {
+			break
+		}
+		p = f.parent
+	}
+	if chain == nil {
+		chain = []map[string]any{}
+	}
+	return map[string]any{"total_count": len(chain), "entries": chain}
+}
+
+func (e *Emulator) instanceJSON(it *item) map[string]any {
+	return map[string]any{
+		FieldKey: it.classification, "$parent": "file_" + it.id, "$template": TemplateKey,
+		"$scope": "enterprise_" + e.opts.EnterpriseID, "$version": e.labelWrites[it.id], "$type": TemplateKey + "-x",
+	}
+}
+
+func (e *Emulator) getFolder(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	it, ok := e.liveItem(w, r.PathValue("id"), true)
+	if !ok {
+		return
+	}
+	writeJSON(w, 200, e.itemJSON(it, fieldSet(r)))
+}
+
+func (e *Emulator) getFile(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	it, ok := e.liveItem(w, r.PathValue("id"), false)
+	if !ok {
+		return
+	}
+	writeJSON(w, 200, e.itemJSON(it, fieldSet(r)))
+}
+
+// Markers are opaque to clients; here they encode an offset.
+func encodeMarker(off int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("m" + strconv.Itoa(off)))
+}
+
+func decodeMarker(m string) (int, bool) {
+	if m == "" {
+		return 0, true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(m)
+	if err != nil || len(b) < 2 || b[0] != 'm' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(b[1:]))
+	return n, err == nil && n >= 0
+}
+
+// pageParams reads limit and marker, writing a 400 when they are bad.
+func pageParams(w http.ResponseWriter, r *http.Request, def, max int) (int, int, bool) {
+	q := r.URL.Query()
+	limit := def
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			boxError(w, 400, "bad_request", "invalid limit")
+			return 0, 0, false
+		}
+		limit = min(n, max)
+	}
+	off, ok := decodeMarker(q.Get("marker"))
+	if !ok {
+		boxError(w, 400, "invalid_parameter", "invalid marker")
+		return 0, 0, false
+	}
+	return limit, off, true
+}
+
+func (e *Emulator) children(folderID string) []*item {
+	var out []*item
+	for _, it := range e.items {
+		if it.parent == folderID && it.id != "0" && !it.trashed {
+			out = append(out, it)
+		}
+	}
+	slices.SortFunc(out, func(a, b *item) int {
+		if a.folder != b.folder {
+			if a.folder {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.name+"\x00"+a.id, b.name+"\x00"+b.id)
+	})
+	return out
+}
+
+func (e *Emulator) folderItems(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.liveItem(w, r.PathValue("id"), true); !ok {
+		return
+	}
+	if r.URL.Query().Get("usemarker") != "true" {
+		boxError(w, 400, "bad_request", "the emulator only supports marker paging (usemarker=true)")
+		return
+	}
+	limit, off, ok := pageParams(w, r, 100, 1000)
+	if !ok {
+		return
+	}
+	kids := e.children(r.PathValue("id"))
+	fields := fieldSet(r)
+	entries := []map[string]any{}
+	end := min(off+limit, len(kids))
+	for _, k := range kids[min(off, len(kids)):end] {
+		entries = append(entries, e.itemJSON(k, fields))
+	}
+	resp := map[string]any{"entries": entries, "limit": limit}
+	if end < len(kids) {
+		resp["next_marker"] = encodeMarker(end)
+	}
+	writeJSON(w, 200, resp)
+}
+
+func (e *Emulator) collaborations(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	folder := strings.HasPrefix(r.URL.Path, "/2.0/folders/")
+	it, ok := e.liveItem(w, r.PathValue("id"), folder)
+	if !ok {
+		return
+	}
+	limit, off, ok := pageParams(w, r, 100, 1000)
+	if !ok {
+		return
+	}
+	entries := []map[string]any{}
+	end := min(off+limit, len(it.collabs))
+	for _, c := range it.collabs[min(off, len(it.collabs)):end] {
+		var by map[string]any
+		if c.group != "" {
+			by = map[string]any{"type": "group", "id": "g-" + c.group, "name": c.group}
+		} else {
+			by = userJSON(e.users[c.login])
+		}
+		entries = append(entries, map[string]any{"type": "collaboration", "id": c.id, "role": c.role, "status": c.status,
+			"accessible_by": by, "item": miniJSON(it)})
+	}
+	resp := map[string]any{"entries": entries, "limit": limit}
+	if end < len(it.collabs) {
+		resp["next_marker"] = encodeMarker(end)
+	}
+	writeJSON(w, 200, resp)
+}
+
+func (e *Emulator) content(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	it, ok := e.liveItem(w, r.PathValue("id"), false)
+	if !ok {
+		return
+	}
+	if ra, ok := e.notReady[it.id]; ok {
+		delete(e.notReady, it.id)
+		w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	w.Header().Set("Location", fmt.Sprintf("%s/dl/%s/%d", e.srv.URL, it.id, len(it.versions)))
+	w.WriteHeader(http.StatusFound)
+}
+
+func (e *Emulator) download(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	it, ok := e.items[r.PathValue("id")]
+	v, err := strconv.Atoi(r.PathValue("version"))
+	if !ok || it.trashed || err != nil || v < 1 || v > len(it.versions) {
+		e.mu.Unlock()
+		http.Error(w, "gone", http.StatusNotFound)
+		return
+	}
+	body, name, mod := it.versions[v-1], it.name, it.modified
+	if r.Header.Get("Range") != "" {
+		e.rangeReads++
+	}
+	e.mu.Unlock()
+	http.ServeContent(w, r, name, mod, bytes.NewReader(body))
+}
+
+func (e *Emulator) classificationOK(key string) bool {
+	return slices.ContainsFunc(e.classifications, func(c ManifestClassification) bool { return c.Key == key })
+}
+
+func (e *Emulator) metadataTarget(w http.ResponseWriter, r *http.Request) (*item, bool) {
+	if r.PathValue("scope") != TemplateScope || r.PathValue("template") != TemplateKey {
+		boxError(w, 404, "instance_tuple_not_found", "the emulator only knows the classification template")
+		return nil, false
+	}
+	return e.liveItem(w, r.PathValue("id"), false)
+}
+
+func (e *Emulator) getMetadata(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	it, ok := e.metadataTarget(w, r)
+	if !ok {
+		return
+	}
+	if it.classification == "" {
+		boxError(w, 404, "instance_not_found", "Instance not found for 'file_"+it.id+"'")
+		return
+	}
+	writeJSON(w, 200, e.instanceJSON(it))
+}
+
+func (e *Emulator) createMetadata(w http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		boxError(w, 400, "bad_request", "invalid JSON")
+		return
+	}
+	e.mu.Lock()
+	it, ok := e.metadataTarget(w, r)
+	if !ok {
+		e.mu.Unlock()
+		return
+	}
+	if it.classification != "" {
+		e.mu.Unlock()
+		boxError(w, 409, "tuple_already_exists", "A resource with this value already exists")
+		return
+	}
+	key, _ := body[FieldKey].(string)
+	if !e.classificationOK(key) {
+		e.mu.Unlock()
+		boxError(w, 400, "bad_request", fmt.Sprintf("%q is not a classification of this enterprise", key))
+		return
+	}
+	it.classification = key
+	e.labelWrites[it.id]++
+	out := e.instanceJSON(it)
+	pending := e.recordLocked("METADATA_INSTANCE_CREATE", it)
+	e.mu.Unlock()
+	writeJSON(w, 201, out)
+	e.deliver(pending)
+}
+
+func (e *Emulator) updateMetadata(w http.ResponseWriter, r *http.Request) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json-patch+json" {
+		boxError(w, 415, "unsupported_media_type", "metadata updates take application/json-patch+json")
+		return
+	}
+	var ops []struct {
+		Op    string `json:"op"`
+		Path  string `json:"path"`
+		Value any    `json:"value"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&ops); err != nil {
+		boxError(w, 400, "bad_request", "invalid JSON Patch")
+		return
+	}
+	e.mu.Lock()
+	it, ok := e.metadataTarget(w, r)
+	if !ok {
+		e.mu.Unlock()
+		return
+	}
+	if it.classification == "" {
+		e.mu.Unlock()
+		boxError(w, 404, "instance_not_found", "Instance not found for 'file_"+it.id+"'")
+		return
+	}
+	key := it.classification
+	for _, op := range ops {
+		v, _ := op.Value.(string)
+		if op.Path != "/"+FieldKey || (op.Op != "replace" && op.Op != "add") || !e.classificationOK(v) {
+			e.mu.Unlock()
+			boxError(w, 400, "bad_request", fmt.Sprintf("unsupported patch %s %s %v", op.Op, op.Path, op.Value))
+			return
+		}
+		key = v
+	}
+	it.classification = key
+	e.labelWrites[it.id]++
+	out := e.instanceJSON(it)
+	pending := e.recordLocked("METADATA_INSTANCE_UPDATE", it)
+	e.mu.Unlock()
+	writeJSON(w, 200, out)
+	e.deliver(pending)
+}
+
+func (e *Emulator) deleteMetadata(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	it, ok := e.metadataTarget(w, r)
+	if !ok {
+		e.mu.Unlock()
+		return
+	}
+	if it.classification == "" {
+		e.mu.Unlock()
+		boxError(w, 404, "instance_not_found", "Instance not found for 'file_"+it.id+"'")
+		return
+	}
+	it.classification = ""
+	e.labelWrites[it.id]++
+	pending := e.recordLocked("METADATA_INSTANCE_DELETE", it)
+	e.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+	e.deliver(pending)
+}
+
+func (e *Emulator) schema(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r.PathValue("scope") != TemplateScope || r.PathValue("template") != TemplateKey || len(e.classifications) == 0 {
+		boxError(w, 404, "not_found", "template not found")
+		return
+	}
+	opts := []map[string]any{}
+	for i, c := range e.classifications {
+		opts = append(opts, map[string]any{"id": fmt.Sprintf("opt-%d", i), "key": c.Key,
+			"staticConfig": map[string]any{"classification": map[string]any{
+				"classificationDefinition": c.Definition, "colorID": c.ColorID}}})
+	}
+	writeJSON(w, 200, map[string]any{
+		"type": "metadata_template", "id": "tmpl-classification", "templateKey": TemplateKey,
+		"scope": "enterprise_" + e.opts.EnterpriseID, "displayName": "Classification", "hidden": false,
+		"fields": []map[string]any{{"type": "enum", "key": FieldKey, "displayName": "Classification", "options": opts}},
+	})
+}
+
+func (e *Emulator) eventsHandler(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("stream_type") != "changes" {
+		boxError(w, 400, "bad_request", "the emulator only serves stream_type=changes")
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	limit, _, ok := pageParams(w, r, 100, 500)
+	if !ok {
+		return
+	}
+	pos := q.Get("stream_position")
+	start := 0
+	switch pos {
+	case "now":
+		writeJSON(w, 200, map[string]any{"chunk_size": 0, "next_stream_position": len(e.events), "entries": []any{}})
+		return
+	case "", "0":
+		start = e.expiredBefore
+	default:
+		n, err := strconv.Atoi(pos)
+		if err != nil || n < 0 {
+			boxError(w, 400, "invalid_stream_position", "invalid stream_position "+pos)
+			return
+		}
+		if n < e.expiredBefore {
+			boxError(w, 400, "invalid_stream_position", "stream_position "+pos+" is no longer available")
+			return
+		}
+		start = min(n, len(e.events))
+	}
+	end := min(start+limit, len(e.events))
+	entries := []map[string]any{}
+	for _, ev := range e.events[start:end] {
+		entries = append(entries, map[string]any{"type": "event", "event_id": ev.id, "event_type": ev.typ,
+			"created_at": ev.at.Format(time.RFC3339), "created_by": userJSON(e.service), "source": ev.source})
+	}
+	writeJSON(w, 200, map[string]any{"chunk_size": len(entries), "next_stream_position": strconv.Itoa(end), "entries": entries})
+}
+
+func (e *Emulator) webhookJSON(h *webhook) map[string]any {
+	return map[string]any{"type": "webhook", "id": h.id, "target": map[string]any{"id": h.targetID, "type": h.targetType},
+		"address": h.address, "triggers": h.triggers, "created_at": h.created.Format(time.RFC3339), "created_by": userJSON(e.service)}
+}
+
+func (e *Emulator) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	limit, off, ok := pageParams(w, r, 100, 200)
+	if !ok {
+		return
+	}
+	entries := []map[string]any{}
+	end := min(off+limit, len(e.webhookOrder))
+	for _, id := range e.webhookOrder[min(off, len(e.webhookOrder)):end] {
+		entries = append(entries, e.webhookJSON(e.webhooks[id]))
+	}
+	resp := map[string]any{"entries": entries, "limit": limit}
+	if end < len(e.webhookOrder) {
+		resp["next_marker"] = encodeMarker(end)
+	}
+	writeJSON(w, 200, resp)
+}
+
+var knownTriggers = map[string]bool{
+	"FILE.UPLOADED": true, "FILE.COPIED": true, "FILE.MOVED": true, "FILE.RESTORED": true, "FILE.RENAMED": true,
+	"FILE.TRASHED": true, "FILE.DELETED": true, "FILE.DOWNLOADED": true, "FILE.PREVIEWED": true, "FILE.LOCKED": true, "FILE.UNLOCKED": true,
+	"METADATA_INSTANCE.CREATED": true, "METADATA_INSTANCE.UPDATED": true, "METADATA_INSTANCE.DELETED": true,
+	"FOLDER.CREATED": true, "FOLDER.RENAMED": true, "FOLDER.MOVED": true, "FOLDER.TRASHED": true,
+	"SHARED_LINK.CREATED": true, "SHARED_LINK.UPDATED": true, "SHARED_LINK.DELETED": true,
+	"COLLABORATION.CREATED": true, "COLLABORATION.REMOVED": true, "COLLABORATION.UPDATED": true,
+}
+
+func (e *Emulator) createWebhook(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Target struct {
+			ID   string `json:"id"`
+			Type string `json:"type"`
+		} `json:"target"`
+		Address  string   `json:"address"`
+		Triggers []string `json:"triggers"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Address == "" || len(body.Triggers) == 0 {
+		boxError(w, 400, "bad_request", "target, address and triggers are required")
+		return
+	}
+	for _, t := range body.Triggers {
+		if !knownTriggers[t] {
+			boxError(w, 400, "bad_request", "unknown trigger "+t)
+			return
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.liveItem(w, body.Target.ID, body.Target.Type == "folder"); !ok {
+		return
+	}
+	for _, id := range e.webhookOrder {
+		if h := e.webhooks[id]; h.targetID == body.Target.ID && h.address == body.Address {
+			boxError(w, 409, "conflict", "Webhook:"+id+" already exists on the specified target.")
+			return
+		}
+	}
+	h := &webhook{id: e.newID(), targetID: body.Target.ID, targetType: body.Target.Type, address: body.Address,
+		triggers: body.Triggers, created: e.now().UTC().Truncate(time.Second)}
+	e.webhooks[h.id] = h
+	e.webhookOrder = append(e.webhookOrder, h.id)
+	writeJSON(w, 201, e.webhookJSON(h))
+}
+
+func (e *Emulator) getWebhook(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h, ok := e.webhooks[r.PathValue("id")]
+	if !ok {
+		boxError(w, 404, "not_found", "Could not find the specified resource")
+		return
+	}
+	writeJSON(w, 200, e.webhookJSON(h))
+}
+
+func (e *Emulator) deleteWebhookHandler(w http.ResponseWriter, r *http.Request) {
+	if !e.DeleteWebhook(r.PathValue("id")) {
+		boxError(w, 404, "not_found", "Could not find the specified resource")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (e *Emulator) upload(w http.ResponseWriter, r *http.Request) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		boxError(w, 400, "bad_request", "multipart body required")
+		return
+	}
+	var attrs map[string]any
+	var content []byte
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			boxError(w, 400, "bad_request", "bad multipart body: "+err.Error())
+			return
+		}
+		switch p.FormName() {
+		case "attributes":
+			if content != nil {
+				boxError(w, 400, "bad_request", "attributes must come before the file part")
+				return
+			}
+			if err := json.NewDecoder(p).Decode(&attrs); err != nil {
+				boxError(w, 400, "bad_request", "attributes are not JSON")
+				return
+			}
+		case "file":
+			if content, err = readPart(p); err != nil {
+				boxError(w, 400, "bad_request", err.Error())
+				return
+			}
+		}
+	}
+	if content == nil {
+		boxError(w, 400, "bad_request", "no file part")
+		return
+	}
+	e.mu.Lock()
+	it, ok := e.liveItem(w, r.PathValue("id"), false)
+	if !ok {
+		e.mu.Unlock()
+		return
+	}
+	if name, _ := attrs["name"].(string); name != "" {
+		it.name = name
+	}
+	e.newVersionLocked(it, content)
+	out := map[string]any{"total_count": 1, "entries": []any{e.itemJSON(it, nil)}}
+	pending := e.recordLocked("ITEM_UPLOAD", it)
+	e.mu.Unlock()
+	writeJSON(w, 201, out)
+	e.deliver(pending)
+}
+
+func readPart(p *multipart.Part) ([]byte, error) {
+	b, err := io.ReadAll(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading file part: %w", err)
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
+}
