@@ -259,9 +259,13 @@ func (q *Queue) enqueue(ctx context.Context, items []item) (EnqueueResult, error
 // takes the more urgent priority, args and due time; a running one gets a rerun mark.
 func (q *Queue) insertTx(ctx context.Context, tx Tx, ins inserter, batch []item, ids []int64, inserted, merged, deferred *int) error {
 	params := make([]river.InsertManyParams, len(batch))
+	now := q.now()
 	for i, it := range batch {
-		opts := &river.InsertOpts{
-			Queue: it.queue, Priority: int(it.prio), ScheduledAt: it.runAt, MaxAttempts: it.maxAttempts,
+		opts := &river.InsertOpts{Queue: it.queue, Priority: int(it.prio), MaxAttempts: it.maxAttempts}
+		if it.runAt.After(now) {
+			// Only future times: River inserts any explicit time as "scheduled", which
+			// its scheduler would only release on its next round.
+			opts.ScheduledAt = it.runAt
 		}
 		if it.key != "" {
 			opts.UniqueOpts = river.UniqueOpts{ByArgs: true, ByState: uniqueStates}

@@ -126,8 +126,8 @@ type Queue struct {
 	sem     chan struct{}
 
 	mu       sync.Mutex
-	kinds    map[string]bool  // registered kinds (with a handler)
-	names    map[string]bool  // kinds created with NewKind
+	kinds    map[string]bool   // registered kinds (with a handler)
+	names    map[string]bool   // kinds created with NewKind
 	queues   map[string]string // River queue name → partition, recorded in scanqueue_partition
 	added    map[string]bool   // River queues this process works
 	started  bool

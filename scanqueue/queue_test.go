@@ -137,9 +137,10 @@ func TestRerunAfterRunning(t *testing.T) {
 			require.Equal(t, 1, res.Deferred)
 			require.Equal(t, 1, countJobs(t, q, "kind = 'scan'"), "no second row while running")
 			close(release)
-
+			t0 := time.Now()
 			require.Equal(t, ReasonRescan, recvOrFail(t, reasons))
 			require.Equal(t, ReasonWebhook, recvOrFail(t, reasons), "rerun carries the most urgent request")
+			t.Logf("rerun after %s", time.Since(t0))
 			require.Eventually(t, func() bool { return countJobs(t, q, "state = 'completed'") == 2 }, 10*time.Second, 10*time.Millisecond)
 			time.Sleep(100 * time.Millisecond)
 			require.Equal(t, int32(2), runs.Load(), "two requests during the run make one rerun")
@@ -350,16 +351,15 @@ func TestGracefulStop(t *testing.T) {
 			require.NoError(t, err)
 			started := make(chan string, 2)
 			require.NoError(t, q.Scans().Handle(func(ctx context.Context, job *ScanJob) error {
+				started <- job.Args.Ref.ItemID
+				if job.Args.Ref.ItemID == "slow" {
+					<-ctx.Done() // a long scan that never finishes on its own
+				}
+				// The effect commits with the completion or not at all. (Work happens before
+				// the transaction: on SQLite an open one holds the database's write lock.)
 				return job.CompleteTx(ctx, func(ctx context.Context, tx Tx) error {
-					if _, err := tx.Exec(ctx, `INSERT INTO effect (k) VALUES ($1)`, job.Args.Ref.ItemID); err != nil {
-						return err
-					}
-					started <- job.Args.Ref.ItemID
-					if job.Args.Ref.ItemID == "slow" {
-						<-ctx.Done() // never finishes on its own
-						return ctx.Err()
-					}
-					return nil
+					_, err := tx.Exec(ctx, `INSERT INTO effect (k) VALUES ($1)`, job.Args.Ref.ItemID)
+					return err
 				})
 			}))
 			res, err := q.EnqueueScans(ctx, Scan(ref("t", "slow"), ReasonAdmin), Scan(ref("t", "quick"), ReasonRescan))
