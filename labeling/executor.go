@@ -27,6 +27,29 @@ type FileCodec interface {
 	Remove(ctx context.Context, r io.ReaderAt, size int64, name string, w io.Writer) error
 }
 
+// Engine is the FileCodec of this package's label engine.
+type Engine struct{}
+
+var _ FileCodec = Engine{}
+
+// TypeOf implements FileCodec.
+func (Engine) TypeOf(name string) FileType { return TypeOf(name) }
+
+// Read implements FileCodec.
+func (Engine) Read(ctx context.Context, r io.ReaderAt, size int64, name string) (Result, error) {
+	return Read(ctx, r, size, name)
+}
+
+// Apply implements FileCodec.
+func (Engine) Apply(ctx context.Context, r io.ReaderAt, size int64, name string, l Label, w io.Writer) error {
+	return Apply(ctx, r, size, name, l, w)
+}
+
+// Remove implements FileCodec.
+func (Engine) Remove(ctx context.Context, r io.ReaderAt, size int64, name string, w io.Writer) error {
+	return Remove(ctx, r, size, name, w)
+}
+
 // ConnectorLookup finds the connector serving an app in a tenant.
 type ConnectorLookup func(app connectors.App, tenant string) (connectors.Connector, bool)
 
@@ -47,7 +70,7 @@ type ExecutorConfig struct {
 	Store      *store.Store
 	Connectors ConnectorLookup
 	// Codec rewrites labels inside files for connectors without a native label API; nil
-	// refuses such writes.
+	// means this package's own engine (TypeOf, Read, Apply, Remove).
 	Codec FileCodec
 	Quota QuotaConfig
 	// RateLimits holds a token bucket per app, applied per tenant to every provider call;
@@ -88,6 +111,9 @@ func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
+	}
+	if cfg.Codec == nil {
+		cfg.Codec = Engine{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -310,7 +336,7 @@ func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.
 func (e *Executor) failed(a store.Action, err error) store.Completion {
 	now := e.clock.Now()
 	switch {
-	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrUnsupported), errors.Is(err, ErrProtected):
+	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrUnsupported), errors.Is(err, ErrProtected), errors.Is(err, ErrInvalidLabel):
 		return store.Completion{State: store.ActionRefused, Reason: err.Error(), ReleaseQuota: true, Event: store.EventActionRefused}
 	case errors.Is(err, ErrMalformed):
 		return store.Completion{State: store.ActionFailed, Reason: err.Error(), ReleaseQuota: true, Event: store.EventActionFailed}
@@ -343,6 +369,7 @@ type labelWriter struct {
 	up      connectors.Uploader
 	codec   FileCodec // embedded mode
 	name    string
+	clock   Clock
 }
 
 // writer picks how labels reach a file. Native-API apps label whatever the provider accepts;
@@ -358,7 +385,7 @@ func (e *Executor) writer(conn connectors.Connector, f connectors.File) (*labelW
 	if t := e.cfg.Codec.TypeOf(f.Name); t == TypeUnsupported || t == "" {
 		return nil, fmt.Errorf("%q: %w", f.Name, ErrUnsupported)
 	}
-	return &labelWriter{conn: conn, up: up, codec: e.cfg.Codec, name: f.Name}, nil
+	return &labelWriter{conn: conn, up: up, codec: e.cfg.Codec, name: f.Name, clock: e.clock}, nil
 }
 
 func (e *Executor) readState(ctx context.Context, w *labelWriter, ref connectors.FileRef) (state, error) {
@@ -407,7 +434,7 @@ func (w *labelWriter) write(ctx context.Context, ref connectors.FileRef, f conne
 	buf.Grow(int(obj.Size()) + 4096)
 	if apply {
 		err = w.codec.Apply(ctx, obj, obj.Size(), w.name, Label{ID: target.ID, Tenant: target.Tenant, Method: opts.Method,
-			Name: target.Name, Enabled: true}, &buf)
+			Name: target.Name, Enabled: true, SetDate: w.clock.Now().UTC()}, &buf)
 	} else {
 		err = w.codec.Remove(ctx, obj, obj.Size(), w.name, &buf)
 	}

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/labelgate/labelgate/connectors"
-	"github.com/labelgate/labelgate/labeling"
 )
 
 // fakeClock is a manual clock: Sleep records the wait and moves time on at once.
@@ -88,12 +85,24 @@ func (m *memConn) add(item, name string, size int64, label connectors.LabelState
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := connectors.File{Ref: m.ref(item), Path: "/Shared", Name: name, Size: size, ETag: "e1", Owner: "ann@contoso.com"}
-	content := []byte{}
-	if label.LabelID != "" {
-		content = []byte("label:" + label.LabelID)
-	}
-	m.files[item] = &memFile{file: f, label: label, content: content}
+	m.files[item] = &memFile{file: f, label: label}
 	return f
+}
+
+// addContent adds a file whose label lives in its content (embedded mode).
+func (m *memConn) addContent(item, name string, content []byte) connectors.File {
+	f := m.add(item, name, int64(len(content)), connectors.LabelState{})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.files[item].content = content
+	return f
+}
+
+// Content returns a file's current bytes.
+func (m *memConn) Content(item string) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]byte(nil), m.files[item].content...)
 }
 
 func (m *memConn) fail(op string, steps ...step) {
@@ -199,7 +208,6 @@ func (m *memConn) Upload(_ context.Context, ref connectors.FileRef, content io.R
 		return notFound("upload")
 	}
 	f.content = b
-	f.label = connectors.LabelState{LabelID: strings.TrimPrefix(string(b), "label:")}
 	m.writes++
 	m.applied = append(m.applied, ref.ItemID)
 	return s.err
@@ -252,31 +260,4 @@ func (n nativeConn) ApplyLabel(_ context.Context, ref connectors.FileRef, labelI
 
 func (n nativeConn) RemoveLabel(_ context.Context, ref connectors.FileRef, _ connectors.ApplyOptions) error {
 	return n.write(ref, "remove", connectors.LabelState{})
-}
-
-// textCodec stands in for the file label engine in embedded-mode tests: content "label:<id>"
-// carries a label. File types are decided by the real labeling.TypeOf.
-type textCodec struct{}
-
-func (textCodec) TypeOf(name string) labeling.FileType { return labeling.TypeOf(name) }
-
-func (textCodec) Read(_ context.Context, r io.ReaderAt, size int64, _ string) (labeling.Result, error) {
-	b := make([]byte, size)
-	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
-		return labeling.Result{}, err
-	}
-	id, ok := strings.CutPrefix(string(b), "label:")
-	if !ok || id == "" {
-		return labeling.Result{}, nil
-	}
-	return labeling.Result{Label: &labeling.Label{ID: id, Enabled: true}}, nil
-}
-
-func (textCodec) Apply(_ context.Context, _ io.ReaderAt, _ int64, _ string, l labeling.Label, w io.Writer) error {
-	_, err := fmt.Fprintf(w, "label:%s", l.ID)
-	return err
-}
-
-func (textCodec) Remove(_ context.Context, _ io.ReaderAt, _ int64, _ string, _ io.Writer) error {
-	return nil
 }

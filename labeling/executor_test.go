@@ -1,6 +1,7 @@
 package labeling_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/internal/store/storetest"
 	"github.com/labelgate/labelgate/labeling"
+	"github.com/labelgate/labelgate/labeling/labeltest"
 )
 
 const (
@@ -43,7 +45,7 @@ func setupOn(t *testing.T, b storetest.Backend, opts ...func(*labeling.ExecutorC
 	conn := newMemConn(connectors.AppSharePoint, "t1")
 	syncCatalog(t, st, conn.app, conn.tenant)
 	cfg := labeling.ExecutorConfig{Store: st, Connectors: labeling.Connectors(nativeConn{conn}), Clock: clk,
-		Retry: labeling.RetryConfig{Jitter: -1}, Codec: textCodec{}}
+		Retry: labeling.RetryConfig{Jitter: -1}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -312,24 +314,69 @@ func TestRules(t *testing.T) {
 	require.EqualValues(t, 3, e.used(e.conn.app, false), "refusals give their units back")
 }
 
-func TestEmbeddedModeFileTypes(t *testing.T) {
+// Without a native label API the label is written into the file by the real label engine
+// and a new version uploaded.
+func TestEmbeddedMode(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	// The same app without a native label API: labels are written into the file and uploaded.
-	emb, err := labeling.NewExecutor(labeling.ExecutorConfig{Store: e.st, Connectors: labeling.Connectors(e.conn), Clock: e.clk, Codec: textCodec{}})
+	ctx := context.Background()
+	conn := newMemConn(connectors.AppFileShare, labeltest.TenantContoso)
+	_, err := e.st.SyncLabels(ctx, conn.app, conn.tenant, []connectors.Label{
+		{ID: labeltest.LabelGeneral, Name: "General"}, {ID: labeltest.LabelConfidential, Name: "Confidential", Priority: 2}})
 	require.NoError(t, err)
-	txt := e.file("txt", "notes.txt", 10, connectors.LabelState{})
-	out, err := emb.Execute(context.Background(), e.action(txt, store.ActionApplyLabel, lGeneral))
+	emb, err := labeling.NewExecutor(labeling.ExecutorConfig{Store: e.st, Connectors: labeling.Connectors(conn), Clock: e.clk,
+		Retry: labeling.RetryConfig{Jitter: -1}})
 	require.NoError(t, err)
+	run := func(ref connectors.FileRef, kind, label string) labeling.Outcome {
+		t.Helper()
+		out, err := emb.Execute(ctx, e.action(ref, kind, label))
+		require.NoError(t, err)
+		return out
+	}
+	readLabel := func(item string) *labeling.Label {
+		t.Helper()
+		b := conn.Content(item)
+		res, err := labeling.Read(ctx, bytes.NewReader(b), int64(len(b)), "x.docx")
+		require.NoError(t, err)
+		return res.Label
+	}
+
+	txt := conn.addContent("txt", "notes.txt", []byte("hello"))
+	out := run(txt.Ref, store.ActionApplyLabel, labeltest.LabelGeneral)
 	require.Equal(t, store.ActionRefused, out.State)
 	require.Contains(t, out.Reason, labeling.ErrUnsupported.Error())
 
-	doc := e.file("doc", "report.docx", 10, connectors.LabelState{})
-	out, err = emb.Execute(context.Background(), e.action(doc, store.ActionApplyLabel, lGeneral))
-	require.NoError(t, err)
+	doc := conn.addContent("doc", "report.docx", labeltest.Docx(labeltest.Options{Text: []string{"quarterly numbers"}}))
+	out = run(doc.Ref, store.ActionApplyLabel, labeltest.LabelGeneral)
 	require.Equal(t, store.ActionDone, out.State, out.Reason)
-	require.Equal(t, lGeneral, e.conn.Label("doc").LabelID)
-	require.Equal(t, 1, e.conn.Calls("upload"))
+	require.True(t, out.Wrote)
+	l := readLabel("doc")
+	require.NotNil(t, l)
+	require.Equal(t, labeltest.LabelGeneral, l.ID)
+	require.Equal(t, labeltest.TenantContoso, l.Tenant)
+
+	// The same label again: read, found, nothing uploaded.
+	out = run(doc.Ref, store.ActionApplyLabel, labeltest.LabelGeneral)
+	require.Equal(t, store.ActionDone, out.State)
+	require.False(t, out.Wrote)
+	require.Equal(t, 1, conn.Calls("upload"))
+
+	// An upload that timed out after it landed is found by the re-read: one upload only.
+	conn.fail("upload", step{err: connectors.Errorf(connectors.KindTransient, "upload", 0, 0, context.DeadlineExceeded), after: true})
+	out = run(doc.Ref, store.ActionApplyLabel, labeltest.LabelConfidential)
+	require.Equal(t, store.ActionDone, out.State, out.Reason)
+	require.Equal(t, 2, conn.Calls("upload"))
+	require.Equal(t, labeltest.LabelConfidential, readLabel("doc").ID)
+
+	out = run(doc.Ref, store.ActionRemoveLabel, "")
+	require.Equal(t, store.ActionDone, out.State, out.Reason)
+	require.Nil(t, readLabel("doc"))
+
+	// An encrypted file cannot be rewritten without its keys.
+	prot := conn.addContent("prot", "secret.docx", labeltest.Protected("rms", []labeltest.Label{labeltest.General()}, 0))
+	out = run(prot.Ref, store.ActionApplyLabel, labeltest.LabelConfidential)
+	require.Equal(t, store.ActionRefused, out.State)
+	require.Contains(t, out.Reason, "protected")
 
 	// A native-API app labels any file the provider accepts.
 	txt2 := e.file("txt2", "notes2.txt", 10, connectors.LabelState{})
