@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -208,6 +209,32 @@ func (e *Emulator) AddFolder(parent, name string) (string, error) {
 	return it.id, nil
 }
 
+// EnsureFolder returns the folder at path ("/" separated) below parent, creating missing
+// folders on the way.
+func (e *Emulator) EnsureFolder(parent, path string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cur, err := e.item(parent, folderKind)
+	if err != nil {
+		return "", err
+	}
+	for _, name := range strings.Split(path, "/") {
+		if name == "" {
+			continue
+		}
+		i := slices.IndexFunc(e.children(cur.id), func(c *item) bool { return c.folder && c.name == name })
+		if i >= 0 {
+			cur = e.children(cur.id)[i]
+			continue
+		}
+		now := e.now().UTC().Truncate(time.Second)
+		next := &item{id: e.newID(), name: name, parent: cur.id, folder: true, owner: e.service, created: now, modified: now}
+		e.items[next.id] = next
+		cur = next
+	}
+	return cur.id, nil
+}
+
 // AddFile uploads a new file owned by ownerLogin ("" = the service account).
 func (e *Emulator) AddFile(parent, name string, content []byte, ownerLogin string) (string, error) {
 	e.mu.Lock()
@@ -361,11 +388,13 @@ func (e *Emulator) NotReady(fileID string, retryAfter time.Duration) {
 	e.mu.Unlock()
 }
 
-// ExpireStream makes every stream position handed out so far stale: using one answers
-// 400 invalid_stream_position.
+// ExpireStream makes every stream position handed out so far stale, the current end
+// included: using one answers 400 invalid_stream_position. Positions are posBase + event
+// index, and posBase jumps so that new positions are all above the old ones.
 func (e *Emulator) ExpireStream() {
 	e.mu.Lock()
 	e.expiredBefore = len(e.events)
+	e.posBase += 1_000_000
 	e.mu.Unlock()
 }
 
@@ -382,7 +411,7 @@ func (e *Emulator) DuplicateLastEvents(n int) {
 func (e *Emulator) StreamPosition() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.events)
+	return e.posBase + len(e.events)
 }
 
 // DropDeliveries makes the next n webhook deliveries get lost.

@@ -179,7 +179,8 @@ type Emulator struct {
 	items           map[string]*item
 	classifications []ManifestClassification
 	events          []event
-	expiredBefore   int
+	expiredBefore   int // index of the first event still served
+	posBase         int // stream position of event index 0
 	webhooks        map[string]*webhook
 	webhookOrder    []string
 	faults          []Fault
@@ -223,6 +224,7 @@ func New(opts Options) (*Emulator, error) {
 	e := &Emulator{
 		opts: opts, log: opts.Logger, now: opts.Now, client: opts.HTTPClient,
 		nextID:       900000,
+		posBase:      1000,
 		tokens:       map[string]bool{},
 		users:        map[string]*user{},
 		items:        map[string]*item{},

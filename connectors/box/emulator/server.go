@@ -568,7 +568,7 @@ func (e *Emulator) eventsHandler(w http.ResponseWriter, r *http.Request) {
 	start := 0
 	switch pos {
 	case "now":
-		writeJSON(w, 200, map[string]any{"chunk_size": 0, "next_stream_position": len(e.events), "entries": []any{}})
+		writeJSON(w, 200, map[string]any{"chunk_size": 0, "next_stream_position": e.posBase + len(e.events), "entries": []any{}})
 		return
 	case "", "0":
 		start = e.expiredBefore
@@ -578,11 +578,11 @@ func (e *Emulator) eventsHandler(w http.ResponseWriter, r *http.Request) {
 			boxError(w, 400, "invalid_stream_position", "invalid stream_position "+pos)
 			return
 		}
-		if n < e.expiredBefore {
+		if n < e.posBase+e.expiredBefore {
 			boxError(w, 400, "invalid_stream_position", "stream_position "+pos+" is no longer available")
 			return
 		}
-		start = min(n, len(e.events))
+		start = min(n-e.posBase, len(e.events))
 	}
 	end := min(start+limit, len(e.events))
 	entries := []map[string]any{}
@@ -590,7 +590,7 @@ func (e *Emulator) eventsHandler(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, map[string]any{"type": "event", "event_id": ev.id, "event_type": ev.typ,
 			"created_at": ev.at.Format(time.RFC3339), "created_by": userJSON(e.service), "source": ev.source})
 	}
-	writeJSON(w, 200, map[string]any{"chunk_size": len(entries), "next_stream_position": strconv.Itoa(end), "entries": entries})
+	writeJSON(w, 200, map[string]any{"chunk_size": len(entries), "next_stream_position": strconv.Itoa(e.posBase + end), "entries": entries})
 }
 
 func (e *Emulator) webhookJSON(h *webhook) map[string]any {
