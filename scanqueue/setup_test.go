@@ -164,3 +164,21 @@ func countJobs(t *testing.T, q *Queue, where string, args ...any) int {
 	require.NoError(t, q.eng.db().QueryRow(context.Background(), `SELECT COUNT(*) FROM river_job WHERE `+where, args...).Scan(&n))
 	return n
 }
+
+func openSQLiteDB(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(4)
+	return db, nil
+}
+
+func pgxpoolNew(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	pcfg.MaxConns = 20
+	return pgxpool.NewWithConfig(ctx, pcfg)
+}
