@@ -111,8 +111,12 @@ func New(cfg Config) (*Conn, error) {
 	if len(cfg.ServiceAccountKey) == 0 {
 		return nil, errors.New("gdrive: a service account key is required")
 	}
-	if _, err := google.JWTConfigFromJSON(cfg.ServiceAccountKey, Scopes...); err != nil {
+	jc, err := google.JWTConfigFromJSON(cfg.ServiceAccountKey, Scopes...)
+	if err != nil {
 		return nil, fmt.Errorf("gdrive: service account key: %w", err)
+	}
+	if jc.Email == "" || len(jc.PrivateKey) == 0 {
+		return nil, errors.New("gdrive: service account key lacks client_email or private_key")
 	}
 	switch cfg.LabelMode {
 	case "":

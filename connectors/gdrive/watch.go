@@ -38,6 +38,11 @@ func (c *Conn) Subscribe(ctx context.Context, d connectors.Drive, notifyURL stri
 	now := c.now()
 	req := &drive.Channel{Id: uuid.NewString(), Type: "web_hook", Address: notifyURL,
 		Token: base64.RawURLEncoding.EncodeToString(secret), Expiration: now.Add(c.cfg.ChannelTTL).UnixMilli()}
+	// Google may post the sync message before changes.watch has answered: remember the
+	// channel (without its resource id, unknown yet) before asking.
+	sub := connectors.Subscription{ID: req.Id, Drive: d.ID, Secret: req.Token, Expires: time.UnixMilli(req.Expiration).UTC(),
+		CreatedAt: now, NotifyURL: notifyURL, Provider: string(connectors.AppGDrive)}
+	c.remember(sub)
 	var ch *drive.Channel
 	err = c.call(ctx, "gdrive changes.watch", func() error {
 		call := s.Changes.Watch(start, req).SupportsAllDrives(true).Context(ctx)
@@ -51,12 +56,12 @@ func (c *Conn) Subscribe(ctx context.Context, d connectors.Drive, notifyURL stri
 		return err
 	})
 	if err != nil {
+		c.forget(sub.ID)
 		return connectors.Subscription{}, err
 	}
-	sub := connectors.Subscription{ID: ch.Id, Drive: d.ID, Resource: ch.ResourceId, Secret: req.Token,
-		Expires: time.UnixMilli(ch.Expiration), CreatedAt: now, NotifyURL: notifyURL, Provider: string(connectors.AppGDrive)}
-	if ch.Expiration == 0 {
-		sub.Expires = time.UnixMilli(req.Expiration)
+	sub.Resource = ch.ResourceId
+	if ch.Expiration != 0 {
+		sub.Expires = time.UnixMilli(ch.Expiration).UTC()
 	}
 	c.remember(sub)
 	return sub, nil
@@ -72,6 +77,12 @@ func (c *Conn) remember(sub connectors.Subscription) {
 		}
 	}
 	c.recent[sub.ID] = sub
+}
+
+func (c *Conn) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.recent, id)
 }
 
 // Renew implements connectors.Subscriber. Drive channels cannot be extended, so Renew opens
@@ -96,9 +107,7 @@ func (c *Conn) Unsubscribe(ctx context.Context, sub connectors.Subscription) err
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	delete(c.recent, sub.ID)
-	c.mu.Unlock()
+	c.forget(sub.ID)
 	return c.call(ctx, "gdrive channels.stop", func() error {
 		return s.Channels.Stop(&drive.Channel{Id: sub.ID, ResourceId: sub.Resource}).Context(ctx).Do()
 	})
