@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -66,7 +67,10 @@ type request struct {
 }
 
 type api struct {
-	http       *http.Client // authenticated, never follows redirects
+	// http is the authenticated client (never following redirects); newAuthed builds a
+	// fresh one, with a new token, when Box rejects the cached token.
+	http       atomic.Pointer[http.Client]
+	newAuthed  func() *http.Client
 	plain      *http.Client // for pre-signed download URLs: no token leaves for another host
 	base       string
 	uploadBase string
@@ -152,11 +156,18 @@ func (a *api) do(ctx context.Context, r request, out any) (*http.Response, error
 		req.Header.Set("Content-Type", r.contentType)
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := a.http.Do(req)
+	client := a.http.Load()
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, a.classifyTransport(ctx, r.op, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized && r.stream == nil {
+		// A revoked or expired token stays cached until its nominal expiry: drop it, and
+		// let the pacer retry with a new one.
+		a.http.CompareAndSwap(client, a.newAuthed())
+		return resp, connectors.Errorf(connectors.KindTransient, r.op, resp.StatusCode, 0, &APIError{Status: resp.StatusCode, Code: "unauthorized"})
+	}
 	if !statusOK(resp.StatusCode, r.ok) {
 		return resp, a.classify(r.op, resp)
 	}
@@ -375,20 +386,21 @@ func (a *api) deleteClassification(ctx context.Context, fileID string) error {
 }
 
 // uploadVersion stores new content for a file: a multipart body with the attributes part
-// first, as Box requires, streamed so large files are not held in memory.
-func (a *api) uploadVersion(ctx context.Context, fileID, name string, content io.Reader) (wireItems, error) {
+// first, as Box requires, streamed so large files are not held in memory. The name is left
+// out of the attributes, so the file keeps its own.
+func (a *api) uploadVersion(ctx context.Context, fileID string, content io.Reader) (wireItems, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
 		err := func() error {
-			attrs, err := json.Marshal(wireUploadAttributes{Name: name})
+			attrs, err := json.Marshal(wireUploadAttributes{})
 			if err != nil {
 				return err
 			}
 			if err := mw.WriteField("attributes", string(attrs)); err != nil {
 				return err
 			}
-			fw, err := mw.CreateFormFile("file", name)
+			fw, err := mw.CreateFormFile("file", "content")
 			if err != nil {
 				return err
 			}

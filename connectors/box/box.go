@@ -145,17 +145,20 @@ func New(cfg Config) (*Conn, error) {
 			"box_subject_id":   {cfg.EnterpriseID},
 		},
 	}
-	// The token source lives as long as the connector, so it gets a background context
+	// The token source lives as long as the client, so it gets a background context
 	// carrying the base client rather than any one call's context.
-	authed := cc.Client(context.WithValue(context.Background(), oauth2.HTTPClient, cfg.HTTPClient))
-	authed.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	newAuthed := func() *http.Client {
+		authed := cc.Client(context.WithValue(context.Background(), oauth2.HTTPClient, cfg.HTTPClient))
+		authed.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		return authed
+	}
 	plain := *cfg.HTTPClient
 	c := &Conn{
 		cfg: cfg,
 		log: cfg.Logger,
 		now: cfg.Now,
 		api: &api{
-			http: authed, plain: &plain,
+			newAuthed: newAuthed, plain: &plain,
 			base: strings.TrimRight(cfg.BaseURL, "/"), uploadBase: strings.TrimRight(cfg.UploadURL, "/"),
 			log: cfg.Logger, now: cfg.Now,
 			retries: cfg.Retries, backoff: cfg.RetryBackoff, maxWait: cfg.MaxRetryWait,
@@ -163,6 +166,7 @@ func New(cfg Config) (*Conn, error) {
 		keyFor: map[string]string{},
 		idFor:  map[string]string{},
 	}
+	c.api.http.Store(newAuthed())
 	for id, key := range cfg.LabelMap {
 		c.keyFor[id] = key
 		c.idFor[key] = id
@@ -197,7 +201,7 @@ func (c *Conn) Drives(ctx context.Context) ([]connectors.Drive, error) {
 }
 
 // itemFields is what every file read asks Box for.
-const itemFields = "type,id,name,size,etag,sha1,created_at,modified_at,content_modified_at,path_collection,owned_by,shared_link,item_status,parent,metadata." + classificationScope + "." + classificationTemplate
+const itemFields = "type,id,name,size,etag,sha1,created_at,modified_at,content_modified_at,path_collection,owned_by,shared_link,has_collaborations,item_status,parent,metadata." + classificationScope + "." + classificationTemplate
 
 // Stat implements connectors.Connector.
 func (c *Conn) Stat(ctx context.Context, ref connectors.FileRef) (connectors.File, error) {
@@ -306,12 +310,16 @@ func (c *Conn) access(ctx context.Context, it wireItem, ac *accessCache) (connec
 			level = connectors.AccessInternal
 		}
 	}
-	collabs, err := c.api.collaborations(ctx, "files", it.ID)
-	if err != nil {
-		if connectors.KindOf(err) == connectors.KindNotFound {
-			return level, nil, nil
+	var collabs []wireCollaboration
+	if it.HasCollaborations == nil || *it.HasCollaborations {
+		var err error
+		collabs, err = c.api.collaborations(ctx, "files", it.ID)
+		if err != nil {
+			if connectors.KindOf(err) == connectors.KindNotFound {
+				return level, nil, nil
+			}
+			return level, nil, err
 		}
-		return level, nil, err
 	}
 	if it.PathCollection != nil {
 		for _, e := range it.PathCollection.Entries {
@@ -320,6 +328,7 @@ func (c *Conn) access(ctx context.Context, it wireItem, ac *accessCache) (connec
 			}
 			fc, ok := ac.folders[e.ID]
 			if !ok {
+				var err error
 				fc, err = c.api.collaborations(ctx, "folders", e.ID)
 				if err != nil && connectors.KindOf(err) != connectors.KindNotFound {
 					return level, nil, err
@@ -394,13 +403,9 @@ func maxAccess(a, b connectors.AccessLevel) connectors.AccessLevel {
 
 // Upload implements connectors.Uploader: a new version of the file's content.
 func (c *Conn) Upload(ctx context.Context, ref connectors.FileRef, content io.Reader, size int64) error {
-	it, err := c.api.file(ctx, ref.ItemID, "name")
-	if err != nil {
-		return err
-	}
 	if size >= 0 {
 		content = io.LimitReader(content, size)
 	}
-	_, err = c.api.uploadVersion(ctx, ref.ItemID, it.Name, content)
+	_, err := c.api.uploadVersion(ctx, ref.ItemID, content)
 	return err
 }

@@ -255,6 +255,21 @@ func TestStatAndErrors(t *testing.T) {
 	require.Equal(t, connectors.KindPermission, connectors.KindOf(err))
 }
 
+func TestRevokedTokenIsReplaced(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	_, err := f.conn.Stat(ctx, ref("100", "1001"))
+	require.NoError(t, err)
+	_, err = f.conn.Stat(ctx, ref("100", "1002"))
+	require.NoError(t, err)
+	require.Equal(t, 1, f.emu.TokensIssued(), "the token is cached")
+	f.emu.RevokeTokens()
+	_, err = f.conn.Stat(ctx, ref("100", "1001"))
+	require.NoError(t, err)
+	require.Equal(t, 2, f.emu.TokensIssued())
+}
+
 func TestBadCredentials(t *testing.T) {
 	t.Parallel()
 	f := setup(t, func(c *box.Config) { c.ClientSecret = "wrong" })

@@ -33,7 +33,7 @@ type vector struct {
 	WebhookID    string            `json:"webhookId"`
 }
 
-func loadVectors(t *testing.T) []vector {
+func loadVectors(t testing.TB) []vector {
 	t.Helper()
 	paths, err := filepath.Glob("../../testdata/box/signatures/*.json")
 	require.NoError(t, err)

@@ -76,7 +76,8 @@ type wireItem struct {
 	PathCollection    *wirePathCollection                      `json:"path_collection,omitempty"`
 	OwnedBy           *wireUser                                `json:"owned_by,omitempty"`
 	SharedLink        *wireSharedLink                          `json:"shared_link,omitempty"`
-	ItemStatus        string                                   `json:"item_status,omitempty"` // active, trashed, deleted
+	HasCollaborations *bool                                    `json:"has_collaborations,omitempty"` // direct collaborations only
+	ItemStatus        string                                   `json:"item_status,omitempty"`        // active, trashed, deleted
 	Parent            *wireMini                                `json:"parent,omitempty"`
 	Metadata          map[string]map[string]wireClassification `json:"metadata,omitempty"`
 }

@@ -371,6 +371,21 @@ func (e *Emulator) RangeReads() int {
 	return e.rangeReads
 }
 
+// RevokeTokens invalidates every access token issued so far, as an admin revoking the app
+// (or a token expiring early) would.
+func (e *Emulator) RevokeTokens() {
+	e.mu.Lock()
+	clear(e.tokens)
+	e.mu.Unlock()
+}
+
+// TokensIssued counts access tokens issued.
+func (e *Emulator) TokensIssued() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.issued
+}
+
 // FailNext injects a fault for the next matching API requests.
 func (e *Emulator) FailNext(f Fault) {
 	if f.Times <= 0 {

@@ -174,6 +174,7 @@ type Emulator struct {
 	mu              sync.Mutex
 	nextID          int
 	tokens          map[string]bool
+	issued          int
 	users           map[string]*user // by login
 	service         *user
 	items           map[string]*item

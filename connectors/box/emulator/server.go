@@ -76,6 +76,7 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	tok := "T" + e.newID()
 	e.tokens[tok] = true
+	e.issued++
 	e.mu.Unlock()
 	writeJSON(w, 200, map[string]any{"access_token": tok, "expires_in": 3600, "token_type": "bearer", "restricted_to": []any{}})
 }
@@ -169,6 +170,7 @@ func (e *Emulator) itemJSON(it *item, fields map[string]bool) map[string]any {
 		"path_collection":     e.pathCollection(it),
 		"owned_by":            userJSON(it.owner),
 		"item_status":         "active",
+		"has_collaborations":  len(it.collabs) > 0,
 		"shared_link":         nil,
 	}
 	if it.trashed {
