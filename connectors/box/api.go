@@ -58,7 +58,6 @@ type request struct {
 	method      string
 	url         string
 	query       url.Values
-	header      http.Header
 	body        []byte
 	stream      io.Reader
 	contentType string
@@ -148,9 +147,6 @@ func (a *api) do(ctx context.Context, r request, out any) (*http.Response, error
 	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
 	if err != nil {
 		return nil, connectors.Errorf(connectors.KindInvalid, r.op, 0, 0, err)
-	}
-	for k, v := range r.header {
-		req.Header[k] = v
 	}
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)

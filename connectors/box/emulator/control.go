@@ -117,6 +117,9 @@ func (e *Emulator) deliver(ds []pendingDelivery) {
 		for range d.copies {
 			r := rec
 			r.Status, r.Err = e.post(d.hook.address, h, body)
+			if r.Err != "" || r.Status >= 300 {
+				e.log.Debug("box emulator: delivery not accepted", "delivery", d.id, "address", d.hook.address, "status", r.Status, "err", r.Err)
+			}
 			e.record(r)
 		}
 	}
