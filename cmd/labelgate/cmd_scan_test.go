@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/labelgate/labelgate/labeling"
+	"github.com/labelgate/labelgate/labeling/labeltest"
+)
+
+const sampleDocx = "/work/shared/samples/LabeledGeneral.docx"
+
+// scanCorpus builds the label engine's corpus once for the scan tests: its compression bomb
+// takes seconds to build under the race detector.
+var scanCorpus = sync.OnceValue(labeltest.Corpus)
+
+// scanTree is a folder of files with what a correct scan reports for each.
+type scanTree struct {
+	dir  string
+	want map[string]scanRecord // by path as the scan prints it
+	sum  *scanSummary
+}
+
+func setupScan(t *testing.T, malformed bool) *scanTree {
+	t.Helper()
+	tr := &scanTree{dir: t.TempDir(), want: map[string]scanRecord{}, sum: newScanSummary()}
+	add := func(rel string, data []byte, r scanRecord) {
+		p := filepath.Join(tr.dir, filepath.FromSlash(rel))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, data, 0o644))
+		r.Path, r.Size = p, int64(len(data))
+		tr.want[p] = r
+		tr.sum.add(r)
+	}
+	for i, c := range scanCorpus() {
+		if c.WantErr && !malformed {
+			continue
+		}
+		r := scanRecord{Type: labeling.TypeOf(c.Name), LabelID: c.WantLabel, Tenant: c.WantTenant,
+			Method: c.WantMethod, Protected: c.WantProtected != "", ProtectionKind: c.WantProtected}
+		if c.WantErr {
+			r.Error = "malformed"
+		}
+		add([]string{"", "Finance/", "Finance/2024/", "HR/"}[i%4]+c.Name, c.Data, r)
+	}
+	sample, err := os.ReadFile(sampleDocx)
+	require.NoError(t, err)
+	add("Legal/LabeledGeneral.docx", sample, scanRecord{Type: labeling.TypeWord,
+		LabelID: labeltest.LabelGeneral, Tenant: labeltest.TenantContoso})
+	add("Legal/notes.txt", []byte("not a document"), scanRecord{Type: labeling.TypeUnsupported})
+	if malformed {
+		add("Legal/empty.pdf", nil, scanRecord{Type: labeling.TypePDF, Error: "malformed"})
+	}
+	return tr
+}
+
+func runScan(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cmdScan(t.Context(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestScanJSONLines(t *testing.T) {
+	t.Parallel()
+	tr := setupScan(t, true)
+	code, out, errOut := runScan(t, "-o", "json", "--workers", "3", tr.dir)
+	require.Equal(t, 1, code, "malformed files make the scan fail")
+	require.Empty(t, errOut, "no progress line when stderr is not a terminal")
+
+	lines := bufio.NewScanner(strings.NewReader(out))
+	lines.Buffer(nil, 1<<20)
+	seen := map[string]bool{}
+	var sum map[string]any
+	for lines.Scan() {
+		var raw map[string]any
+		require.NoError(t, json.Unmarshal(lines.Bytes(), &raw), lines.Text())
+		if raw["summary"] == true {
+			require.Nil(t, sum, "one summary line")
+			sum = raw
+			continue
+		}
+		require.Nil(t, sum, "the summary line comes last")
+		var r scanRecord
+		require.NoError(t, json.Unmarshal(lines.Bytes(), &r))
+		w, ok := tr.want[r.Path]
+		require.True(t, ok, "unexpected path %s", r.Path)
+		require.False(t, seen[r.Path], "reported twice: %s", r.Path)
+		seen[r.Path] = true
+		require.Equal(t, w.Type, r.Type, r.Path)
+		require.Equal(t, w.Size, r.Size, r.Path)
+		require.Equal(t, w.LabelID, r.LabelID, r.Path)
+		if w.Tenant != "" {
+			require.Equal(t, w.Tenant, r.Tenant, r.Path)
+		}
+		if w.Method != "" {
+			require.Equal(t, w.Method, r.Method, r.Path)
+		}
+		require.Equal(t, w.Protected, r.Protected, r.Path)
+		require.Equal(t, w.ProtectionKind, r.ProtectionKind, r.Path)
+		if w.Error != "" {
+			require.Contains(t, r.Error, w.Error, r.Path)
+		} else {
+			require.Empty(t, r.Error, r.Path)
+		}
+		if r.Type != labeling.TypeUnsupported && r.Error == "" {
+			require.Positive(t, r.BytesRead, r.Path)
+		}
+	}
+	require.Len(t, seen, len(tr.want))
+	require.NotNil(t, sum)
+
+	var got scanSummary
+	b, err := json.Marshal(sum)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.Equal(t, tr.sum.Files, got.Files)
+	require.Equal(t, tr.sum.ByType, got.ByType)
+	require.Equal(t, tr.sum.ByLabel, got.ByLabel)
+	require.Equal(t, tr.sum.Labelled, got.Labelled)
+	require.Equal(t, tr.sum.Unlabelled, got.Unlabelled)
+	require.Equal(t, tr.sum.Protected, got.Protected)
+	require.Equal(t, tr.sum.Unsupported, got.Unsupported)
+	require.Equal(t, tr.sum.Errors, got.Errors)
+	require.Positive(t, got.Errors)
+	require.Positive(t, got.Protected)
+	require.Len(t, got.ByLabel, 3)
+}
+
+func TestScanTable(t *testing.T) {
+	t.Parallel()
+	tr := setupScan(t, false)
+	// Flags may follow the paths; a single file is a path too.
+	extra := filepath.Join(t.TempDir(), "single.docx")
+	sample, err := os.ReadFile(sampleDocx)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(extra, sample, 0o600))
+	code, out, errOut := runScan(t, tr.dir, extra, "--workers", "2")
+	require.Equal(t, 0, code, "%s%s", out, errOut)
+	require.Empty(t, errOut)
+
+	want := tr.sum
+	want.add(scanRecord{Type: labeling.TypeWord, LabelID: labeltest.LabelGeneral})
+	require.Contains(t, out, fmt.Sprintf("Scanned %d files in ", want.Files))
+	row := func(cells ...any) {
+		t.Helper()
+		parts := make([]string, len(cells))
+		for i, c := range cells {
+			parts[i] = regexp.QuoteMeta(fmt.Sprint(c))
+		}
+		require.Regexp(t, `(?m)^`+strings.Join(parts, ` +`)+`$`, out)
+	}
+	for typ, n := range want.ByType {
+		row(typ, n)
+	}
+	for id, n := range want.ByLabel {
+		require.Regexp(t, `(?m)^`+id+` +\S+ +`+fmt.Sprint(n)+`$`, out)
+	}
+	row("Labelled", want.Labelled)
+	row("Unlabelled", want.Unlabelled)
+	row("Protected", want.Protected)
+	row("Unsupported", want.Unsupported)
+	row("Errors", 0)
+	require.NotContains(t, out, "Errors:")
+	require.Regexp(t, `(?m)^`+labeltest.LabelGeneral+` +General +\d+$`, out)
+}
+
+func TestScanTableListsErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.docx"), []byte("PK\x03\x04 not really"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "fine.txt"), []byte("x"), 0o644))
+	code, out, _ := runScan(t, dir)
+	require.Equal(t, 1, code)
+	require.Regexp(t, `(?m)^Errors +1$`, out)
+	require.Contains(t, out, "Errors:\n  "+filepath.Join(dir, "broken.docx")+": ")
+	require.Regexp(t, `(?m)^Unsupported +1$`, out)
+}
+
+func TestScanUsageErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{},
+		{"-o", "xml", dir},
+		{"--workers", "0", dir},
+		{"--no-such-flag", dir},
+		{filepath.Join(dir, "missing")},
+	} {
+		code, out, errOut := runScan(t, args...)
+		require.Equal(t, 2, code, "%v", args)
+		require.Empty(t, out)
+		require.NotEmpty(t, errOut)
+	}
+	code, out, _ := runScan(t, "-o", "json", "--", dir)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, `"summary":true`)
+}
