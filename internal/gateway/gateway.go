@@ -118,6 +118,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	g.prom = server.NewRegistry()
 	g.metrics = newScanMetrics(g.prom)
 	conns := append([]*Conn(nil), opts.Connectors...)
+	built, err := buildConnectors(cfg, st, g.log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	conns = append(conns, built...)
 	if g.reg, err = newRegistry(conns); err != nil {
 		st.Close()
 		return nil, err

@@ -1,0 +1,37 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/connectors/box"
+	"github.com/labelgate/labelgate/internal/config"
+)
+
+// buildConnectors makes the connectors named in the configuration. subs is where their
+// webhook receivers find the subscriptions they created.
+func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log *slog.Logger) ([]*Conn, error) {
+	var out []*Conn
+	for i, cc := range cfg.Connectors {
+		l := log.With("connector", cc.Name)
+		var c connectors.Connector
+		var err error
+		switch cc.App {
+		case "box":
+			c, err = box.New(box.Config{
+				EnterpriseID: cc.Tenant, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret,
+				BaseURL: cc.BaseURL, UploadURL: cc.UploadURL, TokenURL: cc.AuthURL,
+				Roots: cc.Roots, Domains: cc.Domains, PrimaryKey: cc.PrimaryKey, SecondaryKey: cc.SecondaryKey,
+				LabelMap: cc.LabelMap, LabelMode: box.LabelMode(cc.LabelMode), Subscriptions: subs, Logger: l,
+			})
+		default:
+			err = fmt.Errorf("app %q is not available in this build yet", cc.App)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("connectors[%d] (%s): %w", i, cc.Name, err)
+		}
+		out = append(out, &Conn{Name: cc.Name, C: c})
+	}
+	return out, nil
+}
