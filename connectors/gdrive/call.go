@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
 
 	"github.com/labelgate/labelgate/connectors"
@@ -64,6 +65,20 @@ func (c *Conn) call(ctx context.Context, op string, fn func() error) error {
 
 // classify turns a Drive API error into a connectors.Error.
 func (c *Conn) classify(op string, err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		// The token endpoint refused: 400/401 mean the delegation or the key is wrong.
+		status := re.Response.StatusCode
+		kind := connectors.ClassifyHTTP(status)
+		if status == http.StatusBadRequest || status == http.StatusUnauthorized {
+			kind = connectors.KindPermission
+		}
+		retry := connectors.ParseRetryAfter(re.Response.Header.Get("Retry-After"), c.now())
+		if kind == connectors.KindThrottled && retry <= 0 {
+			retry = c.cfg.ThrottleWait
+		}
+		return connectors.Errorf(kind, op+" (token)", status, retry, err)
+	}
 	var ge *googleapi.Error
 	if !errors.As(err, &ge) {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -362,7 +362,14 @@ func TestImpersonationRequestsConfiguredScopes(t *testing.T) {
 	require.Equal(t, gdrive.Scopes, f.em.TokenScopes(alice))
 	require.Empty(t, f.em.TokenScopes(bob), "no token for a user whose drive was not touched")
 
-	_, err := gdrive.New(gdrive.Config{ServiceAccountKey: []byte(`{"type":"service_account"}`)})
+	// A user the delegation does not cover: the token endpoint refuses the grant.
+	err := f.c.Walk(f.ctx, "user:mallory@example.com", "", func(connectors.File, string) error { return nil })
+	require.Equal(t, connectors.KindPermission, connectors.KindOf(err), "%v", err)
+	f.em.FailNext(emulator.Fault{Status: 429, Match: "POST /token"})
+	_, err = f.c.Changes(f.ctx, "user:admin@example.com", "", func(connectors.File) error { return nil })
+	require.Equal(t, connectors.KindThrottled, connectors.KindOf(err), "%v", err)
+
+	_, err = gdrive.New(gdrive.Config{ServiceAccountKey: []byte(`{"type":"service_account"}`)})
 	require.Error(t, err)
 	_, err = gdrive.New(gdrive.Config{ServiceAccountKey: serviceAccountKey(t), LabelMap: map[string]string{"x": "bad"}})
 	require.Error(t, err)

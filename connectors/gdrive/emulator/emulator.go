@@ -337,6 +337,9 @@ func (s *Server) MediaRequests() int {
 func (s *Server) ExpirePageTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A hidden entry moves the log on, so every token handed out so far is below the floor
+	// while a fresh start token is valid.
+	s.changes = append(s.changes, change{id: int64(len(s.changes)) + 1, time: s.now()})
 	s.tokenFloor = int64(len(s.changes)) + 1
 	s.listEpoch++
 }

@@ -48,6 +48,10 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request) bool {
 	key := r.Method + " " + r.URL.Path
 	var f *Fault
 	for i := range s.faults {
+		// The token endpoint fails only when a fault names it.
+		if r.URL.Path == "/token" && !strings.Contains(s.faults[i].Match, "/token") {
+			continue
+		}
 		if strings.Contains(key, s.faults[i].Match) {
 			f = &Fault{}
 			*f = s.faults[i]
@@ -653,7 +657,7 @@ func (s *Server) listChanges(w http.ResponseWriter, r *http.Request, user string
 	i := start - 1
 	for ; i < int64(len(s.changes)); i++ {
 		c := s.changes[i]
-		if c.driveID != driveID || (driveID == "" && c.owner != user) {
+		if c.fileID == "" || c.driveID != driveID || (driveID == "" && c.owner != user) {
 			continue
 		}
 		if len(out.Changes) == size {
