@@ -158,6 +158,8 @@ type Outcome struct {
 	Wrote bool `json:"wrote"`
 	// Calls counts write calls sent to the provider, retries included.
 	Calls int `json:"calls"`
+	// NotBefore is when a paused or pending action is due again.
+	NotBefore time.Time `json:"notBefore,omitzero"`
 }
 
 // executedKinds are the action kinds the executor claims.
@@ -181,7 +183,8 @@ func (e *Executor) claim(ctx context.Context, id int64) (store.Claim, error) {
 }
 
 func outcomeOf(id int64, c store.Claim) Outcome {
-	return Outcome{ActionID: id, Kind: c.Action.Kind, State: c.Action.State, Reason: c.Action.Reason, Claimed: c.Claimed}
+	return Outcome{ActionID: id, Kind: c.Action.Kind, State: c.Action.State, Reason: c.Action.Reason, Claimed: c.Claimed,
+		NotBefore: c.Action.NotBefore}
 }
 
 // runClaimed carries out an action this executor claimed and records how it ended.
@@ -199,7 +202,7 @@ func (e *Executor) runClaimed(ctx context.Context, c store.Claim) (Outcome, erro
 	if err := e.st.CompleteAction(context.WithoutCancel(ctx), comp); err != nil {
 		return out, err
 	}
-	out.State, out.Reason = comp.State, comp.Reason
+	out.State, out.Reason, out.NotBefore = comp.State, comp.Reason, comp.NotBefore
 	e.log.Debug("action executed", "id", a.ID, "kind", a.Kind, "ref", a.Ref.Key(), "state", comp.State, "reason", comp.Reason)
 	return out, ctx.Err()
 }

@@ -37,11 +37,11 @@ func (e *Executor) Drain(ctx context.Context) (DrainStats, error) {
 	var mu sync.Mutex
 	var firstErr error
 	for ctx.Err() == nil {
-		ids, err := e.st.RunnableActions(ctx, e.clock.Now(), batchSize)
+		due, err := e.st.RunnableActions(ctx, store.RunnableFilter{Now: e.clock.Now(), ManualFirst: true, Limit: batchSize})
 		if err != nil {
 			return st, err
 		}
-		if len(ids) == 0 {
+		if len(due) == 0 {
 			break
 		}
 		// Claims are made one by one in queue order, so the quota goes to the oldest actions
@@ -49,7 +49,7 @@ func (e *Executor) Drain(ctx context.Context) (DrainStats, error) {
 		claimed := 0
 		work := make(chan store.Claim)
 		var wg sync.WaitGroup
-		for range min(e.cfg.Workers, len(ids)) {
+		for range min(e.cfg.Workers, len(due)) {
 			wg.Go(func() {
 				for c := range work {
 					out, err := e.runClaimed(ctx, c)
@@ -67,10 +67,11 @@ func (e *Executor) Drain(ctx context.Context) (DrainStats, error) {
 				}
 			})
 		}
-		for _, id := range ids {
+		for _, a := range due {
 			if ctx.Err() != nil {
 				break
 			}
+			id := a.ID
 			c, err := e.claim(ctx, id)
 			if err != nil {
 				mu.Lock()
@@ -123,23 +124,32 @@ func (e *Executor) Wake() {
 	}
 }
 
-// Run drains due actions every PollInterval (or when woken) until ctx ends. At start it
-// requeues actions left running by a worker that died (older than StaleAfter).
+// Run drains due actions every PollInterval (or when woken) until ctx ends: the dispatcher
+// to use without the job queue. At start it requeues actions left running by a worker that
+// died (older than StaleAfter).
 func (e *Executor) Run(ctx context.Context) error {
+	return e.loop(ctx, func(ctx context.Context) error {
+		st, err := e.Drain(ctx)
+		if err == nil && (st.Executed > 0 || st.Resumed > 0) {
+			e.log.Info("actions drained", "executed", st.Executed, "resumed", st.Resumed, "states", st.States)
+		}
+		return err
+	})
+}
+
+// loop runs pass at start and then every PollInterval or on Wake, until ctx ends.
+func (e *Executor) loop(ctx context.Context, pass func(context.Context) error) error {
 	if n, err := e.st.RequeueStale(ctx, e.clock.Now().Add(-e.cfg.StaleAfter)); err != nil {
 		e.log.Warn("requeueing stale actions", "err", err)
 	} else if n > 0 {
 		e.log.Info("requeued actions left running", "count", n)
 	}
 	for {
-		st, err := e.Drain(ctx)
+		if err := pass(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("dispatching actions", "err", err)
+		}
 		if ctx.Err() != nil {
 			return nil
-		}
-		if err != nil {
-			e.log.Warn("draining actions", "err", err)
-		} else if st.Executed > 0 || st.Resumed > 0 {
-			e.log.Info("actions drained", "executed", st.Executed, "resumed", st.Resumed, "states", st.States)
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		go func() {

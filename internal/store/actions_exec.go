@@ -33,7 +33,7 @@ type Claim struct {
 func QuotaCounted(kind string) bool { return kind == ActionApplyLabel || kind == ActionRemoveLabel }
 
 // ClaimAction takes a pending action for execution in one transaction: the action must still
-// be pending and due, and a label write must fit in its daily allowance (limit(a) units per
+// be pending (or paused) and due, and a label write must fit in its daily allowance (limit(a) units per
 // window, negative for unlimited). It then moves to running and the unit is counted; when the
 // allowance is used up it moves to paused until the next reset instead. An action in any other
 // state, or of a kind not in kinds (nil: any kind), is returned unclaimed, unchanged.
@@ -46,9 +46,11 @@ func (s *Store) ClaimAction(ctx context.Context, id int64, now time.Time, kinds 
 		// row and then sees it is no longer pending.
 		// quota_window records the window a unit is counted in; cleared below when none is.
 		window := QuotaWindow(now)
+		// A paused action whose quota window has reset is claimable too, so a queue job
+		// snoozed until the reset needs no separate resume step.
 		q := `UPDATE actions SET state = ?, attempts = attempts + 1, updated_at = ?, quota_window = ?
-			WHERE id = ? AND state = ? AND not_before <= ?`
-		args := []any{ActionRunning, nowMS, window.UnixMilli(), id, ActionPending, nowMS}
+			WHERE id = ? AND state IN (?, ?) AND not_before <= ?`
+		args := []any{ActionRunning, nowMS, window.UnixMilli(), id, ActionPending, ActionPaused, nowMS}
 		if len(kinds) > 0 {
 			q += ` AND kind IN (?` + strings.Repeat(", ?", len(kinds)-1) + `)`
 			for _, k := range kinds {
@@ -218,25 +220,42 @@ func (s *Store) ResumePaused(ctx context.Context, now time.Time) (int64, error) 
 	return n, nil
 }
 
-// RunnableActions returns up to limit pending label-write actions that are due, admins'
-// manual actions first, then oldest first.
-func (s *Store) RunnableActions(ctx context.Context, now time.Time, limit int) ([]int64, error) {
-	if limit <= 0 {
-		limit = 100
+// RunnableFilter selects due label actions.
+type RunnableFilter struct {
+	Now time.Time
+	// ManualFirst orders admins' manual actions first, then oldest first, for one batch;
+	// otherwise actions come oldest first after AfterID, for paging.
+	ManualFirst bool
+	AfterID     int64
+	Limit       int // default 100
+}
+
+// RunnableActions returns pending apply/remove-label actions that are due.
+func (s *Store) RunnableActions(ctx context.Context, f RunnableFilter) ([]Action, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
 	}
-	rows, err := s.query(ctx, `SELECT id FROM actions WHERE state = ? AND kind IN (?, ?) AND not_before <= ?
-		ORDER BY manual DESC, id LIMIT ?`, ActionPending, ActionApplyLabel, ActionRemoveLabel, now.UnixMilli(), limit)
+	q := `SELECT ` + actionCols + ` FROM actions WHERE state = ? AND kind IN (?, ?) AND not_before <= ?`
+	args := []any{ActionPending, ActionApplyLabel, ActionRemoveLabel, f.Now.UnixMilli()}
+	if f.ManualFirst {
+		q += ` ORDER BY manual DESC, id LIMIT ?`
+	} else {
+		q += ` AND id > ? ORDER BY id LIMIT ?`
+		args = append(args, f.AfterID)
+	}
+	args = append(args, f.Limit)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: runnable actions: %w", err)
 	}
 	defer rows.Close()
-	var out []int64
+	var out []Action
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		a, err := scanAction(rows)
+		if err != nil {
 			return nil, fmt.Errorf("store: runnable actions: %w", err)
 		}
-		out = append(out, id)
+		out = append(out, a)
 	}
 	return out, rows.Err()
 }
