@@ -94,7 +94,15 @@ type ExecutorConfig struct {
 
 // Executor carries out apply_label and remove_label actions recorded in the store.
 //
-// Alert and notify_owner actions are not its business: they stay pending for the alert sink.
+// Quota: each label write (apply or remove) counts one unit of its app+tenant's daily
+// allowance ("manual" for admins' actions, "auto" for policy actions), taken in the same
+// transaction that claims the action, so replicas on one PostgreSQL database never exceed it.
+// A unit is given back when no write took effect: a refusal, a permanent failure, a file
+// already in the target state, or an action going back to wait (retry later, provider's daily
+// limit). When the allowance is used up the action is paused until the next 12:00 UTC.
+//
+// Alert and notify_owner actions are not its business: it never claims them, so they stay
+// pending for the alert sink.
 type Executor struct {
 	cfg   ExecutorConfig
 	st    *store.Store
@@ -165,10 +173,11 @@ type Outcome struct {
 // executedKinds are the action kinds the executor claims.
 var executedKinds = []string{store.ActionApplyLabel, store.ActionRemoveLabel}
 
-// Execute runs one action if it is pending and due: it claims it against the daily quota,
+// Execute runs one action if it is pending (or paused and its quota window has reset) and due:
+// it claims it against the daily quota,
 // checks the rules, reads the file's current label, writes only if needed, and records the
 // outcome (state, inventory label, discovery event) in the store. It can be called from any
-// job handler; calling it for an action that is not pending does nothing. The error is for
+// job handler; calling it for an action in any other state does nothing. The error is for
 // store failures and cancellation only: provider failures are outcomes.
 func (e *Executor) Execute(ctx context.Context, id int64) (Outcome, error) {
 	c, err := e.claim(ctx, id)

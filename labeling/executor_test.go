@@ -446,14 +446,23 @@ func TestDailyQuota(t *testing.T) {
 			ctx := context.Background()
 			syncCatalog(t, e.st, other.app, other.tenant)
 			var ids []int64
-			for i := range 250 {
-				f := e.conn.add(fmt.Sprintf("f%03d", i), "f.docx", 10, connectors.LabelState{})
-				ids = append(ids, e.action(f.Ref, store.ActionApplyLabel, lGeneral))
-			}
-			for i := range 10 {
-				f := other.add(fmt.Sprint("b", i), "b.docx", 10, connectors.LabelState{})
-				e.action(f.Ref, store.ActionApplyLabel, lGeneral)
-			}
+			require.NoError(t, e.st.Tx(ctx, func(tx *store.Tx) error { // one transaction: keeps the test fast
+				for i := range 260 {
+					c, item := e.conn, fmt.Sprintf("f%03d", i)
+					if i >= 250 {
+						c = other
+					}
+					f := c.add(item, "f.docx", 10, connectors.LabelState{})
+					id, _, err := tx.AddAction(ctx, store.Action{Key: f.Ref.Key(), Kind: store.ActionApplyLabel, Ref: f.Ref, LabelID: lGeneral, PolicyID: "p1"})
+					if err != nil {
+						return err
+					}
+					if i < 250 {
+						ids = append(ids, id)
+					}
+				}
+				return nil
+			}))
 			st, err := e.ex.Drain(ctx)
 			require.NoError(t, err)
 			require.Equal(t, 110, st.States[store.ActionDone])
@@ -512,11 +521,15 @@ func TestQuotaAcrossReplicas(t *testing.T) {
 			conn := newMemConn(connectors.AppGDrive, "t1")
 			syncCatalog(t, st1, conn.app, conn.tenant)
 			ctx := context.Background()
-			for i := range 250 {
-				f := conn.add(fmt.Sprint("f", i), "f.docx", 10, connectors.LabelState{})
-				_, _, err := st1.AddAction(ctx, store.Action{Key: fmt.Sprint("k", i), Kind: store.ActionApplyLabel, Ref: f.Ref, LabelID: lGeneral})
-				require.NoError(t, err)
-			}
+			require.NoError(t, st1.Tx(ctx, func(tx *store.Tx) error {
+				for i := range 250 {
+					f := conn.add(fmt.Sprint("f", i), "f.docx", 10, connectors.LabelState{})
+					if _, _, err := tx.AddAction(ctx, store.Action{Key: fmt.Sprint("k", i), Kind: store.ActionApplyLabel, Ref: f.Ref, LabelID: lGeneral}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
 			quota := labeling.QuotaConfig{Default: 100, Manual: 10}
 			var wg sync.WaitGroup
 			for _, st := range []*store.Store{st1, st2} {
