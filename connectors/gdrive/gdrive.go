@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +59,8 @@ type Config struct {
 	Users      []string // users whose My Drive is in scope
 	AdminEmail string   // impersonated for shared drives and the label catalog
 
-	ServiceAccountKey []byte       // the service account's JSON key
+	ServiceAccountKey []byte       // the service account's JSON key (see LoadKey)
+	BaseURL           string       // API host override (emulator): sets DriveEndpoint and LabelsEndpoint when they are empty
 	TokenURL          string       // token endpoint override (emulator)
 	DriveEndpoint     string       // e.g. http://127.0.0.1:PORT/drive/v3/ ("" = Google)
 	LabelsEndpoint    string       // e.g. http://127.0.0.1:PORT/ ("" = Google)
@@ -144,6 +146,14 @@ func New(cfg Config) (*Conn, error) {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 1000
 	}
+	if b := strings.TrimSuffix(cfg.BaseURL, "/"); b != "" {
+		if cfg.DriveEndpoint == "" {
+			cfg.DriveEndpoint = b + "/drive/v3/"
+		}
+		if cfg.LabelsEndpoint == "" {
+			cfg.LabelsEndpoint = b + "/"
+		}
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient
 	}
@@ -161,6 +171,21 @@ func New(cfg Config) (*Conn, error) {
 	}
 	return c, nil
 }
+
+// LoadKey reads a service account key given inline (JSON) or as a path to the JSON file.
+func LoadKey(s string) ([]byte, error) {
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") {
+		return []byte(t), nil
+	}
+	b, err := os.ReadFile(s)
+	if err != nil {
+		return nil, fmt.Errorf("gdrive: reading service account key: %w", err)
+	}
+	return b, nil
+}
+
+// LabelMode says whether labels go through Drive labels, into the file, or both.
+func (c *Conn) LabelMode() string { return c.cfg.LabelMode }
 
 // Connector returns the connector as the rest of labelgate should see it: in embedded label
 // mode without the Labeler capability, so the executor writes labels into file content and

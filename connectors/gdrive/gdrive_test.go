@@ -9,6 +9,8 @@ import (
 	"encoding/pem"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -350,6 +352,8 @@ func TestEmbeddedModeOffersNoLabeler(t *testing.T) {
 	require.ErrorIs(t, f.c.ApplyLabel(f.ctx, ref(aliceDrv, "f-private"), mipConf, connectors.ApplyOptions{}),
 		connectors.ErrUnsupported)
 
+	require.Equal(t, gdrive.LabelEmbedded, f.c.LabelMode())
+
 	native := setup(t).c.Connector()
 	_, isLabeler = native.(connectors.Labeler)
 	require.True(t, isLabeler)
@@ -368,6 +372,23 @@ func TestImpersonationRequestsConfiguredScopes(t *testing.T) {
 	f.em.FailNext(emulator.Fault{Status: 429, Match: "POST /token"})
 	_, err = f.c.Changes(f.ctx, "user:admin@example.com", "", func(connectors.File) error { return nil })
 	require.Equal(t, connectors.KindThrottled, connectors.KindOf(err), "%v", err)
+
+	// The key can be given inline or as a file; BaseURL points both APIs at one host.
+	path := filepath.Join(t.TempDir(), "key.json")
+	require.NoError(t, os.WriteFile(path, serviceAccountKey(t), 0o600))
+	for _, src := range []string{path, string(serviceAccountKey(t))} {
+		key, err := gdrive.LoadKey(src)
+		require.NoError(t, err)
+		c, err := gdrive.New(gdrive.Config{Tenant: "example.com", Users: []string{alice}, AdminEmail: admin,
+			ServiceAccountKey: key, BaseURL: f.em.URL(), TokenURL: f.em.TokenURL(), RateLimit: 1000})
+		require.NoError(t, err)
+		_, err = c.Catalog(f.ctx)
+		require.NoError(t, err)
+		_, err = c.Stat(f.ctx, ref(aliceDrv, "f-private"))
+		require.NoError(t, err)
+	}
+	_, err = gdrive.LoadKey(filepath.Join(t.TempDir(), "missing.json"))
+	require.Error(t, err)
 
 	_, err = gdrive.New(gdrive.Config{ServiceAccountKey: []byte(`{"type":"service_account"}`)})
 	require.Error(t, err)
