@@ -11,10 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/internal/store/storetest"
 	"github.com/labelgate/labelgate/labeling"
 )
+
+// The configuration file's quota section converts to the executor's quota type as is.
+var _ = labeling.QuotaConfig(config.Quota{})
 
 func TestCmdQuota(t *testing.T) {
 	t.Parallel()
