@@ -66,6 +66,7 @@ type Server struct {
 	wake       chan struct{}
 	done       chan struct{}
 	stopped    chan struct{}
+	closeOnce  sync.Once
 }
 
 type file struct {
@@ -162,9 +163,11 @@ func (s *Server) TokenURL() string { return s.srv.URL + "/token" }
 
 // Close stops the server and the notification sender.
 func (s *Server) Close() {
-	close(s.done)
-	<-s.stopped
-	s.srv.Close()
+	s.closeOnce.Do(func() {
+		close(s.done)
+		<-s.stopped
+		s.srv.Close()
+	})
 }
 
 // Domain is the emulated Workspace domain.

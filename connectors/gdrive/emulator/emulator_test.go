@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -108,4 +109,31 @@ func TestControls(t *testing.T) {
 	require.Error(t, s.TrashFile(id))
 	require.Empty(t, s.Channels())
 	require.Zero(t, s.LabelWrites("f-private"))
+}
+
+func TestMediaRangeAnswers206(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	t.Cleanup(s.Close) // closing twice is harmless
+	_, body := grant(t, s, assertion(map[string]any{"iss": "sa", "sub": "alice@example.com", "scope": "x", "iat": 1, "exp": 2}))
+	get := func(rng string) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, s.DriveEndpoint()+"files/f-private?alt=media", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+body["access_token"].(string))
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	res := get("bytes=8-12")
+	require.Equal(t, http.StatusPartialContent, res.StatusCode)
+	require.Equal(t, "bytes 8-12/22", res.Header.Get("Content-Range"))
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	require.Equal(t, "notes", string(b))
+	require.Equal(t, http.StatusOK, get("").StatusCode)
+	require.Equal(t, 2, s.MediaRequests())
 }

@@ -559,7 +559,7 @@ func (s *Server) modifyLabels(w http.ResponseWriter, r *http.Request, user strin
 	}
 	// Validate everything first so a bad request changes nothing, as in Drive.
 	for _, m := range req.LabelModifications {
-		if err := s.checkChoice(m.LabelId, "", ""); err != nil && !strings.Contains(err.Error(), "has no field") {
+		if !slices.ContainsFunc(s.labels, func(l LabelSpec) bool { return l.ID == m.LabelId }) {
 			writeErr(w, http.StatusBadRequest, "invalidLabel", "Invalid label: "+m.LabelId, "labelModifications")
 			return
 		}
