@@ -43,7 +43,8 @@ const (
 type cnode struct {
 	kind      kind
 	kids      []cnode
-	strs      []string // apps, tenants, extensions, globs, emails, domains, label ids
+	strs      []string // apps, tenants, extensions, emails, domains, label ids
+	globs     []glob
 	groups    []string
 	ous       []string
 	mask      int // file families, access levels
@@ -57,7 +58,8 @@ type cnode struct {
 }
 
 type cfolder struct {
-	under, glob, exUnder, exGlob []string
+	under, exUnder []string
+	glob, exGlob   []glob
 }
 
 type caction struct {
@@ -264,7 +266,11 @@ func (c *compiler) node(n Node, path string) cnode {
 				c.fail(fmt.Sprintf("%s.name[%d]", path, i), "bad glob %q: %v", g, err)
 			}
 		}
-		return cnode{kind: kName, strs: n.Name}
+		out := cnode{kind: kName}
+		for _, g := range n.Name {
+			out.globs = append(out.globs, compileGlob(g))
+		}
+		return out
 	case n.Folder != nil:
 		return c.folder(*n.Folder, path+".folder")
 	case n.Owner != nil:
@@ -391,7 +397,12 @@ func (c *compiler) folder(f FolderCond, path string) cnode {
 			}
 		}
 	}
-	cf.glob, cf.exGlob = f.Glob, f.ExcludeGlob
+	for _, g := range f.Glob {
+		cf.glob = append(cf.glob, compileGlob(g))
+	}
+	for _, g := range f.ExcludeGlob {
+		cf.exGlob = append(cf.exGlob, compileGlob(g))
+	}
 	return cnode{kind: kFolder, folder: cf}
 }
 
@@ -436,7 +447,7 @@ func (c *compiler) label(l LabelCond, path string) cnode {
 	out := cnode{kind: k, b: l.IncludeSublabels}
 	for i, r := range refs {
 		if li, ok := c.resolve(r, fmt.Sprintf("%s.%s[%d]", path, field, i)); ok {
-			out.strs = append(out.strs, li.ID)
+			out.strs = append(out.strs, strings.ToLower(li.ID))
 		}
 	}
 	return out

@@ -245,8 +245,8 @@ func (st *evalState) eval(n *cnode) bool {
 	case kFileType:
 		return n.mask&familyOf(f.Ext) != 0 || inFold(n.strs, f.Ext)
 	case kName:
-		for _, g := range n.strs {
-			if globMatch(g, f.File.Name, true) {
+		for i := range n.globs {
+			if n.globs[i].match(f.File.Name, true) {
 				return true
 			}
 		}
@@ -280,7 +280,7 @@ func (st *evalState) eval(n *cnode) bool {
 		}
 		return false
 	case kLabelIs, kLabelIsNot:
-		is := f.LabelID != "" && (inFold(n.strs, f.LabelID) || (n.b && f.LabelParent != "" && inFold(n.strs, f.LabelParent)))
+		is := f.LabelID != "" && (in(n.strs, f.LabelID) || (n.b && f.LabelParent != "" && in(n.strs, f.LabelParent)))
 		return is == (n.kind == kLabelIs)
 	case kLabelNone:
 		return (f.LabelID == "") == n.b
@@ -329,9 +329,18 @@ func (st *evalState) readContent() {
 	st.counts = counts
 }
 
+func in(set []string, s string) bool {
+	for _, v := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
 func inFold(set []string, s string) bool {
 	for _, v := range set {
-		if strings.EqualFold(v, s) {
+		if v == s || (len(v) == len(s) && strings.EqualFold(v, s)) {
 			return true
 		}
 	}
@@ -368,8 +377,8 @@ func (cf *cfolder) match(path string, fold bool) bool {
 		}
 	}
 	if !in {
-		for _, g := range cf.glob {
-			if in = globMatch(g, path, fold); in {
+		for i := range cf.glob {
+			if in = cf.glob[i].match(path, fold); in {
 				break
 			}
 		}
@@ -382,8 +391,8 @@ func (cf *cfolder) match(path string, fold bool) bool {
 			return false
 		}
 	}
-	for _, g := range cf.exGlob {
-		if globMatch(g, path, fold) {
+	for i := range cf.exGlob {
+		if cf.exGlob[i].match(path, fold) {
 			return false
 		}
 	}

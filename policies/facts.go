@@ -52,12 +52,23 @@ func FactsFromRecord(r store.FileRecord, cat Catalog) Facts {
 
 func (fa *Facts) fillLabel(cat Catalog) {
 	fa.LabelPriority = -1
+	// Label ids compare exactly, in lower case, so evaluation needs no case folding.
+	fa.LabelID = lowerIfNeeded(fa.LabelID)
 	if fa.LabelID == "" || cat == nil {
 		return
 	}
 	if l, ok := cat.Lookup(fa.LabelID); ok {
-		fa.LabelName, fa.LabelParent, fa.LabelPriority = l.Name, l.Parent, l.Priority
+		fa.LabelName, fa.LabelParent, fa.LabelPriority = l.Name, lowerIfNeeded(l.Parent), l.Priority
 	}
+}
+
+func lowerIfNeeded(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }
 
 func extOf(name string) string {

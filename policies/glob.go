@@ -2,6 +2,7 @@ package policies
 
 import (
 	"errors"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -135,4 +136,100 @@ func matchClass(p string, r rune, fold bool) (bool, string) {
 		p = p[1:] // "]"
 	}
 	return matched != neg, p
+}
+
+// glob is a compiled pattern. Patterns made only of literals and single stars (the usual
+// "*.docx", "*budget*") match by finding their pieces in order, in linear time.
+type glob struct {
+	pat    string
+	pieces []string // lowercased literal pieces between stars; nil = use globMatch
+	lead   bool     // starts with a star
+	trail  bool     // ends with a star
+}
+
+func compileGlob(p string) glob {
+	g := glob{pat: p}
+	if p == "" || strings.ContainsAny(p, "?[\\/") || strings.Contains(p, "**") {
+		return g
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] >= utf8.RuneSelf {
+			return g // non-ASCII folding goes the general way
+		}
+	}
+	g.lead, g.trail = p[0] == '*', p[len(p)-1] == '*'
+	for _, piece := range strings.Split(strings.ToLower(p), "*") {
+		if piece != "" {
+			g.pieces = append(g.pieces, piece)
+		}
+	}
+	if g.pieces == nil {
+		g.pieces = []string{}
+	}
+	return g
+}
+
+// match matches s; fold makes it case-insensitive (the simple form is only used folded).
+func (g *glob) match(s string, fold bool) bool {
+	if g.pieces == nil || !fold || strings.IndexByte(s, '/') >= 0 {
+		return globMatch(g.pat, s, fold)
+	}
+	ps := g.pieces
+	if len(ps) == 0 {
+		return g.lead // the pattern is only stars
+	}
+	if !g.lead {
+		if !hasPrefixFold(s, ps[0]) {
+			return false
+		}
+		s, ps = s[len(ps[0]):], ps[1:]
+		if len(ps) == 0 {
+			return g.trail || s == ""
+		}
+	}
+	last := ""
+	if !g.trail {
+		last, ps = ps[len(ps)-1], ps[:len(ps)-1]
+	}
+	for _, piece := range ps {
+		i := indexFold(s, piece)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(piece):]
+	}
+	if g.trail {
+		return true
+	}
+	return len(s) >= len(last) && hasPrefixFold(s[len(s)-len(last):], last)
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 32
+	}
+	return c
+}
+
+// hasPrefixFold reports whether s starts with the lowercase ASCII prefix p, ignoring case.
+func hasPrefixFold(s, p string) bool {
+	if len(s) < len(p) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if lowerASCII(s[i]) != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// indexFold finds the lowercase ASCII piece p in s, ignoring case.
+func indexFold(s, p string) int {
+	for i := 0; i+len(p) <= len(s); i++ {
+		if lowerASCII(s[i]) == p[0] && hasPrefixFold(s[i:], p) {
+			return i
+		}
+	}
+	return -1
 }

@@ -473,7 +473,19 @@ func TestGlob(t *testing.T) {
 		{`\*x`, "*x", false, true},
 		{`\*x`, "ax", false, false},
 		{"Ärger*", "ärgerlich", true, true},
+		{"*budget*7*", "Q3 BUDGET v7.xlsx", true, true},
+		{"*budget*7*", "Q3 BUDGET v8.xlsx", true, false},
+		{"report*.DOCX", "Report 2025.docx", true, true},
+		{"report*.docx", "xReport 2025.docx", true, false},
+		{"*.docx", "a.docx.pdf", true, false},
+		{"a*b*c", "abc", true, true},
+		{"a*b*c", "ab", true, false},
+		{"*", "", true, true},
+		{"**", "anything", true, true},
+		{"abc", "ABC", true, true},
 	} {
 		require.Equal(t, tc.want, globMatch(tc.p, tc.s, tc.fold), "%q %q", tc.p, tc.s)
+		g := compileGlob(tc.p)
+		require.Equal(t, tc.want, g.match(tc.s, tc.fold), "compiled %q %q", tc.p, tc.s)
 	}
 }
