@@ -378,6 +378,14 @@ func TestEmbeddedMode(t *testing.T) {
 	require.Equal(t, store.ActionRefused, out.State)
 	require.Contains(t, out.Reason, "protected")
 
+	// A corrupt file fails at once: no retry changes its bytes.
+	bad := conn.addContent("bad", "bad.docx", []byte("this is not a zip archive at all"))
+	slept := len(e.clk.Sleeps())
+	out = run(bad.Ref, store.ActionApplyLabel, labeltest.LabelGeneral)
+	require.Equal(t, store.ActionFailed, out.State)
+	require.Contains(t, out.Reason, labeling.ErrMalformed.Error())
+	require.Len(t, e.clk.Sleeps(), slept, "no retry waits")
+
 	// A native-API app labels any file the provider accepts.
 	txt2 := e.file("txt2", "notes2.txt", 10, connectors.LabelState{})
 	require.Equal(t, store.ActionDone, e.exec(e.action(txt2, store.ActionApplyLabel, lGeneral)).State)

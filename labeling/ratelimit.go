@@ -2,6 +2,7 @@ package labeling
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -177,7 +178,7 @@ func (r *retrier) do(ctx context.Context, app connectors.App, tenant string, op 
 		if ctx.Err() != nil {
 			return attempts, err
 		}
-		if !connectors.Retryable(err) || connectors.KindOf(err) == connectors.KindFatalToday {
+		if !retryable(err) {
 			return attempts, err
 		}
 		// A provider's Retry-After overrides the computed wait and leaves the backoff where it was.
@@ -201,4 +202,23 @@ func (r *retrier) do(ctx context.Context, app connectors.App, tenant string, op 
 			// safe move because applying the same label twice converges on the same state.
 		}
 	}
+}
+
+// retryable reports whether a failed call is worth retrying now: provider errors the
+// connector classed as transient or throttled, and unclassified (network) errors; not the
+// label engine's verdicts on the file, which no retry changes, nor a provider's daily limit,
+// which is waited out by pausing the action.
+func retryable(err error) bool {
+	for _, perm := range []error{ErrMalformed, ErrUnsupported, ErrProtected, ErrTooLarge, ErrInvalidLabel,
+		context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, perm) {
+			var ce *connectors.Error
+			// A provider timeout wrapped by the connector stays retryable.
+			if errors.As(err, &ce) && perm == context.DeadlineExceeded {
+				return ce.Kind == connectors.KindTransient
+			}
+			return false
+		}
+	}
+	return connectors.Retryable(err) && connectors.KindOf(err) != connectors.KindFatalToday
 }
