@@ -53,3 +53,44 @@ func BenchmarkExecutorDrain(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExecute measures one action at a time (claim, catalog check, stat, read, write,
+// completion with inventory and event) against a provider that takes no time: the executor's
+// latency overhead per action.
+func BenchmarkExecute(b *testing.B) {
+	for _, be := range storetest.Backends() {
+		b.Run(string(be.Name), func(b *testing.B) {
+			ctx := context.Background()
+			st := storetest.Open(b, be)
+			conn := newMemConn(connectors.AppSharePoint, "t1")
+			syncCatalog(b, st, conn.app, conn.tenant)
+			ids := make([]int64, b.N)
+			require.NoError(b, st.Tx(ctx, func(tx *store.Tx) error {
+				for i := range b.N {
+					f := conn.add(fmt.Sprint("f", i), "f.docx", 10, connectors.LabelState{})
+					id, _, err := tx.AddAction(ctx, store.Action{Key: fmt.Sprint("k", i), Kind: store.ActionApplyLabel, Ref: f.Ref, LabelID: lGeneral})
+					if err != nil {
+						return err
+					}
+					ids[i] = id
+				}
+				return nil
+			}))
+			for i := range b.N {
+				f := conn.add(fmt.Sprint("f", i), "f.docx", 10, connectors.LabelState{})
+				_, _, err := st.UpsertFile(ctx, f)
+				require.NoError(b, err)
+			}
+			ex, err := labeling.NewExecutor(labeling.ExecutorConfig{Store: st, Connectors: labeling.Connectors(nativeConn{conn}),
+				Quota: labeling.QuotaConfig{Default: 1 << 30, Manual: 1 << 30}})
+			require.NoError(b, err)
+			b.ResetTimer()
+			for i := range b.N {
+				out, err := ex.Execute(ctx, ids[i])
+				if err != nil || out.State != store.ActionDone {
+					b.Fatalf("action %d: %v %+v", ids[i], err, out)
+				}
+			}
+		})
+	}
+}
