@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,20 +21,37 @@ import (
 
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/connectors/fileshare"
+	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/labeling"
+	"github.com/labelgate/labelgate/policies"
 )
 
-const scanUsage = `usage: labelgate scan [-o table|json] [--workers N] PATH...
+const scanUsage = `usage: labelgate scan [-o table|json] [--workers N]
+                      [--apply-policies FILE [--labels FILE] [--tenant GUID] [--execute] [--quota N]]
+                      PATH...
 
 Reads the sensitivity label of every Office and PDF file under each PATH (a folder or a file)
 without a server, and prints a summary table, or with -o json one JSON line per file and a
-final line with "summary": true. Exit status: 0 when every file was read, 1 when any failed,
+final line with "summary": true.
+
+--apply-policies evaluates a policy file against every file and reports the actions it asks
+for; with --execute, label actions are carried out by rewriting the files in place (atomically),
+at most --quota of them per run (default 100). Policies name labels by id, or by name when
+--labels gives the catalog (a JSON list of {"id", "name", "tenant", "priority"}); --tenant is
+the organisation's Entra tenant id, used for labels the catalog gives no tenant and to tell
+external labels apart.
+
+Exit status: 0 when every file was read (and every action carried out), 1 when any failed,
 2 for usage errors.
 `
 
 // scanOptions shape one scan.
 type scanOptions struct {
 	Workers int
+	// Tenant is the tenant the files are filed under; default "local".
+	Tenant string
+	// Policies, when set, are evaluated against every file read.
+	Policies *scanPolicies
 	// Progress, when set, is called about every progressEvery with the running counts.
 	Progress func(s *scanSummary, elapsed time.Duration)
 }
@@ -53,6 +71,19 @@ type scanRecord struct {
 	ProtectionKind string            `json:"protectionKind,omitempty"`
 	BytesRead      int64             `json:"bytesRead"`
 	Error          string            `json:"error,omitempty"`
+	Actions        []scanAction      `json:"actions,omitempty"`
+}
+
+// scanAction is one action a policy asked for on a file, and what became of it.
+type scanAction struct {
+	Policy  string `json:"policy"`
+	Kind    string `json:"kind"` // apply_label, remove_label, alert, notify_owner
+	LabelID string `json:"labelId,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Status is planned (no --execute), done, skipped (quota used up), failed, or reported
+	// (alerts and notifications, which the one-shot scan only prints).
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
 }
 
 // scanSummary is the final JSON line and what the table shows.
@@ -69,6 +100,9 @@ type scanSummary struct {
 	BytesRead   int64          `json:"bytesRead"`
 	Seconds     float64        `json:"seconds"`
 	Interrupted bool           `json:"interrupted,omitempty"`
+	// Actions counts policy actions by "kind status", e.g. "apply_label done".
+	Actions       map[string]int `json:"actions,omitempty"`
+	ActionsFailed int            `json:"actionsFailed,omitempty"`
 
 	labelNames map[string]string
 }
@@ -100,6 +134,15 @@ func (s *scanSummary) add(r scanRecord) {
 	if r.Protected {
 		s.Protected++
 	}
+	for _, a := range r.Actions {
+		if s.Actions == nil {
+			s.Actions = map[string]int{}
+		}
+		s.Actions[a.Kind+" "+a.Status]++
+		if a.Status == "failed" {
+			s.ActionsFailed++
+		}
+	}
 }
 
 // scanJob is one file to read.
@@ -115,6 +158,11 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.Usage = func() { fmt.Fprint(stderr, scanUsage) }
 	output := fl.String("o", "table", "output: table or json")
 	workers := fl.Int("workers", max(4, 2*runtime.GOMAXPROCS(0)), "files read at once")
+	policyFile := fl.String("apply-policies", "", "evaluate the policies of this YAML or JSON file")
+	labelsFile := fl.String("labels", "", "label catalog: a JSON list of labels (id, name, tenant, priority)")
+	tenant := fl.String("tenant", "", "the organisation's Entra tenant id")
+	execute := fl.Bool("execute", false, "carry out the policies' label actions (rewrites files)")
+	quota := fl.Int("quota", labeling.DefaultDailyQuota, "most label writes this run")
 	paths, err := scanParseArgs(fl, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -134,6 +182,14 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, scanUsage)
 		return 2
 	}
+	if *policyFile == "" && (*execute || *labelsFile != "") {
+		fmt.Fprintln(stderr, "labelgate scan: --execute and --labels need --apply-policies")
+		return 2
+	}
+	if *quota < 0 {
+		fmt.Fprintln(stderr, "labelgate scan: --quota must not be negative")
+		return 2
+	}
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
 			fmt.Fprintf(stderr, "labelgate scan: %v\n", err)
@@ -141,7 +197,16 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	opts := scanOptions{Workers: *workers}
+	opts := scanOptions{Workers: *workers, Tenant: *tenant}
+	if *policyFile != "" {
+		pol, err := loadScanPolicies(*policyFile, *labelsFile, *tenant)
+		if err != nil {
+			fmt.Fprintf(stderr, "labelgate scan: %v\n", err)
+			return 2
+		}
+		pol.execute, pol.quota = *execute, int64(*quota)
+		opts.Policies = pol
+	}
 	var progress *scanProgress
 	if scanIsTerminal(stderr) {
 		progress = &scanProgress{w: stderr}
@@ -153,7 +218,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sum, err := scanPaths(ctx, paths, opts, func(r scanRecord) {
 		if *output == "json" {
 			_ = enc.Encode(r)
-		} else if r.Error != "" {
+		} else if r.Error != "" || len(r.Actions) > 0 {
 			failures = append(failures, r)
 		}
 	})
@@ -170,7 +235,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		printScanTable(stdout, sum, failures)
 	}
-	if sum.Errors > 0 || sum.Interrupted {
+	if sum.Errors > 0 || sum.ActionsFailed > 0 || sum.Interrupted {
 		return 1
 	}
 	return 0
@@ -211,20 +276,17 @@ func scanPaths(ctx context.Context, paths []string, opts scanOptions, emit func(
 	producers.Go(func() {
 		defer close(jobs)
 		for _, p := range paths {
-			if err := scanEnumerate(ctx, p, jobs, results); err != nil {
+			if err := scanEnumerate(ctx, p, opts.Tenant, jobs, results); err != nil {
 				walkErr = err
 				return
 			}
 		}
 	})
 	var readers sync.WaitGroup
-	var inflight atomic.Int64
 	for range opts.Workers {
 		readers.Go(func() {
 			for j := range jobs {
-				inflight.Add(1)
-				results <- scanFile(ctx, j)
-				inflight.Add(-1)
+				results <- scanFile(ctx, j, opts.Policies)
 			}
 		})
 	}
@@ -258,7 +320,7 @@ func scanPaths(ctx context.Context, paths []string, opts scanOptions, emit func(
 
 // scanEnumerate sends the files of one path (a folder or a file) to jobs; files the walk
 // cannot read go straight to results as errors.
-func scanEnumerate(ctx context.Context, p string, jobs chan<- scanJob, results chan<- scanRecord) error {
+func scanEnumerate(ctx context.Context, p, tenant string, jobs chan<- scanJob, results chan<- scanRecord) error {
 	info, err := os.Stat(p)
 	if err != nil {
 		return err
@@ -268,7 +330,8 @@ func scanEnumerate(ctx context.Context, p string, jobs chan<- scanJob, results c
 		dir, item = filepath.Dir(p), filepath.Base(p)
 	}
 	conn, err := fileshare.New(fileshare.Config{
-		Roots: []string{dir},
+		Roots:  []string{dir},
+		Tenant: tenant,
 		SkipError: func(rel string, err error) {
 			results <- scanRecord{Path: filepath.Join(dir, filepath.FromSlash(rel)), Error: err.Error()}
 		},
@@ -303,8 +366,9 @@ func scanSend(ctx context.Context, jobs chan<- scanJob, j scanJob) error {
 	}
 }
 
-// scanFile reads one file's label; unsupported types are counted without being opened.
-func scanFile(ctx context.Context, j scanJob) scanRecord {
+// scanFile reads one file's label, then evaluates the policies (if any) and carries out their
+// label actions; unsupported types are counted without being opened.
+func scanFile(ctx context.Context, j scanJob, pol *scanPolicies) scanRecord {
 	r := scanRecord{Path: j.path, Type: labeling.TypeOf(j.file.Name), Size: j.file.Size}
 	if r.Type == labeling.TypeUnsupported {
 		return r
@@ -314,7 +378,6 @@ func scanFile(ctx context.Context, j scanJob) scanRecord {
 		r.Error = err.Error()
 		return r
 	}
-	defer obj.Close()
 	res, err := labeling.Read(ctx, obj, obj.Size(), j.file.Name)
 	r.Size, r.BytesRead = obj.Size(), res.BytesRead
 	r.Protected, r.ProtectionKind = res.Protected, res.ProtectionKind
@@ -322,9 +385,137 @@ func scanFile(ctx context.Context, j scanJob) scanRecord {
 		r.LabelID, r.LabelName, r.Tenant, r.Method = res.Label.ID, res.Label.Name, res.Label.Tenant, res.Label.Method
 	}
 	if err != nil {
+		obj.Close()
 		r.Error = err.Error()
+		return r
+	}
+	if pol == nil {
+		obj.Close()
+		return r
+	}
+	planned, err := pol.evaluate(ctx, j.file, r, obj)
+	obj.Close()
+	if err != nil {
+		r.Error = "policies: " + err.Error()
+		return r
+	}
+	for _, pa := range planned {
+		r.Actions = append(r.Actions, pol.carryOut(ctx, j, pa))
 	}
 	return r
+}
+
+// scanPolicies evaluates a policy file during a scan and carries out its label actions.
+type scanPolicies struct {
+	engine  *policies.Engine
+	cat     policies.Catalog // nil: labels are named by id
+	tenants map[string]string
+	tenant  string
+	execute bool
+	quota   int64
+	used    atomic.Int64
+}
+
+func loadScanPolicies(file, labelsFile, tenant string) (*scanPolicies, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := policies.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	p := &scanPolicies{tenants: map[string]string{}, tenant: strings.ToLower(strings.Trim(tenant, "{}"))}
+	if labelsFile != "" {
+		data, err := os.ReadFile(labelsFile)
+		if err != nil {
+			return nil, err
+		}
+		var ls []connectors.Label
+		if err := json.Unmarshal(data, &ls); err != nil {
+			return nil, fmt.Errorf("%s: %w", labelsFile, err)
+		}
+		for _, l := range ls {
+			p.tenants[strings.ToLower(l.ID)] = l.Tenant
+		}
+		p.cat = policies.NewCatalog(ls)
+	}
+	if p.engine, err = policies.Compile(doc.Policies, p.cat, policies.Options{}); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return p, nil
+}
+
+// evaluate runs the policies against a file just read; content conditions read from obj.
+func (p *scanPolicies) evaluate(ctx context.Context, f connectors.File, r scanRecord, obj connectors.Object) ([]policies.PlannedAction, error) {
+	fa := policies.NewFacts(f, connectors.LabelState{LabelID: r.LabelID, Tenant: r.Tenant, Method: r.Method, Protected: r.Protected}, p.cat)
+	if p.tenant == "" {
+		// Without the organisation's tenant id no label can be told to be someone else's.
+		fa.LabelExternal = false
+	}
+	fa.Content = func(context.Context) (io.ReaderAt, int64, error) { return obj, obj.Size(), nil }
+	d, err := p.engine.Evaluate(ctx, &fa)
+	return d.Actions, err
+}
+
+// carryOut executes (or, without --execute, only reports) one planned action.
+func (p *scanPolicies) carryOut(ctx context.Context, j scanJob, pa policies.PlannedAction) scanAction {
+	a := scanAction{Policy: pa.PolicyID, Kind: pa.Kind, LabelID: pa.LabelID, Message: pa.Params.Message, Status: "planned"}
+	if !store.QuotaCounted(pa.Kind) {
+		a.Status = "reported"
+		return a
+	}
+	if !p.execute {
+		return a
+	}
+	if p.used.Add(1) > p.quota {
+		p.used.Add(-1)
+		a.Status, a.Error = "skipped", fmt.Sprintf("the quota of %d label writes is used up", p.quota)
+		return a
+	}
+	if err := p.write(ctx, j, pa); err != nil {
+		p.used.Add(-1)
+		a.Status, a.Error = "failed", err.Error()
+		return a
+	}
+	a.Status = "done"
+	return a
+}
+
+// write rewrites the file with the label (or without any) and replaces it atomically.
+func (p *scanPolicies) write(ctx context.Context, j scanJob, pa policies.PlannedAction) error {
+	obj, err := j.conn.Open(ctx, j.file.Ref)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	if obj.Size() > labeling.MaxLabelSize {
+		return labeling.ErrTooLarge
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(obj.Size()) + 4096)
+	if pa.Kind == store.ActionApplyLabel {
+		tenant := p.tenants[strings.ToLower(pa.LabelID)]
+		if tenant == "" {
+			tenant = p.tenant
+		}
+		if tenant == "" {
+			return fmt.Errorf("label %s has no tenant: give --tenant, or --labels with tenants", pa.LabelID)
+		}
+		l := labeling.Label{ID: pa.LabelID, Tenant: tenant, Method: "auto", Enabled: true}
+		if p.cat != nil {
+			if li, ok := p.cat.Lookup(pa.LabelID); ok {
+				l.Name = li.Name
+			}
+		}
+		err = labeling.Apply(ctx, obj, obj.Size(), j.file.Name, l, &buf)
+	} else {
+		err = labeling.Remove(ctx, obj, obj.Size(), j.file.Name, &buf)
+	}
+	if err != nil {
+		return err
+	}
+	return j.conn.Upload(ctx, j.file.Ref, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 }
 
 func printScanTable(w io.Writer, s *scanSummary, failures []scanRecord) {
@@ -339,7 +530,7 @@ func printScanTable(w io.Writer, s *scanSummary, failures []scanRecord) {
 	fmt.Fprintf(w, "Scanned %d files in %.1fs (%.0f files/s), %s read%s\n\n", s.Files, s.Seconds, rate, scanBytes(s.BytesRead), state)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tFILES")
-	for _, t := range sortedKeys(s.ByType) {
+	for _, t := range scanSortedKeys(s.ByType) {
 		fmt.Fprintf(tw, "%s\t%d\n", t, s.ByType[t])
 	}
 	tw.Flush()
@@ -347,7 +538,7 @@ func printScanTable(w io.Writer, s *scanSummary, failures []scanRecord) {
 	if len(s.ByLabel) > 0 {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "LABEL\tNAME\tFILES")
-		for _, id := range sortedKeys(s.ByLabel) {
+		for _, id := range scanSortedKeys(s.ByLabel) {
 			name := s.labelNames[id]
 			if name == "" {
 				name = "-"
@@ -364,21 +555,52 @@ func printScanTable(w io.Writer, s *scanSummary, failures []scanRecord) {
 	fmt.Fprintf(tw, "Unsupported\t%d\n", s.Unsupported)
 	fmt.Fprintf(tw, "Errors\t%d\n", s.Errors)
 	tw.Flush()
-	if len(failures) == 0 {
-		return
-	}
-	const shown = 20
-	fmt.Fprintln(w, "\nErrors:")
 	slices.SortFunc(failures, func(a, b scanRecord) int { return strings.Compare(a.Path, b.Path) })
-	for _, f := range failures[:min(shown, len(failures))] {
-		fmt.Fprintf(w, "  %s: %s\n", f.Path, f.Error)
+	const shown = 20
+	var errs, acts []string
+	for _, f := range failures {
+		if f.Error != "" {
+			errs = append(errs, fmt.Sprintf("  %s: %s", f.Path, f.Error))
+		}
+		for _, a := range f.Actions {
+			line := fmt.Sprintf("  %s: %s %s", f.Path, a.Policy, a.Kind)
+			if a.LabelID != "" {
+				line += " " + a.LabelID
+			}
+			line += " (" + a.Status
+			if a.Error != "" {
+				line += ": " + a.Error
+			}
+			acts = append(acts, line+")")
+		}
 	}
-	if len(failures) > shown {
-		fmt.Fprintf(w, "  … and %d more (use -o json for all)\n", len(failures)-shown)
+	if len(s.Actions) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "POLICY ACTION\tFILES")
+		for _, k := range scanSortedKeys(s.Actions) {
+			fmt.Fprintf(tw, "%s\t%d\n", k, s.Actions[k])
+		}
+		tw.Flush()
+	}
+	for _, sec := range []struct {
+		title string
+		lines []string
+	}{{"Errors:", errs}, {"Actions:", acts}} {
+		if len(sec.lines) == 0 {
+			continue
+		}
+		fmt.Fprintln(w, "\n"+sec.title)
+		for _, l := range sec.lines[:min(shown, len(sec.lines))] {
+			fmt.Fprintln(w, l)
+		}
+		if len(sec.lines) > shown {
+			fmt.Fprintf(w, "  … and %d more (use -o json for all)\n", len(sec.lines)-shown)
+		}
 	}
 }
 
-func sortedKeys(m map[string]int) []string {
+func scanSortedKeys(m map[string]int) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
 		ks = append(ks, k)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -311,4 +312,158 @@ func BenchmarkScan(b *testing.B) {
 		b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "files/s")
 		b.ReportMetric(float64(read.Load())/float64(n.Load()), "bytes-read/file")
 	})
+}
+
+// setupPolicyScan lays out Word files in and out of /Finance, a policy labelling unlabelled
+// Word files there as Confidential (with an alert), and the label catalog.
+func setupPolicyScan(t *testing.T) (dir, policyFile, labelsFile string, eligible []string) {
+	t.Helper()
+	dir = t.TempDir()
+	write := func(rel string, data []byte) string {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, data, 0o640))
+		return p
+	}
+	plain := labeltest.Docx(labeltest.Options{Text: []string{"budget"}})
+	for _, rel := range []string{"Finance/a.docx", "Finance/2024/b.docx", "Finance/c.docx"} {
+		eligible = append(eligible, write(rel, plain))
+	}
+	write("Finance/labelled.docx", labeltest.Docx(labeltest.Options{LabelInfo: []labeltest.Label{labeltest.General()}}))
+	write("Finance/sheet.xlsx", labeltest.Xlsx(labeltest.Options{}))
+	write("HR/d.docx", plain)
+	policyFile = filepath.Join(t.TempDir(), "policies.yaml")
+	require.NoError(t, os.WriteFile(policyFile, []byte(`policies:
+  - id: finance-word
+    name: Label Word files in Finance
+    severity: medium
+    filter:
+      all:
+        - fileType: [word]
+        - folder: {under: [/Finance]}
+        - label: {none: true}
+    actions:
+      - applyLabel:
+          label: Confidential
+          onlyIfUnlabelled: true
+      - alert:
+          message: "{{.Name}} in {{.Path}} is unlabelled"
+`), 0o644))
+	labelsFile = filepath.Join(t.TempDir(), "labels.json")
+	labels, err := json.Marshal([]connectors.Label{
+		{ID: labeltest.LabelGeneral, Name: "General", Tenant: labeltest.TenantContoso, Priority: 1},
+		{ID: labeltest.LabelConfidential, Name: "Confidential", Tenant: labeltest.TenantContoso, Priority: 2},
+	})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(labelsFile, labels, 0o644))
+	return dir, policyFile, labelsFile, eligible
+}
+
+// scanJSON runs a JSON scan and returns its records by path and its summary.
+func scanJSON(t *testing.T, args ...string) (int, map[string]scanRecord, scanSummary) {
+	t.Helper()
+	code, out, errOut := runScan(t, append([]string{"-o", "json"}, args...)...)
+	recs := map[string]scanRecord{}
+	var sum scanSummary
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.Contains(line, `"summary":true`) {
+			require.NoError(t, json.Unmarshal([]byte(line), &sum))
+			continue
+		}
+		var r scanRecord
+		require.NoError(t, json.Unmarshal([]byte(line), &r), line)
+		recs[r.Path] = r
+	}
+	require.True(t, sum.Summary, "%s%s", out, errOut)
+	return code, recs, sum
+}
+
+func TestScanPoliciesDryRun(t *testing.T) {
+	t.Parallel()
+	dir, pol, labels, eligible := setupPolicyScan(t)
+	code, recs, sum := scanJSON(t, "--apply-policies", pol, "--labels", labels, dir)
+	require.Equal(t, 0, code)
+	for p, r := range recs {
+		if !slices.Contains(eligible, p) {
+			require.Empty(t, r.Actions, p)
+			continue
+		}
+		require.Equal(t, []scanAction{
+			{Policy: "finance-word", Kind: "apply_label", LabelID: labeltest.LabelConfidential, Status: "planned"},
+			{Policy: "finance-word", Kind: "alert", Message: filepath.Base(p) + " in " + "/" + filepath.ToSlash(filepath.Dir(strings.TrimPrefix(p, dir+"/"))) + " is unlabelled", Status: "reported"},
+		}, r.Actions, p)
+	}
+	require.Equal(t, map[string]int{"apply_label planned": 3, "alert reported": 3}, sum.Actions)
+	// Nothing was written.
+	_, recs, _ = scanJSON(t, dir)
+	for _, p := range eligible {
+		require.Empty(t, recs[p].LabelID)
+	}
+}
+
+func TestScanPoliciesExecuteWithinQuota(t *testing.T) {
+	t.Parallel()
+	dir, pol, labels, eligible := setupPolicyScan(t)
+	code, out, _ := runScan(t, "--apply-policies", pol, "--labels", labels, "--execute", "--quota", "2", dir)
+	require.Equal(t, 0, code, out)
+	require.Regexp(t, `(?m)^apply_label done +2$`, out)
+	require.Regexp(t, `(?m)^apply_label skipped +1$`, out)
+	require.Contains(t, out, "the quota of 2 label writes is used up")
+
+	_, recs, sum := scanJSON(t, dir)
+	labelled := 0
+	for _, p := range eligible {
+		r := recs[p]
+		if r.LabelID == "" {
+			continue
+		}
+		labelled++
+		require.Equal(t, labeltest.LabelConfidential, r.LabelID)
+		require.Equal(t, labeltest.TenantContoso, r.Tenant)
+		// A policy's write is automatic, which MIP records as the Standard method.
+		require.Equal(t, "standard", r.Method)
+		info, err := os.Stat(p)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o640), info.Mode().Perm(), "the rewrite keeps the permissions")
+	}
+	require.Equal(t, 2, labelled)
+	require.Equal(t, 3, sum.Labelled, "two new labels and the one already there")
+	require.Zero(t, sum.Errors)
+
+	// The next run labels the last one and then finds nothing left to do.
+	code, _, sum = scanJSON(t, "--apply-policies", pol, "--labels", labels, "--execute", dir)
+	require.Equal(t, 0, code)
+	require.Equal(t, 1, sum.Actions["apply_label done"])
+	_, _, sum = scanJSON(t, "--apply-policies", pol, "--labels", labels, "--execute", dir)
+	require.Empty(t, sum.Actions)
+}
+
+func TestScanPolicyUsageErrors(t *testing.T) {
+	t.Parallel()
+	dir, pol, labels, _ := setupPolicyScan(t)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("policies:\n  - id: x\n    filter: {label: {is: [Nope]}}\n    actions: [{applyLabel: {label: Nope}}]\n"), 0o644))
+	for _, args := range [][]string{
+		{"--execute", dir},
+		{"--labels", labels, dir},
+		{"--apply-policies", filepath.Join(dir, "missing.yaml"), dir},
+		{"--apply-policies", bad, "--labels", labels, dir},
+		{"--apply-policies", pol, "--quota", "-1", dir},
+	} {
+		code, _, errOut := runScan(t, args...)
+		require.Equal(t, 2, code, "%v", args)
+		require.NotEmpty(t, errOut)
+	}
+	// Label writes need a tenant: by name without a catalog there is none.
+	code, recs, sum := scanJSON(t, "--apply-policies", pol, "--execute", dir)
+	require.Equal(t, 1, code)
+	require.Equal(t, 3, sum.ActionsFailed)
+	for _, r := range recs {
+		for _, a := range r.Actions {
+			if a.Kind == "apply_label" {
+				require.Equal(t, "failed", a.Status)
+				require.Contains(t, a.Error, "no tenant")
+			}
+		}
+	}
 }
