@@ -25,8 +25,9 @@ const batchSize = 256
 // a time, until none is left that it can claim. Actions that the quota pauses, or that go back
 // to pending for a later try, stay out of this drain.
 //
-// This is the dispatcher until the job queue offers a generic job kind: it claims straight
-// from the store, which is safe with several replicas because ClaimAction is the only way in.
+// Drain is the dispatcher without the job queue (one process, the CLI, tests); QueueDispatcher
+// runs actions as queue jobs instead. Both claim through the store, which is safe with several
+// replicas because ClaimAction is the only way in.
 func (e *Executor) Drain(ctx context.Context) (DrainStats, error) {
 	st := DrainStats{States: map[string]int{}}
 	n, err := e.st.ResumePaused(ctx, e.clock.Now())
@@ -36,6 +37,13 @@ func (e *Executor) Drain(ctx context.Context) (DrainStats, error) {
 	st.Resumed = n
 	var mu sync.Mutex
 	var firstErr error
+	fail := func(what string, id int64, err error) { // mu held
+		st.Errors++
+		if firstErr == nil {
+			firstErr = err
+		}
+		e.log.Warn(what, "id", id, "err", err)
+	}
 	for ctx.Err() == nil {
 		due, err := e.st.RunnableActions(ctx, store.RunnableFilter{Now: e.clock.Now(), ManualFirst: true, Limit: batchSize})
 		if err != nil {
@@ -55,11 +63,7 @@ func (e *Executor) Drain(ctx context.Context) (DrainStats, error) {
 					out, err := e.runClaimed(ctx, c)
 					mu.Lock()
 					if err != nil && !errors.Is(err, context.Canceled) {
-						st.Errors++
-						if firstErr == nil {
-							firstErr = err
-						}
-						e.log.Warn("executing action", "id", c.Action.ID, "err", err)
+						fail("executing action", c.Action.ID, err)
 					} else {
 						st.States[out.State]++
 					}
@@ -75,12 +79,8 @@ func (e *Executor) Drain(ctx context.Context) (DrainStats, error) {
 			c, err := e.claim(ctx, id)
 			if err != nil {
 				mu.Lock()
-				st.Errors++
-				if firstErr == nil {
-					firstErr = err
-				}
+				fail("claiming action", id, err)
 				mu.Unlock()
-				e.log.Warn("claiming action", "id", id, "err", err)
 				continue
 			}
 			switch {
