@@ -33,9 +33,9 @@ type Claim struct {
 func QuotaCounted(kind string) bool { return kind == ActionApplyLabel || kind == ActionRemoveLabel }
 
 // ClaimAction takes a pending action for execution in one transaction: the action must still
-// be pending (or paused) and due, and a label write must fit in its daily allowance (limit(a) units per
-// window, negative for unlimited). It then moves to running and the unit is counted; when the
-// allowance is used up it moves to paused until the next reset instead. An action in any other
+// be pending (or paused) and due, and a label write must fit in its daily allowance (limit(a)
+// units per window, negative for unlimited). It then moves to running and the unit is counted;
+// when the allowance is used up it moves to paused until the next reset instead. An action in any other
 // state, or of a kind not in kinds (nil: any kind), is returned unclaimed, unchanged.
 func (s *Store) ClaimAction(ctx context.Context, id int64, now time.Time, kinds []string, limit func(Action) int) (Claim, error) {
 	var c Claim
@@ -43,11 +43,10 @@ func (s *Store) ClaimAction(ctx context.Context, id int64, now time.Time, kinds 
 		c = Claim{}
 		nowMS := now.UnixMilli()
 		// The conditional update is the lock: on PostgreSQL a concurrent claimer blocks on the
-		// row and then sees it is no longer pending.
+		// row and then sees it is no longer pending. A paused action whose quota window has
+		// reset is claimable too, so a queue job snoozed until the reset needs no resume step.
 		// quota_window records the window a unit is counted in; cleared below when none is.
 		window := QuotaWindow(now)
-		// A paused action whose quota window has reset is claimable too, so a queue job
-		// snoozed until the reset needs no separate resume step.
 		q := `UPDATE actions SET state = ?, attempts = attempts + 1, updated_at = ?, quota_window = ?
 			WHERE id = ? AND state IN (?, ?) AND not_before <= ?`
 		args := []any{ActionRunning, nowMS, window.UnixMilli(), id, ActionPending, ActionPaused, nowMS}
