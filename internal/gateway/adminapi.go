@@ -8,6 +8,7 @@ import (
 	"github.com/labelgate/labelgate/internal/admin"
 	"github.com/labelgate/labelgate/internal/console"
 	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/policies"
 )
 
 // rescanAdmin exposes rescans to the admin API.
@@ -48,6 +49,17 @@ func (c catalogAdmin) Sync(ctx context.Context) (any, error) {
 	return map[string]any{"connectors": res}, nil
 }
 
+// policyAdmin exposes the policies manager to the admin API.
+type policyAdmin struct{ m *policies.Manager }
+
+func (p policyAdmin) Apply(ctx context.Context, doc []byte) ([]string, error) {
+	return p.m.Apply(ctx, doc)
+}
+func (p policyAdmin) Export(ctx context.Context, id string) ([]byte, error) {
+	return p.m.Export(ctx, id)
+}
+func (p policyAdmin) WhatIf(ctx context.Context, id string) (any, error) { return p.m.WhatIf(ctx, id) }
+
 // adminHandler builds the admin API over this gateway.
 func (g *Gateway) adminHandler() (http.Handler, error) {
 	var toks []admin.Token
@@ -68,6 +80,7 @@ func (g *Gateway) adminHandler() (http.Handler, error) {
 		Tokens:         toks,
 		Rescans:        rescanAdmin{g},
 		Catalog:        catalogAdmin{g},
+		Policies:       policyAdmin{g.policies},
 		Logger:         g.logger("admin"),
 		OnlyThisTenant: g.cfg.Labels.OnlyThisTenant,
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/server"
 	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/policies"
 	"github.com/labelgate/labelgate/webhooks"
 )
 
@@ -64,6 +65,7 @@ type Gateway struct {
 	adminHooks func(*admin.Config)
 
 	reg       *registry
+	policies  *policies.Manager
 	queue     ScanQueue
 	decider   Decider
 	metrics   *scanMetrics
@@ -115,6 +117,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 		return nil, err
 	}
 	g.store = st
+	g.policies = policies.NewManager(policies.ManagerConfig{Store: st, Now: g.now, Logger: g.logger("policies")})
+	if g.decider == nil {
+		g.decider = g.policies
+	}
 	g.prom = server.NewRegistry()
 	g.metrics = newScanMetrics(g.prom)
 	conns := append([]*Conn(nil), opts.Connectors...)

@@ -12,12 +12,13 @@ import (
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/labeling"
+	"github.com/labelgate/labelgate/policies"
 )
 
 // Decider evaluates policies for a freshly scanned file and records the actions they ask
 // for. content opens the file again only if a content condition needs it.
 type Decider interface {
-	Decide(ctx context.Context, rec store.FileRecord, content func(context.Context) (io.ReaderAt, int64, error)) error
+	Decide(ctx context.Context, rec store.FileRecord, content policies.ContentSource) error
 }
 
 type scanMetrics struct {
