@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/labelgate/labelgate/internal/config"
+	"github.com/labelgate/labelgate/internal/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -25,6 +26,8 @@ Usage:
   labelgate config check [-config FILE]   validate the configuration and print every problem
   labelgate inspect [-o json] FILE...     show the label of local Office/PDF files
   labelgate version                       print the version
+  labelgate policy apply -f FILE | export | list | enable ID | disable ID | delete ID | test ID
+                                          file policies (YAML); test = what-if over the inventory
 
 Admin commands (call the admin API: -server URL or $LABELGATE_SERVER, token in $LABELGATE_TOKEN;
 tables for people, -o json for scripts):
@@ -66,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return cmdConfigCheck(rest[1:], stdout, stderr)
+	case "policy":
+		return withStore(ctx, stderr, func(_ config.Config, st *store.Store) int { return cmdPolicy(ctx, st, rest, stdout, stderr) })
 	case "files":
 		return cmdFiles(ctx, rest, stdout, stderr)
 	case "file":
