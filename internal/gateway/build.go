@@ -6,6 +6,7 @@ import (
 
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/connectors/box"
+	"github.com/labelgate/labelgate/connectors/gdrive"
 	"github.com/labelgate/labelgate/internal/config"
 )
 
@@ -25,6 +26,24 @@ func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log 
 				Roots: cc.Roots, Domains: cc.Domains, PrimaryKey: cc.PrimaryKey, SecondaryKey: cc.SecondaryKey,
 				LabelMap: cc.LabelMap, LabelMode: box.LabelMode(cc.LabelMode), Subscriptions: subs, Logger: l,
 			})
+		case "gdrive":
+			var key []byte
+			if cc.ServiceAccountKey != "" {
+				if key, err = gdrive.LoadKey(cc.ServiceAccountKey); err != nil {
+					break
+				}
+			}
+			var gc *gdrive.Conn
+			gc, err = gdrive.New(gdrive.Config{
+				Tenant: cc.Tenant, Domains: cc.Domains, Users: cc.Users, AdminEmail: cc.AdminEmail, ServiceAccountKey: key,
+				BaseURL: cc.BaseURL, TokenURL: cc.AuthURL, Include: cc.Include, Exclude: cc.Exclude,
+				LabelMode: cc.LabelMode, LabelMap: cc.LabelMap, Subscriptions: subs, Logger: l,
+			})
+			if err == nil {
+				// In embedded mode Connector() hides the native label API, so the executor
+				// writes labels into the files instead.
+				c = gc.Connector()
+			}
 		default:
 			err = fmt.Errorf("app %q is not available in this build yet", cc.App)
 		}
