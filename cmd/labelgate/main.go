@@ -25,6 +25,8 @@ Usage:
   labelgate serve [-config FILE]          run the gateway (webhooks, scanning, executor, admin API)
   labelgate config check [-config FILE]   validate the configuration and print every problem
   labelgate inspect [-o json] FILE...     show the label of local Office/PDF files
+  labelgate scan [-o json] [--workers N] [--apply-policies FILE [--execute]] PATH...
+                                          one-shot label discovery over folders, no server needed
   labelgate version                       print the version
   labelgate policy apply -f FILE | export | list | enable ID | disable ID | delete ID | test ID
                                           file policies (YAML); test = what-if over the inventory
@@ -71,6 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdConfigCheck(rest[1:], stdout, stderr)
 	case "policy":
 		return withStore(ctx, stderr, func(_ config.Config, st *store.Store) int { return cmdPolicy(ctx, st, rest, stdout, stderr) })
+	case "inspect":
+		return cmdInspect(ctx, rest, stdout, stderr)
+	case "scan":
+		return cmdScan(ctx, rest, stdout, stderr)
 	case "files":
 		return cmdFiles(ctx, rest, stdout, stderr)
 	case "file":

@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"fmt"
+	"path/filepath"
 	"log/slog"
 
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/connectors/box"
+	"github.com/labelgate/labelgate/connectors/fileshare"
 	"github.com/labelgate/labelgate/connectors/gdrive"
 	"github.com/labelgate/labelgate/internal/config"
 )
@@ -44,6 +46,13 @@ func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log 
 				// writes labels into the files instead.
 				c = gc.Connector()
 			}
+		case "fileshare":
+			tenant := cc.Tenant
+			if tenant == "" {
+				tenant = "local"
+			}
+			c, err = fileshare.New(fileshare.Config{Roots: cc.Roots, Tenant: tenant, Include: cc.Include, Exclude: cc.Exclude,
+				StateDir: filepath.Join(cfg.DataDir, "fileshare", config.EnvName(cc.Name)), Logger: l})
 		default:
 			err = fmt.Errorf("app %q is not available in this build yet", cc.App)
 		}

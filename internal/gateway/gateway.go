@@ -204,6 +204,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.goBG(func() { g.feedLoop(bgCtx) })
 	g.goBG(func() { g.subLoop(bgCtx) })
 	g.goBG(func() { g.schedulerLoop(bgCtx) })
+	g.watchLoops(bgCtx)
 	var runErr error
 	select {
 	case <-ctx.Done():

@@ -348,3 +348,44 @@ func (g *Gateway) notifyBase() string {
 
 // logger returns the gateway's logger with a component name.
 func (g *Gateway) logger(component string) *slog.Logger { return g.log.With("component", component) }
+
+// Watcher is implemented by connectors whose change feed is a local watch rather than
+// provider webhooks (file shares).
+type Watcher interface {
+	Watch(ctx context.Context, drive string, fn func(connectors.File)) error
+}
+
+// watchLoops runs every watcher connector's watch on each of its drives until ctx ends.
+func (g *Gateway) watchLoops(ctx context.Context) {
+	for _, c := range g.reg.list {
+		w, ok := c.C.(Watcher)
+		if !ok {
+			continue
+		}
+		drives, err := c.C.Drives(ctx)
+		if err != nil {
+			g.log.Error("watch: drives", "connector", c.Name, "err", err)
+			continue
+		}
+		for _, d := range drives {
+			c, d := c, d
+			g.goBG(func() {
+				for ctx.Err() == nil {
+					err := w.Watch(ctx, d.ID, func(f connectors.File) {
+						if _, err := g.fileChanged(ctx, f, ReasonWebhook); err != nil && ctx.Err() == nil {
+							g.log.Error("watch: enqueue", "connector", c.Name, "file", f.Ref.Key(), "err", err)
+						}
+					})
+					if ctx.Err() != nil {
+						return
+					}
+					g.log.Warn("watch stopped; restarting", "connector", c.Name, "drive", d.ID, "err", err)
+					select {
+					case <-ctx.Done():
+					case <-time.After(5 * time.Second):
+					}
+				}
+			})
+		}
+	}
+}
