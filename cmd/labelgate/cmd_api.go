@@ -569,4 +569,3 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	table(stdout, "AT\tKIND\tAPP\tFILE\tLABEL\tBY", rows)
 	return 0
 }
-

@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"fmt"
-	"path/filepath"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/connectors/box"
