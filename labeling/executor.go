@@ -303,14 +303,20 @@ func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.
 	if err != nil {
 		return e.failed(a, err)
 	}
+	// From here the provider's facts name the file in the event; no inventory read needed.
+	facts := &store.FileFacts{Path: f.Path, Name: f.Name, PrevLabelID: cur.LabelID}
+	refuse = func(format string, args ...any) store.Completion {
+		return store.Completion{State: store.ActionRefused, Reason: fmt.Sprintf(format, args...), ReleaseQuota: true,
+			Event: store.EventActionRefused, File: facts}
+	}
 	want := state{}
 	if apply {
 		want = state{LabelID: target.ID, Tenant: target.Tenant, Method: p.Method}
 	}
 	if cur.LabelID == want.LabelID {
 		return store.Completion{State: store.ActionDone, ReleaseQuota: true, Event: store.EventLabelUnchanged,
-			Reason: "file already in the target state; nothing written",
-			Label:  &store.FileLabel{LabelID: cur.LabelID, Tenant: cur.Tenant, Method: cur.Method}}
+			Reason: "file already in the target state; nothing written", File: facts,
+			Label: &store.FileLabel{LabelID: cur.LabelID, Tenant: cur.Tenant, Method: cur.Method}}
 	}
 	if cur.Protected && cur.LabelID != "" {
 		if w.codec != nil {
@@ -336,10 +342,13 @@ func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.
 		return err == nil && s.LabelID == want.LabelID, err
 	})
 	if err != nil {
-		return e.failed(a, err)
+		comp := e.failed(a, err)
+		comp.File = facts
+		return comp
 	}
 	out.Wrote = true
-	return store.Completion{State: store.ActionDone, Label: &store.FileLabel{LabelID: want.LabelID, Tenant: want.Tenant, Method: want.Method}}
+	return store.Completion{State: store.ActionDone, File: facts,
+		Label: &store.FileLabel{LabelID: want.LabelID, Tenant: want.Tenant, Method: want.Method}}
 }
 
 // failed maps an error to the action's next state: permanent provider errors and label-engine

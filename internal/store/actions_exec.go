@@ -128,6 +128,14 @@ type Completion struct {
 	// The store fills in the file's path and name, the labels and Reason as the detail.
 	Event string
 	Actor string
+	// File describes the file for the event when the caller knows it from the provider; nil
+	// reads it from the inventory.
+	File *FileFacts
+}
+
+// FileFacts name a file in an action's event: where it is and the label it held before.
+type FileFacts struct {
+	Path, Name, PrevLabelID string
 }
 
 // CompleteAction ends a running action in one transaction: its new state, the quota unit given
@@ -163,24 +171,25 @@ func (s *Store) CompleteAction(ctx context.Context, c Completion) error {
 		if kind == "" && c.Label == nil {
 			return nil
 		}
-		var f FileRecord
-		ferr := tx.queryRow(ctx, `SELECT path, name, label_id FROM files WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
-			string(a.Ref.App), a.Ref.Tenant, a.Ref.Drive, a.Ref.ItemID).Scan(&f.Path, &f.Name, &f.LabelID)
-		known := ferr == nil
-		if ferr != nil && !isNoRows(ferr) {
-			return fmt.Errorf("store: complete action: %w", ferr)
+		f := c.File
+		if f == nil {
+			f = &FileFacts{}
+			err := tx.queryRow(ctx, `SELECT path, name, label_id FROM files WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
+				string(a.Ref.App), a.Ref.Tenant, a.Ref.Drive, a.Ref.ItemID).Scan(&f.Path, &f.Name, &f.PrevLabelID)
+			if err != nil && !isNoRows(err) {
+				return fmt.Errorf("store: complete action: %w", err)
+			}
 		}
 		e := Event{Kind: kind, App: a.Ref.App, Tenant: a.Ref.Tenant, Drive: a.Ref.Drive, ItemID: a.Ref.ItemID, Path: f.Path,
-			Name: f.Name, LabelID: a.LabelID, PrevLabelID: f.LabelID, Actor: c.Actor, Detail: c.Reason}
+			Name: f.Name, LabelID: a.LabelID, PrevLabelID: f.PrevLabelID, Actor: c.Actor, Detail: c.Reason}
 		if c.Label != nil {
 			e.LabelID = c.Label.LabelID
-			if known {
-				if _, err := tx.exec(ctx, `UPDATE files SET label_id = ?, label_tenant = ?, label_method = ?, label_set_at = ?,
-						label_external = ?, updated_at = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
-					c.Label.LabelID, c.Label.Tenant, c.Label.Method, nowMS, false, nowMS,
-					string(a.Ref.App), a.Ref.Tenant, a.Ref.Drive, a.Ref.ItemID); err != nil {
-					return fmt.Errorf("store: complete action: %w", err)
-				}
+			// A file not in the inventory yet is left to the scanner; the event is logged anyway.
+			if _, err := tx.exec(ctx, `UPDATE files SET label_id = ?, label_tenant = ?, label_method = ?, label_set_at = ?,
+					label_external = ?, updated_at = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
+				c.Label.LabelID, c.Label.Tenant, c.Label.Method, nowMS, false, nowMS,
+				string(a.Ref.App), a.Ref.Tenant, a.Ref.Drive, a.Ref.ItemID); err != nil {
+				return fmt.Errorf("store: complete action: %w", err)
 			}
 		}
 		if kind == "" {
