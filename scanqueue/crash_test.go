@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -101,7 +102,11 @@ func TestCrash(t *testing.T) {
 	for _, backend := range backends() {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			runCrash(t, backend, 1, 3000)
+			n := 3000
+			if raceEnabled && backend == "sqlite" {
+				n = 1000 // one transaction per job on one SQLite file, ~10x slower under -race
+			}
+			runCrash(t, backend, 1, n)
 		})
 	}
 	if os.Getenv("LABELGATE_TEST_POSTGRES") != "" {
@@ -110,6 +115,24 @@ func TestCrash(t *testing.T) {
 			runCrash(t, "postgres", 2, 3000)
 		})
 	}
+}
+
+// syncBuffer collects the output of several child processes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func runCrash(t *testing.T, backend string, procs, n int) {
@@ -139,7 +162,7 @@ func runCrash(t *testing.T, backend string, procs, n int) {
 		require.NoError(t, q.eng.db().QueryRow(ctx, `SELECT COUNT(*), COUNT(DISTINCT job_key) FROM crash_effect`).Scan(&total, &distinct))
 		return total, distinct
 	}
-	var logs bytes.Buffer
+	var logs syncBuffer
 	start := func() []*exec.Cmd {
 		var cmds []*exec.Cmd
 		for p := range procs {
@@ -158,8 +181,13 @@ func runCrash(t *testing.T, backend string, procs, n int) {
 	}
 	began := time.Now()
 	for round := range 4 {
+		before, _ := effects()
 		cmds := start()
-		time.Sleep(time.Duration(300+rand.IntN(500)) * time.Millisecond)
+		// Kill at a random moment once the workers are under way, so each kill lands
+		// mid-work rather than during start-up.
+		require.Eventually(t, func() bool { total, _ := effects(); return total > before },
+			30*time.Second, 10*time.Millisecond, "workers made no progress; output:\n%s", &logs)
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
 		for _, cmd := range cmds {
 			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 			_ = cmd.Wait()

@@ -126,7 +126,7 @@ func testConfig(h handles) Config {
 }
 
 // setup opens a queue on a fresh database; tweak adjusts the configuration.
-func setup(t *testing.T, backend string, tweak func(*Config)) (*Queue, handles) {
+func setup(t testing.TB, backend string, tweak func(*Config)) (*Queue, handles) {
 	t.Helper()
 	h := newHandles(t, backend)
 	cfg := testConfig(h)

@@ -1,0 +1,5 @@
+//go:build race
+
+package scanqueue
+
+const raceEnabled = true
