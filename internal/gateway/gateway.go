@@ -23,6 +23,7 @@ import (
 	"github.com/labelgate/labelgate/internal/server"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/policies"
+	"github.com/labelgate/labelgate/scanqueue"
 	"github.com/labelgate/labelgate/webhooks"
 )
 
@@ -46,8 +47,8 @@ type Options struct {
 	// StaleRescan is how long a running rescan may go without progress before the leader
 	// takes it over (its runner died); 2 min.
 	StaleRescan time.Duration
-	// Queue overrides the scan queue (tests).
-	Queue ScanQueue
+	// QueueTuning adjusts the scan queue's configuration (tests: short polls and leases).
+	QueueTuning func(*scanqueue.Config)
 }
 
 // Gateway is a running labelgate.
@@ -67,6 +68,7 @@ type Gateway struct {
 	reg       *registry
 	policies  *policies.Manager
 	queue     ScanQueue
+	sq        *scanqueue.Queue
 	decider   Decider
 	metrics   *scanMetrics
 	feedWake  chan struct{}
@@ -110,7 +112,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	g.bgCtx = context.Background()
 	g.id = replicaID()
 	g.startedAt = g.now()
-	g.queue = opts.Queue
 	g.decider = opts.Decider
 	st, err := store.Open(ctx, store.Config{URL: cfg.Store.URL, DataDir: cfg.DataDir, Logger: g.log, Now: g.now})
 	if err != nil {
@@ -153,6 +154,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 		st.Close()
 		return nil, err
 	}
+	if g.sq, err = g.openQueue(ctx); err != nil {
+		g.public.Shutdown(ctx)
+		st.Close()
+		return nil, err
+	}
+	g.queue = riverQueue{g.sq}
+	g.adminHooks = func(c *admin.Config) { c.Queue = queueAdmin{q: g.sq, g: g} }
 	if err := g.startAdmin(); err != nil {
 		g.public.Shutdown(ctx)
 		st.Close()
@@ -201,6 +209,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	bgCtx, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	g.bgCtx = bgCtx
+	// The queue gets its own lifetime: a signal must not cancel running jobs mid-write; Stop
+	// below lets them finish within the shutdown window.
+	if err := g.sq.Start(context.WithoutCancel(bgCtx)); err != nil {
+		return fmt.Errorf("scan queue: %w", err)
+	}
 	g.goBG(func() { g.feedLoop(bgCtx) })
 	g.goBG(func() { g.subLoop(bgCtx) })
 	g.goBG(func() { g.schedulerLoop(bgCtx) })
@@ -212,9 +225,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("listener: %w", err)
 	}
 	g.log.Info("shutting down")
-	stopBG()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.opts.ShutdownTimeout)
 	defer cancel()
+	// Running jobs get the shutdown window to finish; what does not finish is left to its
+	// lease (and reclaimed at once by this replica's next start), never half-committed.
+	if err := g.sq.Stop(sctx); err != nil {
+		g.log.Warn("scan queue stop", "err", err)
+	}
+	stopBG()
 	var errs []error
 	for _, l := range []*server.Listener{g.public, g.admin} {
 		if err := l.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,0 +1,73 @@
+package gateway
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/scanqueue"
+)
+
+// riverQueue is the scan queue on the store's database.
+type riverQueue struct{ q *scanqueue.Queue }
+
+func (r riverQueue) EnqueueScan(ctx context.Context, ref connectors.FileRef, reason Reason) error {
+	_, err := r.q.EnqueueScans(ctx, scanqueue.Scan(ref, scanqueue.Reason(reason)))
+	return err
+}
+
+// openQueue opens the scan queue on the store's database and registers the scanner.
+func (g *Gateway) openQueue(ctx context.Context) (*scanqueue.Queue, error) {
+	lease := g.cfg.Queue.Lease
+	jobTimeout := 10 * time.Minute
+	if lease < 2*jobTimeout {
+		jobTimeout = lease / 2
+	}
+	host, _ := os.Hostname()
+	qcfg := scanqueue.Config{
+		Logger:     g.logger("queue"),
+		Clock:      g.now,
+		Registerer: g.prom,
+		// Stable across restarts (so a restarted replica reclaims its own jobs at once)
+		// and distinct between replicas on one host.
+		WorkerID:    host + "@" + g.public.Addr(),
+		Workers:     g.cfg.Queue.Workers,
+		MaxAttempts: g.cfg.Queue.MaxAttempts,
+		Lease:       lease,
+		JobTimeout:  jobTimeout,
+	}
+	if g.opts.QueueTuning != nil {
+		g.opts.QueueTuning(&qcfg)
+	}
+	if g.store.Dialect() == store.Postgres {
+		qcfg.Postgres = g.store.Pool()
+	} else {
+		qcfg.SQLite = g.store.DB()
+	}
+	q, err := scanqueue.Open(ctx, qcfg)
+	if err != nil {
+		return nil, err
+	}
+	err = q.Scans().Handle(func(ctx context.Context, job *scanqueue.ScanJob) error {
+		return g.Scan(ctx, job.Args.Ref)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// queueAdmin exposes the queue to the admin API and the console.
+type queueAdmin struct {
+	q *scanqueue.Queue
+	g *Gateway
+}
+
+func (a queueAdmin) Stats(ctx context.Context) (any, error)           { return a.q.Stats(ctx) }
+func (a queueAdmin) Dead(ctx context.Context, limit int) (any, error) { return a.q.Dead(ctx, limit) }
+func (a queueAdmin) Requeue(ctx context.Context, id int64) error      { return a.q.Requeue(ctx, id) }
+func (a queueAdmin) EnqueueAdmin(ctx context.Context, ref connectors.FileRef) error {
+	return a.g.queue.EnqueueScan(ctx, ref, ReasonAdmin)
+}
