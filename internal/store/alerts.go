@@ -67,10 +67,10 @@ func scanAlert(sc interface{ Scan(...any) error }) (Alert, error) {
 
 // RaiseAlert records an occurrence. When an unresolved alert with the same group key was
 // first raised less than window ago (window <= 0: at any time), the occurrence joins it: its
-// count and last time go up and created is false. Otherwise a new open alert is inserted and
-// deliveries are queued for it in the same transaction, so an alert is never recorded
-// without its deliveries or the other way round.
-func (s *Store) RaiseAlert(ctx context.Context, a Alert, window time.Duration, deliveries []OutboxItem) (Alert, bool, error) {
+// count and last time go up and created is false. Otherwise a new open alert is inserted, and
+// its deliveries and digest notices are queued in the same transaction, so an alert is never
+// recorded without them or the other way round.
+func (s *Store) RaiseAlert(ctx context.Context, a Alert, window time.Duration, deliveries []OutboxItem, notices []Notice) (Alert, bool, error) {
 	if a.GroupKey == "" || a.Rule == "" {
 		return Alert{}, false, errors.New("store: alert needs a rule and a group key")
 	}
@@ -122,6 +122,12 @@ func (s *Store) RaiseAlert(ctx context.Context, a Alert, window time.Duration, d
 		for _, d := range deliveries {
 			d.AlertID = out.ID
 			if err := tx.enqueueOutbox(ctx, d, now); err != nil {
+				return err
+			}
+		}
+		for _, n := range notices {
+			n.AlertID = out.ID
+			if err := tx.addNotice(ctx, n, now); err != nil {
 				return err
 			}
 		}
@@ -500,11 +506,15 @@ const noticeCols = `id, recipient, kind, alert_id, action_id, rule, severity, ti
 
 // AddNotice queues a notice for its recipient's next digest.
 func (s *Store) AddNotice(ctx context.Context, n Notice) error {
+	return s.Tx(ctx, func(tx *Tx) error { return tx.addNotice(ctx, n, s.now()) })
+}
+
+func (t *Tx) addNotice(ctx context.Context, n Notice, now time.Time) error {
 	at := n.At
 	if at.IsZero() {
-		at = s.now()
+		at = now
 	}
-	_, err := s.exec(ctx, `INSERT INTO alert_notices (recipient, kind, alert_id, action_id, rule, severity, title, message, app, tenant,
+	_, err := t.exec(ctx, `INSERT INTO alert_notices (recipient, kind, alert_id, action_id, rule, severity, title, message, app, tenant,
 			drive, item_id, path, name, label_id, at, digest_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`, n.Recipient, n.Kind, n.AlertID, n.ActionID, n.Rule, n.Severity,
 		n.Title, n.Message, string(n.Ref.App), n.Ref.Tenant, n.Ref.Drive, n.Ref.ItemID, n.Path, n.Name, n.LabelID, at.UnixMilli())
@@ -613,6 +623,15 @@ func (s *Store) TakeDigest(ctx context.Context, recipient, kind string, now time
 		return nil
 	})
 	return sent, err
+}
+
+// LastEventID is the id of the newest discovery-log entry, 0 when the log is empty.
+func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.queryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM events`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: last event: %w", err)
+	}
+	return id, nil
 }
 
 // SubscriptionProblem is a provider subscription that failed to renew or ran out.

@@ -46,7 +46,8 @@ func TestRaiseAlertGroupsWithinWindow(t *testing.T) {
 		a := store.Alert{GroupKey: "label_removed|" + ref("f1").Key(), Rule: "label_removed", Severity: "high",
 			Title: "Label removed", Ref: ref("f1"), Name: "a.docx", PrevLabelID: "L1", EventID: 7}
 		out := []store.OutboxItem{{Sink: "hook", Kind: "webhook"}, {Sink: "audit", Kind: "jsonl"}}
-		first, created, err := s.RaiseAlert(ctx, a, time.Hour, out)
+		notices := []store.Notice{{Recipient: "alice@contoso.com", Kind: "owner", Title: "Label removed", Ref: ref("f1")}}
+		first, created, err := s.RaiseAlert(ctx, a, time.Hour, out, notices)
 		require.NoError(t, err)
 		require.True(t, created)
 		require.Equal(t, store.AlertOpen, first.State)
@@ -54,7 +55,7 @@ func TestRaiseAlertGroupsWithinWindow(t *testing.T) {
 
 		clk.Add(30 * time.Minute)
 		a.EventID = 8
-		again, created, err := s.RaiseAlert(ctx, a, time.Hour, out)
+		again, created, err := s.RaiseAlert(ctx, a, time.Hour, out, notices)
 		require.NoError(t, err)
 		require.False(t, created, "a repeat inside the window joins the open alert")
 		require.Equal(t, first.ID, again.ID)
@@ -66,16 +67,20 @@ func TestRaiseAlertGroupsWithinWindow(t *testing.T) {
 		items, err := s.ListOutbox(ctx, store.OutboxFilter{AlertID: first.ID})
 		require.NoError(t, err)
 		require.Len(t, items, 2)
+		waiting, err := s.WaitingDigests(ctx)
+		require.NoError(t, err)
+		require.Len(t, waiting, 1)
+		require.EqualValues(t, 1, waiting[0].Waiting, "the owner hears of the group once")
 
 		// Acknowledged alerts still absorb repeats; past the window a new alert starts.
 		_, err = s.AckAlert(ctx, first.ID, "ops@contoso.com")
 		require.NoError(t, err)
 		clk.Add(20 * time.Minute)
-		_, created, err = s.RaiseAlert(ctx, a, time.Hour, out)
+		_, created, err = s.RaiseAlert(ctx, a, time.Hour, out, nil)
 		require.NoError(t, err)
 		require.False(t, created)
 		clk.Add(20 * time.Minute)
-		third, created, err := s.RaiseAlert(ctx, a, time.Hour, out)
+		third, created, err := s.RaiseAlert(ctx, a, time.Hour, out, nil)
 		require.NoError(t, err)
 		require.True(t, created)
 		require.NotEqual(t, first.ID, third.ID)
@@ -83,7 +88,7 @@ func TestRaiseAlertGroupsWithinWindow(t *testing.T) {
 		// A resolved alert never absorbs; window 0 groups with any unresolved one.
 		_, err = s.ResolveAlert(ctx, third.ID, "ops")
 		require.NoError(t, err)
-		fourth, created, err := s.RaiseAlert(ctx, a, 0, nil)
+		fourth, created, err := s.RaiseAlert(ctx, a, 0, nil, nil)
 		require.NoError(t, err)
 		require.False(t, created, "the acknowledged first alert is unresolved and window 0 is unbounded")
 		require.Equal(t, first.ID, fourth.ID)
@@ -99,10 +104,10 @@ func TestAlertStateChanges(t *testing.T) {
 	t.Parallel()
 	forEachAlertBackend(t, func(t *testing.T, s *store.Store, clk *alertClock) {
 		ctx := context.Background()
-		a, _, err := s.RaiseAlert(ctx, store.Alert{GroupKey: "g1", Rule: "r", Severity: "low", Title: "t"}, time.Hour, nil)
+		a, _, err := s.RaiseAlert(ctx, store.Alert{GroupKey: "g1", Rule: "r", Severity: "low", Title: "t"}, time.Hour, nil, nil)
 		require.NoError(t, err)
 		b, _, err := s.RaiseAlert(ctx, store.Alert{GroupKey: "g2", Rule: "r2", Severity: "high", Title: "t2",
-			Ref: connectors.FileRef{App: connectors.AppBox, Tenant: "E", Drive: "0", ItemID: "9"}}, time.Hour, nil)
+			Ref: connectors.FileRef{App: connectors.AppBox, Tenant: "E", Drive: "0", ItemID: "9"}}, time.Hour, nil, nil)
 		require.NoError(t, err)
 
 		acked, err := s.AckAlert(ctx, a.ID, "ann")
