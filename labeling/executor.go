@@ -105,7 +105,7 @@ type ExecutorConfig struct {
 // pending for the alert sink.
 type Executor struct {
 	cfg   ExecutorConfig
-	st    *store.Store
+	st    *store.Prepared
 	clock Clock
 	log   *slog.Logger
 	retry *retrier
@@ -144,13 +144,16 @@ func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
 	cfg.Retry = cfg.Retry.withDefaults()
 	return &Executor{
 		cfg:   cfg,
-		st:    cfg.Store,
+		st:    cfg.Store.Prepared(),
 		clock: cfg.Clock,
 		log:   cfg.Logger,
 		retry: &retrier{cfg: cfg.Retry, clock: cfg.Clock, rl: newRateLimits(cfg.Clock, cfg.RateLimits)},
 		wake:  make(chan struct{}, 1),
 	}, nil
 }
+
+// Close releases the executor's prepared statements; the store stays open.
+func (e *Executor) Close() error { return e.st.Close() }
 
 // Outcome is what Execute did with one action.
 type Outcome struct {

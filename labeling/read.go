@@ -68,9 +68,10 @@ func Read(ctx context.Context, r io.ReaderAt, size int64, name string) (Result, 
 
 func read(ctx context.Context, rr *rangeio.Reader, size int64, res *Result) error {
 	if res.Type == TypePDF {
-		// Writers may put junk before the header; readers look in the first KiB.
+		// Writers may put junk before the header; readers look in the first KiB. The fetch is
+		// larger because writers usually put the catalog, Info and metadata near the start.
 		probe := make([]byte, min(size, 1024))
-		if err := rr.Prefetch([]rangeio.Range{{Off: 0, Len: int64(len(probe))}}, 0); err != nil {
+		if err := rr.Prefetch([]rangeio.Range{{Off: 0, Len: rangeio.DefaultMinFetch}}, 0); err != nil {
 			return mapErr(err)
 		}
 		if _, err := rr.ReadAt(probe, 0); err != nil && !errors.Is(err, io.EOF) {
@@ -83,11 +84,7 @@ func read(ctx context.Context, rr *rangeio.Reader, size int64, res *Result) erro
 	}
 	// The first read fetches the tail. A ZIP's end record is there; its leading magic is then
 	// confirmed from the same fetch that brings the first parts, saving a round trip.
-	tail := make([]byte, min(size, rangeio.DefaultTail))
-	if _, err := rr.ReadAt(tail, size-int64(len(tail))); err != nil && !errors.Is(err, io.EOF) {
-		return mapErr(err)
-	}
-	if bytes.Contains(tail, []byte("PK\x05\x06")) {
+	if isZipTail(rr, size) {
 		return readOOXML(ctx, rr, size, res)
 	}
 	head := make([]byte, min(size, 512))
@@ -104,6 +101,21 @@ func read(ctx context.Context, rr *rangeio.Reader, size int64, res *Result) erro
 		return readOOXML(ctx, rr, size, res) // reports the missing end record
 	}
 	return fmt.Errorf("%w: %s file does not start with a ZIP or compound-file signature", ErrMalformed, res.Type)
+}
+
+// isZipTail reports whether the tail holds an end-of-central-directory record, looking at the
+// common comment-less position before scanning the whole tail window.
+func isZipTail(r io.ReaderAt, size int64) bool {
+	sig := []byte("PK\x05\x06")
+	last := make([]byte, min(size, 22))
+	if _, err := r.ReadAt(last, size-int64(len(last))); err == nil && bytes.HasPrefix(last, sig) {
+		return true
+	}
+	tail := make([]byte, min(size, rangeio.DefaultTail))
+	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil && !errors.Is(err, io.EOF) {
+		return false
+	}
+	return bytes.Contains(tail, sig)
 }
 
 // mapErr turns the container packages' malformed errors into ErrMalformed.

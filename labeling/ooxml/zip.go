@@ -79,10 +79,17 @@ func Open(r io.ReaderAt, size int64) (*Archive, error) {
 	if size < eocdLen {
 		return nil, malformed("file of %d bytes is too small for a zip", size)
 	}
-	tailLen := min(size, int64(rangeio.DefaultTail))
+	// Most archives have no comment: try the last 22 bytes before scanning the whole tail.
+	tailLen := int64(eocdLen)
 	tail, err := readFull(r, size-tailLen, int(tailLen))
 	if err != nil {
 		return nil, err
+	}
+	if binary.LittleEndian.Uint32(tail) != sigEOCD || binary.LittleEndian.Uint16(tail[20:]) != 0 {
+		tailLen = min(size, int64(rangeio.DefaultTail))
+		if tail, err = readFull(r, size-tailLen, int(tailLen)); err != nil {
+			return nil, err
+		}
 	}
 	pos := -1
 	for i := len(tail) - eocdLen; i >= 0; i-- {
