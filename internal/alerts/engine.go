@@ -432,10 +432,10 @@ func (e *Engine) labelName(ctx context.Context, app connectors.App, tenant, id s
 	if err != nil || (l.DisplayName == "" && l.Name == "") {
 		return id
 	}
-	if l.DisplayName != "" {
-		return strconv.Quote(l.DisplayName)
+	if l.Name != "" {
+		return strconv.Quote(l.Name)
 	}
-	return strconv.Quote(l.Name)
+	return strconv.Quote(l.DisplayName)
 }
 
 func displayPath(dir, name string) string {
