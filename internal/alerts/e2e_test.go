@@ -169,4 +169,3 @@ func TestBoxLabelRemovedIsAlertedAndDelivered(t *testing.T) {
 	require.Len(t, mb.messages(), 3, "only the new rule's admin e-mail; the owner's next digest waits a day")
 	require.True(t, strings.HasPrefix(headerOf(mb.messages()[2].Data, "Subject"), "[labelgate] medium:"))
 }
-
