@@ -128,11 +128,11 @@ func (s *Store) ForgetQuotaWindows(ctx context.Context, cutoff time.Time) (int64
 // upsert is a single statement, so on PostgreSQL concurrent claimers serialise on the
 // counter row (ON CONFLICT DO UPDATE locks it and re-checks the guard on the latest version)
 // and the limit holds across replicas; SQLite serialises writers anyway.
-func (t *Tx) takeQuota(ctx context.Context, app, tenant, allowance string, window int64, limit int) (bool, error) {
+func (t *Tx) takeQuota(ctx context.Context, sc *stmtCache, app, tenant, allowance string, window int64, limit int) (bool, error) {
 	if limit <= 0 {
 		return false, nil
 	}
-	res, err := t.exec(ctx, `INSERT INTO quotas (app, tenant, allowance, window_start, used) VALUES (?, ?, ?, ?, 1)
+	res, err := sc.exec(ctx, t, `INSERT INTO quotas (app, tenant, allowance, window_start, used) VALUES (?, ?, ?, ?, 1)
 		ON CONFLICT (app, tenant, allowance, window_start) DO UPDATE SET used = quotas.used + 1 WHERE quotas.used < ?`,
 		app, tenant, allowance, window, limit)
 	if err != nil {
@@ -146,8 +146,8 @@ func (t *Tx) takeQuota(ctx context.Context, app, tenant, allowance string, windo
 }
 
 // releaseQuota gives one unit back to a window.
-func (t *Tx) releaseQuota(ctx context.Context, app, tenant, allowance string, window int64) error {
-	if _, err := t.exec(ctx, `UPDATE quotas SET used = used - 1 WHERE app = ? AND tenant = ? AND allowance = ? AND window_start = ? AND used > 0`,
+func (t *Tx) releaseQuota(ctx context.Context, sc *stmtCache, app, tenant, allowance string, window int64) error {
+	if _, err := sc.exec(ctx, t, `UPDATE quotas SET used = used - 1 WHERE app = ? AND tenant = ? AND allowance = ? AND window_start = ? AND used > 0`,
 		app, tenant, allowance, window); err != nil {
 		return fmt.Errorf("store: release quota: %w", err)
 	}
