@@ -188,14 +188,16 @@ func TestClaimActionQuotaConcurrent(t *testing.T) {
 			var mu sync.Mutex
 			claimed, paused := 0, 0
 			var wg sync.WaitGroup
+			p2 := s2.Prepared() // the executor's prepared path races the plain one
+			t.Cleanup(func() { p2.Close() })
 			for w := range 8 {
-				st := s1
+				claim := s1.ClaimAction
 				if w%2 == 1 {
-					st = s2
+					claim = p2.ClaimAction
 				}
 				wg.Go(func() {
 					for _, id := range ids {
-						c, err := st.ClaimAction(ctx, id, now, nil, func(store.Action) int { return 25 })
+						c, err := claim(ctx, id, now, nil, func(store.Action) int { return 25 })
 						if err != nil && !errors.Is(err, context.Canceled) {
 							t.Error(err)
 							return
