@@ -120,7 +120,7 @@ func (g *Gateway) RunRescan(ctx context.Context, r store.Rescan) error {
 	return nil
 }
 
-const walkDone = "\x00done"
+const walkDone = "labelgate:walk-done"
 
 func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, drive, kind string) error {
 	app, tenant := conn.C.App(), conn.C.Tenant()

@@ -35,9 +35,11 @@ type FileRecord struct {
 }
 
 // Unchanged reports whether f has the same content as when this record was last scanned,
-// so a non-forced rescan can skip it.
+// so a non-forced rescan can skip it. A file whose content could not be parsed is skipped
+// too: the same bytes fail the same way (provider outages are retried by the queue and
+// never recorded as scan errors); a forced rescan reads it again.
 func (r FileRecord) Unchanged(f connectors.File) bool {
-	return !r.LastScanned.IsZero() && r.ScanError == "" && r.ScannedETag != "" &&
+	return !r.LastScanned.IsZero() && r.ScannedETag != "" &&
 		r.ScannedETag == f.ETag && r.ScannedSize == f.Size
 }
 

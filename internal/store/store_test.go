@@ -197,7 +197,10 @@ func TestInventoryAndDiscoveryLog(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "docx", rec.Ext)
 		require.Equal(t, "malformed zip", rec.ScanError)
-		require.False(t, rec.Unchanged(f), "a failed scan is never skipped")
+		require.True(t, rec.Unchanged(f), "unchanged bytes fail the same way: skipped unless forced")
+		f0 := f
+		f0.Size++
+		require.False(t, rec.Unchanged(f0))
 
 		_, err = s.RecordScan(ctx, store.ScanOutcome{File: f, Type: "word", LabelID: "L9", LabelTenant: "other", External: true, Protected: true})
 		require.NoError(t, err)
