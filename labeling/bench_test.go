@@ -5,7 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/labelgate/labelgate/labeling/labeltest"
 	"github.com/stretchr/testify/require"
@@ -63,6 +65,7 @@ func BenchmarkScanFromDisk(b *testing.B) {
 			p := filepath.Join(dir, name)
 			require.NoError(b, os.WriteFile(p, data, 0o644))
 			b.Run(name+"/"+sizeName(size), func(b *testing.B) {
+				cpu0 := cpuTime()
 				for b.Loop() {
 					f, err := os.Open(p)
 					if err != nil {
@@ -75,6 +78,8 @@ func BenchmarkScanFromDisk(b *testing.B) {
 					_ = f.Close()
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "files/s")
+				// The shared machine is busy: CPU time per file says more than the wall clock.
+				b.ReportMetric(float64(b.N)/(cpuTime()-cpu0).Seconds(), "files/cpu-s")
 			})
 		}
 	}
@@ -85,4 +90,11 @@ func sizeName(n int) string {
 		return "5MB"
 	}
 	return "100KB"
+}
+
+// cpuTime is the CPU time (user + system) the process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

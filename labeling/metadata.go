@@ -2,7 +2,9 @@ package labeling
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -228,7 +230,7 @@ func xmpProps(data []byte) (keys, vals []string, err error) {
 		}
 		tok, err := d.Token()
 		if err != nil {
-			if err.Error() == "EOF" {
+			if errors.Is(err, io.EOF) {
 				return keys, vals, nil
 			}
 			return keys, vals, fmt.Errorf("%w: XMP: %v", ErrMalformed, err)

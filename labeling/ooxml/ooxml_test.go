@@ -73,6 +73,19 @@ func TestCorruptEntries(t *testing.T) {
 	binary.LittleEndian.PutUint16(bad[e.HeaderOffset+8:], 99) // local method is ignored; central one counts
 	require.NoError(t, read(bad))
 
+	// A central directory that understates the inflated size: inflating stops there.
+	cd := binary.LittleEndian.Uint32(data[len(data)-6:])
+	bad = bytes.Clone(data)
+	for p := int(cd); p+46 < len(bad); {
+		nameLen := int(binary.LittleEndian.Uint16(bad[p+28:]))
+		if string(bad[p+46:p+46+nameLen]) == e.Name {
+			binary.LittleEndian.PutUint32(bad[p+24:], 10)
+			break
+		}
+		p += 46 + nameLen + int(binary.LittleEndian.Uint16(bad[p+30:])) + int(binary.LittleEndian.Uint16(bad[p+32:]))
+	}
+	require.ErrorIs(t, read(bad), ErrMalformed)
+
 	// Central directory with an entry whose offset overlaps the directory itself.
 	cdOff := binary.LittleEndian.Uint32(data[len(data)-6:])
 	bad = bytes.Clone(data)
