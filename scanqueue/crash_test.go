@@ -104,7 +104,7 @@ func TestCrash(t *testing.T) {
 			t.Parallel()
 			n := 3000
 			if raceEnabled && backend == "sqlite" {
-				n = 1000 // one transaction per job on one SQLite file, ~10x slower under -race
+				n = 600 // one write transaction per job on one SQLite file: ~10x slower under -race
 			}
 			runCrash(t, backend, 1, n)
 		})
@@ -200,7 +200,7 @@ func runCrash(t *testing.T, backend string, procs, n int) {
 	require.Eventually(t, func() bool {
 		total, _ := effects()
 		return total >= n && countJobs(t, q, "kind = 'crash' AND state <> 'completed'") == 0
-	}, 60*time.Second, 50*time.Millisecond, "jobs left over; worker output:\n%s", &logs)
+	}, 120*time.Second, 50*time.Millisecond, "jobs left over; worker output:\n%s", &logs)
 	for _, cmd := range cmds {
 		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 		require.NoError(t, cmd.Wait(), "graceful stop; output:\n%s", &logs)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -55,13 +56,18 @@ type rengine[TTx any] struct {
 	// lock serialises migrations of several processes sharing a PostgreSQL database.
 	lock     func(ctx context.Context) (unlock func(), err error)
 	complete func(ctx context.Context, tx TTx, job *river.Job[envelope]) error
+	// writeMu (SQLite) queues this process's own write transactions in Go: SQLite has one
+	// writer at a time, and waiting here is cheaper and fairer than the busy handler's
+	// sleep-and-retry.
+	writeMu *sync.Mutex
 }
 
 func newSQLiteEngine(db *sql.DB) *rengine[*sql.Tx] {
 	return &rengine[*sql.Tx]{
-		driver: riversqlite.New(db),
-		d:      dialect{},
-		pool:   sqlTx{q: db},
+		driver:  riversqlite.New(db),
+		d:       dialect{},
+		writeMu: &sync.Mutex{},
+		pool:    sqlTx{q: db},
 		begin: func(ctx context.Context) (*sql.Tx, error) {
 			return db.BeginTx(ctx, nil)
 		},
@@ -123,7 +129,16 @@ func (e *rengine[TTx]) newClient(cfg *river.Config) error {
 	return nil
 }
 
+func (e *rengine[TTx]) lockWrites() func() {
+	if e.writeMu == nil {
+		return func() {}
+	}
+	e.writeMu.Lock()
+	return e.writeMu.Unlock
+}
+
 func (e *rengine[TTx]) inTx(ctx context.Context, fn func(ctx context.Context, tx Tx, ins inserter) error) error {
+	defer e.lockWrites()()
 	tx, err := e.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -165,6 +180,7 @@ func (e *rengine[TTx]) migrate(ctx context.Context, ddl []string) error {
 }
 
 func (e *rengine[TTx]) completeTx(ctx context.Context, job *river.Job[envelope], fn func(ctx context.Context, tx Tx) error) error {
+	defer e.lockWrites()()
 	tx, err := e.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
