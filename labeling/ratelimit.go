@@ -204,21 +204,20 @@ func (r *retrier) do(ctx context.Context, app connectors.App, tenant string, op 
 	}
 }
 
-// retryable reports whether a failed call is worth retrying now: provider errors the
-// connector classed as transient or throttled, and unclassified (network) errors; not the
-// label engine's verdicts on the file, which no retry changes, nor a provider's daily limit,
-// which is waited out by pausing the action.
+// retryable reports whether a failed call is worth retrying now. A connector's
+// classification wins: transient and throttled are retried; a provider's daily limit is waited
+// out by pausing the action instead. Of unclassified errors, the label engine's verdicts on the
+// file and cancellation are final; anything else (a network error) is retried.
 func retryable(err error) bool {
-	for _, perm := range []error{ErrMalformed, ErrUnsupported, ErrProtected, ErrTooLarge, ErrInvalidLabel,
+	var ce *connectors.Error
+	if errors.As(err, &ce) {
+		return ce.Kind == connectors.KindTransient || ce.Kind == connectors.KindThrottled
+	}
+	for _, final := range []error{ErrMalformed, ErrUnsupported, ErrProtected, ErrTooLarge, ErrInvalidLabel,
 		context.Canceled, context.DeadlineExceeded} {
-		if errors.Is(err, perm) {
-			var ce *connectors.Error
-			// A provider timeout wrapped by the connector stays retryable.
-			if errors.As(err, &ce) && perm == context.DeadlineExceeded {
-				return ce.Kind == connectors.KindTransient
-			}
+		if errors.Is(err, final) {
 			return false
 		}
 	}
-	return connectors.Retryable(err) && connectors.KindOf(err) != connectors.KindFatalToday
+	return true
 }
