@@ -292,7 +292,7 @@ func (s *Server) create(driveID, parent, name, owner string, content []byte) *it
 	return it
 }
 
-// touch records a change of it (and of its ancestors' folders) in the drive's delta feed.
+// touch records a change of it in its drive's delta feed.
 func (s *Server) touch(it *item) {
 	s.seq++
 	it.seq = s.seq
