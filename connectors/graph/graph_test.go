@@ -21,7 +21,7 @@ type env struct {
 	subs *connectors.MemSubscriptions
 }
 
-func setup(t *testing.T, opts emulator.Options, tweak ...func(*graph.Config)) *env {
+func setup(t testing.TB, opts emulator.Options, tweak ...func(*graph.Config)) *env {
 	t.Helper()
 	if opts.PageSize == 0 {
 		opts.PageSize = 3
