@@ -332,6 +332,11 @@ type Prepared struct {
 // Prepared returns a handle whose hot-path statements are prepared on first use; Close
 // releases them.
 func (s *Store) Prepared() *Prepared {
+	if s.dialect == Postgres {
+		// pgx caches its prepared statements per connection already; preparing through
+		// database/sql on top costs extra round trips instead of saving any.
+		return &Prepared{Store: s}
+	}
 	return &Prepared{Store: s, sc: &stmtCache{s: s, stmts: map[string]*sql.Stmt{}, pending: map[string]bool{}}}
 }
 
@@ -349,6 +354,9 @@ func (p *Prepared) CompleteAction(ctx context.Context, c Completion) error {
 
 // Close releases the prepared statements (not the store).
 func (p *Prepared) Close() error {
+	if p.sc == nil {
+		return nil
+	}
 	p.sc.mu.Lock()
 	defer p.sc.mu.Unlock()
 	var errs []error
@@ -386,6 +394,9 @@ func (c *stmtCache) stmt(q string) *sql.Stmt {
 
 // warm prepares the queries met since the last call. Call it outside any transaction.
 func (c *stmtCache) warm(ctx context.Context) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	if len(c.pending) == 0 {
 		c.mu.Unlock()
