@@ -339,7 +339,7 @@ func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.
 	opts := connectors.ApplyOptions{Method: p.Method, Justification: p.Justification}
 	_, err = e.retry.do(ctx, a.Ref.App, a.Ref.Tenant, func() error {
 		out.Calls++
-		return w.write(ctx, a.Ref, f, apply, target, opts)
+		return w.write(ctx, a.Ref, apply, target, opts)
 	}, func(error) (bool, error) {
 		s, err := e.readState(ctx, w, a.Ref)
 		return err == nil && s.LabelID == want.LabelID, err
@@ -360,7 +360,8 @@ func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.
 func (e *Executor) failed(a store.Action, err error) store.Completion {
 	now := e.clock.Now()
 	switch {
-	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrUnsupported), errors.Is(err, ErrProtected), errors.Is(err, ErrInvalidLabel):
+	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrUnsupported), errors.Is(err, ErrProtected), errors.Is(err, ErrInvalidLabel),
+		errors.Is(err, connectors.ErrUnsupported):
 		return store.Completion{State: store.ActionRefused, Reason: err.Error(), ReleaseQuota: true, Event: store.EventActionRefused}
 	case errors.Is(err, ErrMalformed):
 		return store.Completion{State: store.ActionFailed, Reason: err.Error(), ReleaseQuota: true, Event: store.EventActionFailed}
@@ -403,7 +404,7 @@ func (e *Executor) writer(conn connectors.Connector, f connectors.File) (*labelW
 		return &labelWriter{conn: conn, labeler: l, name: f.Name}, nil
 	}
 	up, ok := conn.(connectors.Uploader)
-	if !ok || e.cfg.Codec == nil {
+	if !ok {
 		return nil, fmt.Errorf("%s connector has no label API and no way to rewrite files: %w", conn.App(), ErrUnsupported)
 	}
 	if t := e.cfg.Codec.TypeOf(f.Name); t == TypeUnsupported || t == "" {
@@ -438,8 +439,8 @@ func (e *Executor) readState(ctx context.Context, w *labelWriter, ref connectors
 	return s, err
 }
 
-func (w *labelWriter) write(ctx context.Context, ref connectors.FileRef, f connectors.File, apply bool,
-	target store.CatalogLabel, opts connectors.ApplyOptions) error {
+func (w *labelWriter) write(ctx context.Context, ref connectors.FileRef, apply bool, target store.CatalogLabel,
+	opts connectors.ApplyOptions) error {
 	if w.labeler != nil {
 		if apply {
 			return w.labeler.ApplyLabel(ctx, ref, target.ID, opts)

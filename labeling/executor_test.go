@@ -249,6 +249,14 @@ func TestPermanentErrorsFailFast(t *testing.T) {
 	require.Len(t, evs, 1)
 	require.Contains(t, evs[0].Detail, "access denied")
 
+	// A provider that cannot label this file says so once: refused, not retried.
+	odd := e.file("odd", "movie.mkv", 10, connectors.LabelState{})
+	e.conn.fail("apply", step{err: fmt.Errorf("graph assignSensitivityLabel: %w", connectors.ErrUnsupported)})
+	out = e.exec(e.action(odd, store.ActionApplyLabel, lGeneral))
+	require.Equal(t, store.ActionRefused, out.State)
+	require.Equal(t, 1, out.Calls)
+	require.Empty(t, e.clk.Sleeps())
+
 	gone := e.action(e.conn.ref("missing"), store.ActionApplyLabel, lGeneral)
 	out = e.exec(gone)
 	require.Equal(t, store.ActionFailed, out.State)

@@ -214,7 +214,7 @@ func retryable(err error) bool {
 		return ce.Kind == connectors.KindTransient || ce.Kind == connectors.KindThrottled
 	}
 	for _, final := range []error{ErrMalformed, ErrUnsupported, ErrProtected, ErrTooLarge, ErrInvalidLabel,
-		context.Canceled, context.DeadlineExceeded} {
+		connectors.ErrUnsupported, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, final) {
 			return false
 		}
