@@ -118,13 +118,14 @@ func isZipTail(r io.ReaderAt, size int64) bool {
 	return bytes.Contains(tail, sig)
 }
 
-// mapErr turns the container packages' malformed errors into ErrMalformed.
+// mapErr turns the container packages' malformed errors into ErrMalformed. A file whose label
+// needs more than the read budget is treated as malformed too: real ones need kilobytes.
 func mapErr(err error) error {
 	if err == nil || errors.Is(err, ErrMalformed) {
 		return err
 	}
 	if errors.Is(err, ooxml.ErrMalformed) || errors.Is(err, pdf.ErrMalformed) || errors.Is(err, cfb.ErrMalformed) ||
-		errors.Is(err, io.ErrUnexpectedEOF) {
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, rangeio.ErrCacheFull) {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return err

@@ -63,15 +63,11 @@ func malformed(format string, args ...any) error {
 }
 
 func readFull(r io.ReaderAt, off int64, n int) ([]byte, error) {
-	buf := make([]byte, n)
-	got, err := r.ReadAt(buf, off)
-	if got == n {
-		return buf, nil
+	b, err := rangeio.ReadFull(r, off, n)
+	if err != nil && !errors.Is(err, rangeio.ErrCacheFull) {
+		err = fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if err == nil || errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return nil, fmt.Errorf("%w: read %d bytes at %d: %w", ErrMalformed, n, off, err)
+	return b, err
 }
 
 // Open parses the end-of-central-directory record (ZIP64 too) and the central directory.

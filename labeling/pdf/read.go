@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/labelgate/labelgate/labeling/rangeio"
 )
 
 const (
@@ -67,16 +69,11 @@ func readAt(r io.ReaderAt, off int64, n int64, size int64) ([]byte, error) {
 	if off < 0 || off > size {
 		return nil, malformed("offset %d outside the %d-byte file", off, size)
 	}
-	n = min(n, size-off)
-	buf := make([]byte, n)
-	got, err := r.ReadAt(buf, off)
-	if int64(got) == n {
-		return buf, nil
+	b, err := rangeio.ReadFull(r, off, int(min(n, size-off)))
+	if err != nil && !errors.Is(err, rangeio.ErrCacheFull) {
+		err = fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if err == nil || errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return nil, fmt.Errorf("%w: read %d bytes at %d: %w", ErrMalformed, n, off, err)
+	return b, err
 }
 
 // Read parses the trailer chain and loads the Info dictionary and XMP metadata.

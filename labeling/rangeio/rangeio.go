@@ -211,3 +211,17 @@ func (r *Reader) covered(g Range) bool {
 	}
 	return true
 }
+
+// ReadFull reads exactly n bytes at off from r; a short read is an error wrapping
+// io.ErrUnexpectedEOF (or the reader's own error).
+func ReadFull(r io.ReaderAt, off int64, n int) ([]byte, error) {
+	buf := make([]byte, n)
+	got, err := r.ReadAt(buf, off)
+	if got == n {
+		return buf, nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return nil, fmt.Errorf("read %d bytes at %d: %w", n, off, err)
+}
