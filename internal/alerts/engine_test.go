@@ -377,3 +377,27 @@ func TestCursorIsDurableAndSkipHistory(t *testing.T) {
 	g.tick(t)
 	require.Len(t, g.unresolved(t), 1)
 }
+
+func TestAdminDigestOverSMTP(t *testing.T) {
+	t.Parallel()
+	mb := newMailbox(t)
+	f := setup(t, fixtureOpt{mail: mb, tweakCfg: func(c *alerts.Config) {
+		c.Sinks.SMTP.DigestInterval = time.Hour
+		c.Rules = []alerts.RuleConfig{{Name: alerts.RuleLabelRemoved, NotifyOwner: ptr(false), Sinks: []string{alerts.SMTPSinkName}}}
+	}})
+	for i := range 3 {
+		file := spFile(fmt.Sprint(i), "/Finance", fmt.Sprintf("f%d.docx", i), "ann@contoso.com")
+		f.scan(t, file, "L1")
+		f.scan(t, file, "")
+	}
+	f.tick(t)
+	msgs := mb.messages()
+	require.Len(t, msgs, 1, "three alerts, one admin digest")
+	require.Equal(t, []string{"ops@contoso.com"}, msgs[0].To)
+	require.Equal(t, "[labelgate] 3 alert(s)", headerOf(msgs[0].Data, "Subject"))
+	for i := range 3 {
+		require.Contains(t, msgs[0].Data, fmt.Sprintf("/Finance/f%d.docx", i))
+	}
+	bodies, _ := f.hook.got()
+	require.Empty(t, bodies, "the rule names its sinks")
+}
