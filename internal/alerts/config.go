@@ -167,7 +167,7 @@ type SMTPSink struct {
 }
 
 // Templates are text/template sources for e-mails; empty ones use the built-in text.
-// Alert templates see .Alert (store.Alert) and .Rule; digest templates see .Recipient,
+// Alert templates see .Alert (store.Alert); digest templates see .Recipient,
 // .Kind ("owner" or "admin") and .Notices ([]store.Notice).
 type Templates struct {
 	AlertSubject  string `yaml:"alertSubject" json:"alertSubject,omitempty"`

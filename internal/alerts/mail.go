@@ -63,12 +63,12 @@ administrator for help.
 
 // mailer sends e-mail over SMTP with STARTTLS and AUTH PLAIN.
 type mailer struct {
-	cfg                          SMTPSink
-	addr                         string
-	tls                          *tls.Config
-	timeout                      time.Duration
-	alertSubj, alertBody         *template.Template
-	digestSubject, digestBodyTpl *template.Template
+	cfg                       SMTPSink
+	addr                      string
+	tls                       *tls.Config
+	timeout                   time.Duration
+	alertSubject, alertBody   *template.Template
+	digestSubject, digestBody *template.Template
 }
 
 func newMailer(cfg SMTPSink, timeout time.Duration) (*mailer, error) {
@@ -103,7 +103,7 @@ func newMailer(cfg SMTPSink, timeout time.Duration) (*mailer, error) {
 		return t, nil
 	}
 	var err error
-	if m.alertSubj, err = parse("alertSubject", cfg.Templates.AlertSubject, defaultAlertSubject); err != nil {
+	if m.alertSubject, err = parse("alertSubject", cfg.Templates.AlertSubject, defaultAlertSubject); err != nil {
 		return nil, err
 	}
 	if m.alertBody, err = parse("alertBody", cfg.Templates.AlertBody, defaultAlertBody); err != nil {
@@ -112,7 +112,7 @@ func newMailer(cfg SMTPSink, timeout time.Duration) (*mailer, error) {
 	if m.digestSubject, err = parse("digestSubject", cfg.Templates.DigestSubject, defaultDigestSubject); err != nil {
 		return nil, err
 	}
-	if m.digestBodyTpl, err = parse("digestBody", cfg.Templates.DigestBody, defaultDigestBody); err != nil {
+	if m.digestBody, err = parse("digestBody", cfg.Templates.DigestBody, defaultDigestBody); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -121,7 +121,6 @@ func newMailer(cfg SMTPSink, timeout time.Duration) (*mailer, error) {
 // alertView and digestView are what the templates see.
 type alertView struct {
 	Alert store.Alert
-	Rule  string
 }
 
 type digestView struct {
@@ -142,8 +141,8 @@ func (m *mailer) send(ctx context.Context, it store.OutboxItem, body WebhookBody
 	var subj, text string
 	var err error
 	if body.Alert != nil {
-		v := alertView{Alert: *body.Alert, Rule: body.Alert.Rule}
-		if subj, err = render(m.alertSubj, v); err != nil {
+		v := alertView{Alert: *body.Alert}
+		if subj, err = render(m.alertSubject, v); err != nil {
 			return err
 		}
 		if text, err = render(m.alertBody, v); err != nil {
@@ -154,7 +153,7 @@ func (m *mailer) send(ctx context.Context, it store.OutboxItem, body WebhookBody
 		if subj, err = render(m.digestSubject, v); err != nil {
 			return err
 		}
-		if text, err = render(m.digestBodyTpl, v); err != nil {
+		if text, err = render(m.digestBody, v); err != nil {
 			return err
 		}
 	}

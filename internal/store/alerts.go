@@ -121,7 +121,7 @@ func (s *Store) RaiseAlert(ctx context.Context, a Alert, window time.Duration, d
 		}
 		for _, d := range deliveries {
 			d.AlertID = out.ID
-			if err := tx.enqueueOutbox(ctx, d, now); err != nil {
+			if _, err := tx.enqueueOutbox(ctx, d, now); err != nil {
 				return err
 			}
 		}
@@ -291,9 +291,14 @@ func (s *Store) UnresolvedAlertGroups(ctx context.Context, prefix string) ([]str
 
 // CountAlerts counts alerts by state.
 func (s *Store) CountAlerts(ctx context.Context) (map[string]int64, error) {
-	rows, err := s.query(ctx, `SELECT state, COUNT(*) FROM alerts GROUP BY state`)
+	return s.countByState(ctx, "alerts")
+}
+
+// countByState counts the rows of one of this file's tables by state.
+func (s *Store) countByState(ctx context.Context, table string) (map[string]int64, error) {
+	rows, err := s.query(ctx, `SELECT state, COUNT(*) FROM `+table+` GROUP BY state`)
 	if err != nil {
-		return nil, fmt.Errorf("store: count alerts: %w", err)
+		return nil, fmt.Errorf("store: count %s: %w", table, err)
 	}
 	defer rows.Close()
 	out := map[string]int64{}
@@ -301,7 +306,7 @@ func (s *Store) CountAlerts(ctx context.Context) (map[string]int64, error) {
 		var st string
 		var n int64
 		if err := rows.Scan(&st, &n); err != nil {
-			return nil, fmt.Errorf("store: count alerts: %w", err)
+			return nil, fmt.Errorf("store: count %s: %w", table, err)
 		}
 		out[st] = n
 	}
@@ -345,17 +350,18 @@ func scanOutbox(sc interface{ Scan(...any) error }) (OutboxItem, error) {
 	return o, err
 }
 
-func (t *Tx) enqueueOutbox(ctx context.Context, o OutboxItem, now time.Time) error {
+func (t *Tx) enqueueOutbox(ctx context.Context, o OutboxItem, now time.Time) (int64, error) {
 	next := o.NextAt
 	if next.IsZero() {
 		next = now
 	}
-	if _, err := t.exec(ctx, `INSERT INTO alert_outbox (alert_id, sink, kind, recipient, payload, state, attempts, next_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`, o.AlertID, o.Sink, o.Kind, o.Recipient, string(o.Payload), OutboxPending,
-		next.UnixMilli(), now.UnixMilli(), now.UnixMilli()); err != nil {
-		return fmt.Errorf("store: enqueue delivery: %w", err)
+	var id int64
+	if err := t.queryRow(ctx, `INSERT INTO alert_outbox (alert_id, sink, kind, recipient, payload, state, attempts, next_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id`, o.AlertID, o.Sink, o.Kind, o.Recipient, string(o.Payload), OutboxPending,
+		next.UnixMilli(), now.UnixMilli(), now.UnixMilli()).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: enqueue delivery: %w", err)
 	}
-	return nil
+	return id, nil
 }
 
 // EnqueueOutbox queues deliveries.
@@ -363,7 +369,7 @@ func (s *Store) EnqueueOutbox(ctx context.Context, items ...OutboxItem) error {
 	return s.Tx(ctx, func(tx *Tx) error {
 		now := s.now()
 		for _, o := range items {
-			if err := tx.enqueueOutbox(ctx, o, now); err != nil {
+			if _, err := tx.enqueueOutbox(ctx, o, now); err != nil {
 				return err
 			}
 		}
@@ -467,21 +473,7 @@ func (s *Store) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem, e
 
 // CountOutbox counts deliveries by state.
 func (s *Store) CountOutbox(ctx context.Context) (map[string]int64, error) {
-	rows, err := s.query(ctx, `SELECT state, COUNT(*) FROM alert_outbox GROUP BY state`)
-	if err != nil {
-		return nil, fmt.Errorf("store: count deliveries: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var st string
-		var n int64
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, fmt.Errorf("store: count deliveries: %w", err)
-		}
-		out[st] = n
-	}
-	return out, rows.Err()
+	return s.countByState(ctx, "alert_outbox")
 }
 
 // Notice is one item waiting for its recipient's next digest.
@@ -600,15 +592,9 @@ func (s *Store) TakeDigest(ctx context.Context, recipient, kind string, now time
 		if err != nil {
 			return err
 		}
-		next := o.NextAt
-		if next.IsZero() {
-			next = now
-		}
-		var id int64
-		if err := tx.queryRow(ctx, `INSERT INTO alert_outbox (alert_id, sink, kind, recipient, payload, state, attempts, next_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id`, o.AlertID, o.Sink, o.Kind, o.Recipient, string(o.Payload), OutboxPending,
-			next.UnixMilli(), now.UnixMilli(), now.UnixMilli()).Scan(&id); err != nil {
-			return fmt.Errorf("store: take digest: %w", err)
+		id, err := tx.enqueueOutbox(ctx, o, now)
+		if err != nil {
+			return err
 		}
 		for _, n := range ns {
 			if _, err := tx.exec(ctx, `UPDATE alert_notices SET digest_id = ? WHERE id = ?`, id, n.ID); err != nil {
