@@ -3,10 +3,8 @@ package graph
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -186,10 +184,11 @@ func (c *Conn) Receive(ctx context.Context, req connectors.Request) (connectors.
 			c.log.WarnContext(ctx, "graph unknown lifecycle event, reading the change feed", "event", n.LifecycleEvent)
 			kind = connectors.NoticeMissed
 		}
-		sum := sha256.Sum256(raw)
+		// No DedupKey: driveItem notifications carry no per-change id, so two real changes
+		// post identical bodies and a delivery key would drop the second. A duplicate
+		// delivery is harmless instead: it only re-marks a drive that is already marked.
 		notices = append(notices, connectors.Notice{
 			Kind: kind, App: c.app, Tenant: c.Tenant(), Drive: sub.Drive, SubscriptionID: n.SubscriptionID,
-			DedupKey: n.SubscriptionID + ":" + hex.EncodeToString(sum[:16]),
 		})
 	}
 	return connectors.Reply{}, notices, nil
