@@ -43,10 +43,10 @@ func TestCmdQuota(t *testing.T) {
 
 	out.Reset()
 	require.Equal(t, 0, cmdQuota(ctx, st, cfg, []string{"-o", "json"}, &out, &errb))
-	var rep quotaReport
+	var rep labeling.QuotaReport
 	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
 	require.Equal(t, time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC), rep.ResetsAt)
-	require.Equal(t, []quotaRow{
+	require.Equal(t, []labeling.QuotaRow{
 		{Tenant: "t1", App: connectors.AppBox, Allowance: "auto", Limit: 3, Used: 3, Remaining: 0, Paused: 1},
 		{Tenant: "t1", App: connectors.AppBox, Allowance: "manual", Limit: 5, Used: 0, Remaining: 5},
 	}, rep.Rows)

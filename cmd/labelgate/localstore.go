@@ -8,6 +8,7 @@ import (
 
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/scanqueue"
 )
 
 // withStore runs fn with the store named by the configuration ($LABELGATE_CONFIG or
@@ -26,4 +27,15 @@ func withStore(ctx context.Context, stderr io.Writer, fn func(cfg config.Config,
 	}
 	defer st.Close()
 	return fn(cfg, st)
+}
+
+// openQueueOn opens the job queue on the store's database (not started: only looked at).
+func openQueueOn(ctx context.Context, st *store.Store) (*scanqueue.Queue, error) {
+	cfg := scanqueue.Config{Logger: slog.New(slog.DiscardHandler)}
+	if st.Dialect() == store.Postgres {
+		cfg.Postgres = st.Pool()
+	} else {
+		cfg.SQLite = st.DB()
+	}
+	return scanqueue.Open(ctx, cfg)
 }

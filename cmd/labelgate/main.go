@@ -14,6 +14,7 @@ import (
 
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/labeling"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -30,6 +31,9 @@ Usage:
   labelgate version                       print the version
   labelgate policy apply -f FILE | export | list | enable ID | disable ID | delete ID | test ID
                                           file policies (YAML); test = what-if over the inventory
+  labelgate quota [-o json]               daily label-write quota: used, remaining, paused, next reset
+  labelgate queue stats | dead [list|requeue ID]   the scan queue and its dead letter
+  labelgate alerts [list|ack ID|resolve ID]        the alert inbox
 
 Admin commands (call the admin API: -server URL or $LABELGATE_SERVER, token in $LABELGATE_TOKEN;
 tables for people, -o json for scripts):
@@ -77,6 +81,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdInspect(ctx, rest, stdout, stderr)
 	case "scan":
 		return cmdScan(ctx, rest, stdout, stderr)
+	case "quota":
+		return withStore(ctx, stderr, func(cfg config.Config, st *store.Store) int {
+			return cmdQuota(ctx, st, labeling.QuotaConfig(cfg.Quota), rest, stdout, stderr)
+		})
+	case "alerts":
+		return withStore(ctx, stderr, func(_ config.Config, st *store.Store) int { return cmdAlerts(ctx, st, rest, stdout, stderr) })
+	case "queue":
+		return withStore(ctx, stderr, func(_ config.Config, st *store.Store) int {
+			q, err := openQueueOn(ctx, st)
+			if err != nil {
+				fmt.Fprintf(stderr, "labelgate: %v\n", err)
+				return 1
+			}
+			return cmdQueue(ctx, q, rest, stdout, stderr)
+		})
 	case "files":
 		return cmdFiles(ctx, rest, stdout, stderr)
 	case "file":

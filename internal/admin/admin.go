@@ -23,7 +23,6 @@ import (
 // actions (with the admins' own allowance).
 type Executor interface {
 	Submit(ctx context.Context, a store.Action) (int64, error)
-	Cancel(ctx context.Context, id int64) error
 }
 
 // Queue is the scan queue as the admin sees it.
@@ -71,7 +70,9 @@ type Config struct {
 	Policies Policies
 	Catalog  Catalog
 	Quotas   Quotas
-	Logger   *slog.Logger
+	// Alerts serves the alert inbox routes (GET /alerts, POST /alerts/{id}/ack|resolve).
+	Alerts http.Handler
+	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies; default 1 MiB.
 	MaxBodyBytes int64
 	// OnlyThisTenant hides external labels from listings.
@@ -148,6 +149,9 @@ func (a *API) table() []route {
 		{"GET", "/api/v1/queue/dead", RoleViewer, a.queueDead},
 		{"POST", "/api/v1/queue/dead/{id}/requeue", RoleAdmin, a.requeue},
 		{"GET", "/api/v1/events", RoleViewer, a.listEvents},
+		{"GET", "/api/v1/alerts", RoleViewer, a.alerts},
+		{"POST", "/api/v1/alerts/{id}/ack", RoleAdmin, a.alerts},
+		{"POST", "/api/v1/alerts/{id}/resolve", RoleAdmin, a.alerts},
 	}
 }
 
@@ -451,12 +455,7 @@ func (a *API) cancelAction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if a.cfg.Executor != nil {
-		err = a.cfg.Executor.Cancel(r.Context(), id)
-	} else {
-		err = a.cancelInStore(r.Context(), id)
-	}
-	if err != nil {
+	if err := a.cancelInStore(r.Context(), id); err != nil {
 		return err
 	}
 	act, err := a.cfg.Store.GetAction(r.Context(), id)
@@ -802,4 +801,12 @@ func (a *API) exportEvents(w http.ResponseWriter, r *http.Request, f store.Event
 		}
 		f.AfterID = evs[len(evs)-1].ID
 	}
+}
+
+func (a *API) alerts(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.Alerts == nil {
+		return errNotConfigured
+	}
+	a.cfg.Alerts.ServeHTTP(w, r)
+	return nil
 }

@@ -14,22 +14,25 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/labelgate/labelgate/internal/alerts"
 	"gopkg.in/yaml.v3"
 )
 
 // Config is the whole configuration. Every field has a working default, so labelgate serve
 // runs with no file at all.
 type Config struct {
-	DataDir    string      `yaml:"dataDir"`
-	Log        Log         `yaml:"log"`
-	Server     Server      `yaml:"server"`
-	Admin      Admin       `yaml:"admin"`
-	Store      Store       `yaml:"store"`
-	Queue      Queue       `yaml:"queue"`
-	Labels     Labels      `yaml:"labels"`
-	Quota      Quota       `yaml:"quota"`
-	Rescan     Rescan      `yaml:"rescan"`
-	Connectors []Connector `yaml:"connectors"`
+	DataDir    string        `yaml:"dataDir"`
+	Log        Log           `yaml:"log"`
+	Server     Server        `yaml:"server"`
+	Admin      Admin         `yaml:"admin"`
+	Store      Store         `yaml:"store"`
+	Queue      Queue         `yaml:"queue"`
+	Labels     Labels        `yaml:"labels"`
+	Quota      Quota         `yaml:"quota"`
+	Rescan     Rescan        `yaml:"rescan"`
+	Alerts     alerts.Config `yaml:"alerts"`
+	Connectors []Connector   `yaml:"connectors"`
 }
 
 // Log configures logging.
@@ -194,14 +197,14 @@ func Load(path string) (Config, error) {
 }
 
 var (
-	reUnknown = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+	reUnknown = regexp.MustCompile(`line (\d+): field (\S+) not found in type (?:config|alerts)\.(\w+)`)
 	reType    = regexp.MustCompile(`line (\d+): cannot unmarshal !!(\w+) ` + "`" + `?([^` + "`" + `]*)` + "`" + `? into (\S+)`)
 )
 
 // sections maps Go type names to the YAML key that holds them, so errors name keys, not types.
 var sections = map[string]string{
 	"Config": "", "Log": "log", "Server": "server", "Admin": "admin", "Token": "admin.tokens[]", "Store": "store",
-	"Queue": "queue", "Labels": "labels", "Quota": "quota", "Rescan": "rescan", "Connector": "connectors[]", "TLS": "tls",
+	"Queue": "queue", "Labels": "labels", "Sinks": "alerts.sinks", "SMTPSink": "alerts.sinks.smtp", "WebhookSink": "alerts.sinks.webhooks[]", "Quota": "quota", "Rescan": "rescan", "Connector": "connectors[]", "TLS": "tls",
 }
 
 func decode(raw []byte, cfg *Config) error {
@@ -253,6 +256,7 @@ func applyEnv(cfg *Config, getenv func(string) string) {
 			*dst = v
 		}
 	}
+	alerts.ApplyEnv(&cfg.Alerts, getenv)
 	set(&cfg.Store.URL, "LABELGATE_STORE_URL")
 	set(&cfg.Server.Listen, "LABELGATE_SERVER_LISTEN")
 	set(&cfg.Server.PublicURL, "LABELGATE_PUBLIC_URL")
@@ -385,6 +389,9 @@ func (c Config) Validate() Errors {
 		}
 	}
 	checkCron("rescan.schedule", c.Rescan.Schedule)
+	if err := c.Alerts.Validate(); err != nil {
+		bad("alerts", "%v", err)
+	}
 	names := map[string]bool{}
 	for i, cn := range c.Connectors {
 		key := fmt.Sprintf("connectors[%d]", i)
@@ -455,6 +462,12 @@ func (c Config) Secrets() []string {
 	add(passwordOf(c.Store.URL))
 	for _, t := range c.Admin.Tokens {
 		add(t.Token)
+	}
+	for _, w := range c.Alerts.Sinks.Webhooks {
+		add(w.Secret)
+	}
+	if c.Alerts.Sinks.SMTP != nil {
+		add(c.Alerts.Sinks.SMTP.Password)
 	}
 	for _, cn := range c.Connectors {
 		add(cn.ClientSecret)

@@ -9,6 +9,7 @@ import (
 	"github.com/labelgate/labelgate/connectors/box"
 	"github.com/labelgate/labelgate/connectors/fileshare"
 	"github.com/labelgate/labelgate/connectors/gdrive"
+	"github.com/labelgate/labelgate/connectors/graph"
 	"github.com/labelgate/labelgate/internal/config"
 )
 
@@ -45,6 +46,14 @@ func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log 
 				// In embedded mode Connector() hides the native label API, so the executor
 				// writes labels into the files instead.
 				c = gc.Connector()
+			}
+		case "sharepoint", "onedrive":
+			gcfg := graph.Config{TenantID: cc.Tenant, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret, BaseURL: cc.BaseURL,
+				AuthURL: cc.AuthURL, Domains: cc.Domains, Include: cc.Include, Exclude: cc.Exclude, Subscriptions: subs, Logger: l}
+			if cc.App == "sharepoint" {
+				c, err = graph.NewSharePoint(gcfg)
+			} else {
+				c, err = graph.NewOneDrive(gcfg)
 			}
 		case "fileshare":
 			tenant := cc.Tenant

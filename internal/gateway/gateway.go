@@ -19,9 +19,11 @@ import (
 
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/internal/admin"
+	"github.com/labelgate/labelgate/internal/alerts"
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/server"
 	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/labeling"
 	"github.com/labelgate/labelgate/policies"
 	"github.com/labelgate/labelgate/scanqueue"
 	"github.com/labelgate/labelgate/webhooks"
@@ -69,6 +71,9 @@ type Gateway struct {
 	policies  *policies.Manager
 	queue     ScanQueue
 	sq        *scanqueue.Queue
+	exec      *labeling.Executor
+	dispatch  *labeling.QueueDispatcher
+	alerts    *alerts.Engine
 	decider   Decider
 	metrics   *scanMetrics
 	feedWake  chan struct{}
@@ -161,6 +166,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	}
 	g.queue = riverQueue{g.sq}
 	g.adminHooks = func(c *admin.Config) { c.Queue = queueAdmin{q: g.sq, g: g} }
+	if err := g.openGovernance(); err != nil {
+		g.public.Shutdown(ctx)
+		st.Close()
+		return nil, err
+	}
 	if err := g.startAdmin(); err != nil {
 		g.public.Shutdown(ctx)
 		st.Close()
@@ -217,6 +227,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.goBG(func() { g.feedLoop(bgCtx) })
 	g.goBG(func() { g.subLoop(bgCtx) })
 	g.goBG(func() { g.schedulerLoop(bgCtx) })
+	g.goBG(func() {
+		if err := g.dispatch.Run(bgCtx); err != nil {
+			g.log.Error("executor", "err", err)
+		}
+	})
+	g.goBG(func() {
+		if err := g.alerts.Run(bgCtx); err != nil {
+			g.log.Error("alerts", "err", err)
+		}
+	})
 	g.watchLoops(bgCtx)
 	var runErr error
 	select {
@@ -240,6 +260,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}
 	g.bg.Wait()
+	_ = g.exec.Close()
 	if err := g.store.Close(); err != nil {
 		errs = append(errs, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/alerts"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/labeling"
 )
@@ -272,6 +273,9 @@ func (g *Gateway) MaintainSubscriptions(ctx context.Context, c *Conn) error {
 	app, tenant := c.C.App(), c.C.Tenant()
 	drives, err := c.C.Drives(ctx)
 	if err != nil {
+		if isAuthError(err) {
+			g.emitOperational(ctx, alerts.EventConnectorAuthFailed, app, tenant, c.Name+": "+err.Error())
+		}
 		return fmt.Errorf("drives: %w", err)
 	}
 	have, err := g.store.Subscriptions(ctx, app, tenant)
@@ -298,6 +302,7 @@ func (g *Gateway) MaintainSubscriptions(ctx context.Context, c *Conn) error {
 		case !exists:
 			ns, err := sub.Subscribe(ctx, d, notifyURL)
 			if err != nil {
+				g.subscriptionFailed(ctx, c, d.ID, err)
 				errs = append(errs, fmt.Errorf("subscribe %s: %w", d.ID, err))
 				continue
 			}
@@ -316,6 +321,7 @@ func (g *Gateway) MaintainSubscriptions(ctx context.Context, c *Conn) error {
 				if err != nil {
 					s.LastError = err.Error()
 					_ = g.store.PutSubscription(ctx, app, tenant, s)
+					g.subscriptionFailed(ctx, c, d.ID, err)
 					errs = append(errs, fmt.Errorf("renew %s: %w", s.ID, err))
 					continue
 				}
@@ -387,5 +393,12 @@ func (g *Gateway) watchLoops(ctx context.Context) {
 				}
 			})
 		}
+	}
+}
+
+func (g *Gateway) subscriptionFailed(ctx context.Context, c *Conn, drive string, err error) {
+	g.emitOperational(ctx, alerts.EventSubscriptionFailed, c.C.App(), c.C.Tenant(), c.Name+" drive "+drive+": "+err.Error())
+	if isAuthError(err) {
+		g.emitOperational(ctx, alerts.EventConnectorAuthFailed, c.C.App(), c.C.Tenant(), c.Name+": "+err.Error())
 	}
 }

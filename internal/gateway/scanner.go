@@ -101,6 +101,7 @@ func (g *Gateway) Scan(ctx context.Context, ref connectors.FileRef) error {
 	if err != nil {
 		return err
 	}
+	defer g.exec.Wake() // actions the policies recorded run now, not at the next sweep
 	return g.decider.Decide(ctx, rec, func(ctx context.Context) (io.ReaderAt, int64, error) {
 		o, err := conn.C.Open(ctx, ref)
 		if err != nil {
