@@ -24,7 +24,7 @@ import (
 	"github.com/labelgate/labelgate/labeling/labeltest"
 )
 
-const sampleDocx = "/work/shared/samples/LabeledGeneral.docx"
+const sampleDocx = "../../testdata/labels/samples/LabeledGeneral.docx"
 
 // scanCorpus builds the label engine's corpus once for the scan tests: its compression bomb
 // takes seconds to build under the race detector.

@@ -141,7 +141,7 @@ func TestWalkDiscoversEveryLabelVariant(t *testing.T) {
 		e.write(rel, c.Data)
 		want[rel] = c
 	}
-	sample, err := os.ReadFile("/work/shared/samples/LabeledGeneral.docx")
+	sample, err := os.ReadFile("../../testdata/labels/samples/LabeledGeneral.docx")
 	require.NoError(t, err)
 	e.write("Legal/LabeledGeneral.docx", sample)
 
@@ -581,7 +581,7 @@ func TestUploadReplacesAtomically(t *testing.T) {
 func TestUploadCrashBeforeRenameKeepsOriginal(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	sample, err := os.ReadFile("/work/shared/samples/LabeledGeneral.docx")
+	sample, err := os.ReadFile("../../testdata/labels/samples/LabeledGeneral.docx")
 	require.NoError(t, err)
 	p := e.write("Legal/contract.docx", sample)
 
