@@ -1,0 +1,95 @@
+// Command labelgate-load fires signed Box webhook notifications at a webhook endpoint and
+// reports acknowledgement latency and throughput, optionally side by side with a bare
+// net/http handler so the cost of labelgate's ingress can be read off directly.
+//
+//	labelgate-load -rate 5000 -duration 10s -conns 64 -bare
+//
+// With no -url the real ingress (webhooks.New, the Box receiver, a SQLite store as sink and
+// dedup) is started in-process on loopback and measured.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"time"
+)
+
+func main() {
+	var cfg Config
+	fs := flag.NewFlagSet("labelgate-load", flag.ExitOnError)
+	fs.StringVar(&cfg.URL, "url", "", "webhook endpoint (e.g. http://127.0.0.1:8443/webhooks/box); empty = in-process labelgate ingress")
+	fs.StringVar(&cfg.Key, "key", "", "Box primary signature key (default: the in-process ingress's key)")
+	fs.StringVar(&cfg.Webhook, "webhook", DefaultWebhook, "Box webhook id in the bodies")
+	fs.Float64Var(&cfg.Rate, "rate", 1000, "notifications per second")
+	fs.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long to send")
+	fs.IntVar(&cfg.Conns, "conns", 16, "concurrent connections")
+	bare := fs.Bool("bare", false, "also measure a bare 202 handler in-process and print both")
+	_ = fs.Parse(os.Args[1:])
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := runMain(ctx, os.Stdout, cfg, *bare); err != nil {
+		fmt.Fprintln(os.Stderr, "labelgate-load:", err)
+		os.Exit(1)
+	}
+}
+
+// runMain measures the configured target (and the bare handler with bare) and prints the
+// reports, one key=value line per target.
+func runMain(ctx context.Context, out io.Writer, cfg Config, bare bool) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	target := "remote"
+	if cfg.URL == "" {
+		in, err := StartIngress(ctx, IngressConfig{Dir: "", Logger: log})
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		cfg.URL, target = in.URL, "labelgate"
+		if cfg.Key == "" {
+			cfg.Key = in.Key
+		}
+	}
+	if cfg.Key == "" {
+		return fmt.Errorf("-key is required with -url")
+	}
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rep.Target = target
+	fmt.Fprintln(out, rep)
+	if !bare {
+		return nil
+	}
+	b, err := StartBare()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	bcfg := cfg
+	bcfg.URL = b.URL
+	brep, err := Run(ctx, bcfg)
+	if err != nil {
+		return err
+	}
+	brep.Target = "bare"
+	fmt.Fprintln(out, brep)
+	if brep.Throughput > 0 {
+		fmt.Fprintf(out, "ratio throughput=%.3f p50=%.2f p99=%.2f\n", rep.Throughput/brep.Throughput,
+			ratio(rep.P50, brep.P50), ratio(rep.P99, brep.P99))
+	}
+	return nil
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
