@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,7 +89,7 @@ var saKey = sync.OnceValue(func() []byte {
 
 // setupHostile wires the real Graph, Drive and Box receivers behind the real ingress with a
 // SQLite store as sink and dedup.
-func setupHostile(t *testing.T) *hostile {
+func setupHostile(t testing.TB) *hostile {
 	t.Helper()
 	st := storetest.OpenSQLite(t)
 	x := &hostile{st: st, sink: &countingSink{s: st}, logs: &bytes.Buffer{}}
@@ -379,4 +381,30 @@ func TestHostileSlowLorisIsCutOff(t *testing.T) {
 	ds, err := x.st.ChangedDrives(context.Background(), 10)
 	require.NoError(t, err)
 	require.Empty(t, ds)
+}
+
+var fuzzRoutes = []string{"box", "sharepoint", "gdrive"}
+
+// FuzzHostileIngress throws arbitrary bodies (seeded from testdata/webhooks) at every real
+// route: the ingress must answer one of its documented statuses, never panic, and nothing
+// unacknowledged may reach the sink. The seeds hold no secret, so nothing may be accepted.
+func FuzzHostileIngress(f *testing.F) {
+	seeds, err := filepath.Glob(filepath.Join("..", "testdata", "webhooks", "*"))
+	require.NoError(f, err)
+	require.NotEmpty(f, seeds)
+	for _, p := range seeds {
+		b, err := os.ReadFile(p)
+		require.NoError(f, err)
+		for i := range fuzzRoutes {
+			f.Add(uint8(i), string(b))
+		}
+	}
+	x := setupHostile(f)
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		before := x.sink.calls.Load()
+		code, _ := x.do(t, hreq{route: fuzzRoutes[int(route)%len(fuzzRoutes)], body: body,
+			header: map[string]string{"X-Goog-Channel-ID": "chan-1", "X-Goog-Resource-State": "change", "X-Goog-Message-Number": "1"}})
+		require.Contains(t, []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestEntityTooLarge}, code)
+		require.Equal(t, before, x.sink.calls.Load())
+	})
 }
