@@ -24,6 +24,7 @@ const usage = `labelgate — sensitivity labels for cloud storage
 
 Usage:
   labelgate serve [-config FILE]          run the gateway (webhooks, scanning, executor, admin API)
+  labelgate demo [--files N] [--duration D] [--exit]   emulated Box/Drive/SharePoint/OneDrive tenant + console
   labelgate config check [-config FILE]   validate the configuration and print every problem
   labelgate inspect [-o json] FILE...     show the label of local Office/PDF files
   labelgate scan [-o json] [--workers N] [--apply-policies FILE [--execute]] PATH...
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
 	case "config":
 		if len(rest) == 0 || rest[0] != "check" {
 			fmt.Fprintln(stderr, "usage: labelgate config check [-config FILE]")
