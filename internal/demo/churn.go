@@ -60,7 +60,7 @@ func (t *Tenant) Churn() Change {
 		if !ok {
 			return Change{App: "gdrive", What: "nothing to change"}
 		}
-		return Change{App: "gdrive", What: "edited " + id, Err: t.Drive.ModifyFile(id, content("x.docx", labeltest.Label{}, card, false))}
+		return Change{App: "gdrive", What: "edited " + id, Err: t.Drive.ModifyFile(id, content(t.name(id), labeltest.Label{}, card, false))}
 	case 4: // a Drive file is made public
 		id, ok := t.pick(&t.driveIDs)
 		if !ok {
@@ -82,7 +82,7 @@ func (t *Tenant) Churn() Change {
 		if !ok {
 			return Change{App: "box", What: "nothing to change"}
 		}
-		return Change{App: "box", What: "edited " + id, Err: t.Box.ModifyFile(id, content("x.docx", labeltest.Label{}, card, false))}
+		return Change{App: "box", What: "edited " + id, Err: t.Box.ModifyFile(id, content(t.name(id), labeltest.Label{}, card, false))}
 	default: // a Box classification is removed
 		id, ok := t.pick(&t.boxIDs)
 		if !ok {
@@ -90,6 +90,12 @@ func (t *Tenant) Churn() Change {
 		}
 		return Change{App: "box", What: "unclassified " + id, Err: t.Box.SetClassification(id, "")}
 	}
+}
+
+func (t *Tenant) name(id string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.names[id]
 }
 
 func (t *Tenant) pick(ids *[]string) (string, bool) {

@@ -59,6 +59,7 @@ type Tenant struct {
 	graphIDs []string // SharePoint and OneDrive file ids, for churn
 	driveIDs []string
 	boxIDs   []string
+	names    map[string]string // file id → name, so edits keep the file's format
 }
 
 // labelFor returns an Office label record for a catalog label.
@@ -145,7 +146,7 @@ func NewTenant(n int, seed uint64, log *slog.Logger) (*Tenant, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	rng := mrand.New(mrand.NewPCG(seed, seed^0x5eed))
-	t := &Tenant{rng: rng, Seeded: map[connectors.App]int{}}
+	t := &Tenant{rng: rng, Seeded: map[connectors.App]int{}, names: map[string]string{}}
 	specs := generate(rng, n)
 	var gm graphemu.Manifest
 	gm.Tenant = graphemu.Tenant{ID: labeltest.TenantContoso, Domains: []string{domain}}
@@ -193,6 +194,7 @@ func NewTenant(n int, seed uint64, log *slog.Logger) (*Tenant, error) {
 			}
 			dm.Files = append(dm.Files, spec)
 			t.driveIDs = append(t.driveIDs, spec.ID)
+			t.names[spec.ID] = f.name
 			t.Seeded[connectors.AppGDrive]++
 		default:
 			boxFiles = append(boxFiles, f)
@@ -273,6 +275,7 @@ func (t *Tenant) seedBox(files []fileSpec) error {
 			return fmt.Errorf("box seed: %w", err)
 		}
 		t.boxIDs = append(t.boxIDs, id)
+		t.names[id] = f.name
 		t.Seeded[connectors.AppBox]++
 	}
 	return nil
