@@ -179,6 +179,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	fmt.Fprintf(out, "policies: %s\n", strings.Join(ids, ", "))
 
+	seeded := 0
+	for _, n := range ten.Seeded {
+		seeded += n
+	}
 	rescans := map[string]int64{}
 	for _, c := range gc.Connectors {
 		r, err := g.StartRescan(ctx, c.Name, "", false)
@@ -196,7 +200,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		<-tick.C
 		p := progress(ctx, st)
 		fmt.Fprintf(out, "[%4.0fs] rescan: discovered %d, scanned %d, actions %d\n", time.Since(start).Seconds(), p.discovered, p.scanned, p.actions)
-		if rescansDone(ctx, st, rescans) && p.scanned >= p.discovered {
+		// Discovered counts scanned files only: queued ones are not in the inventory yet.
+		if rescansDone(ctx, st, rescans) && p.discovered >= int64(seeded) {
 			break
 		}
 	}
