@@ -79,7 +79,6 @@ type Gateway struct {
 	feedWake  chan struct{}
 	subWake   chan struct{}
 	rescans   rescans
-	bgCtx     context.Context
 	id        string // this replica, for leases
 	startedAt time.Time
 
@@ -114,7 +113,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	}
 	g.feedWake, g.subWake = make(chan struct{}, 1), make(chan struct{}, 1)
 	g.rescans.running = map[int64]context.CancelFunc{}
-	g.bgCtx = context.Background()
 	g.id = replicaID()
 	g.startedAt = g.now()
 	g.decider = opts.Decider
@@ -218,12 +216,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// loop that outlived the store.
 	bgCtx, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	g.bgCtx = bgCtx
 	// The queue gets its own lifetime: a signal must not cancel running jobs mid-write; Stop
 	// below lets them finish within the shutdown window.
 	if err := g.sq.Start(context.WithoutCancel(bgCtx)); err != nil {
 		return fmt.Errorf("scan queue: %w", err)
 	}
+	g.startRescans(bgCtx)
 	g.goBG(func() { g.feedLoop(bgCtx) })
 	g.goBG(func() { g.subLoop(bgCtx) })
 	g.goBG(func() { g.schedulerLoop(bgCtx) })

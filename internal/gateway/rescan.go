@@ -18,10 +18,27 @@ import (
 type rescans struct {
 	mu      sync.Mutex
 	running map[int64]context.CancelFunc
+	// parent is Run's background context; nil until Run starts. Rescans started before
+	// then wait in pending, so none outlives a shutdown it never heard of.
+	parent  context.Context
+	pending []store.Rescan
 }
 
 // ErrUnknownConnector is returned for a connector name that is not configured.
 var ErrUnknownConnector = errors.New("unknown connector")
+
+// startRescans lets rescans run under ctx (Run's background context) and launches those
+// started before Run.
+func (g *Gateway) startRescans(ctx context.Context) {
+	g.rescans.mu.Lock()
+	g.rescans.parent = ctx
+	pending := g.rescans.pending
+	g.rescans.pending = nil
+	g.rescans.mu.Unlock()
+	for _, r := range pending {
+		g.launchRescan(r)
+	}
+}
 
 // StartRescan begins a full rescan of a connector, or of one drive when scope names it.
 // Unless force is set, files whose etag and size are unchanged since their last good scan
@@ -47,7 +64,12 @@ func (g *Gateway) launchRescan(r store.Rescan) {
 	if _, busy := g.rescans.running[r.ID]; busy {
 		return
 	}
-	ctx, cancel := context.WithCancel(g.bgCtx)
+	parent := g.rescans.parent
+	if parent == nil {
+		g.rescans.pending = append(g.rescans.pending, r)
+		return
+	}
+	ctx, cancel := context.WithCancel(parent)
 	g.rescans.running[r.ID] = cancel
 	g.goBG(func() {
 		defer func() {
@@ -61,7 +83,7 @@ func (g *Gateway) launchRescan(r store.Rescan) {
 		case err == nil:
 			_, _ = g.store.FinishRescan(context.WithoutCancel(ctx), r.ID, store.RescanDone, "")
 			g.log.Info("rescan done", "rescan", r.ID, "connector", r.Connector)
-		case g.bgCtx.Err() != nil:
+		case parent.Err() != nil:
 			// Shutting down: the rescan stays running and resumes after the restart.
 		case errors.Is(err, context.Canceled):
 			_, _ = g.store.FinishRescan(context.WithoutCancel(ctx), r.ID, store.RescanCanceled, "")

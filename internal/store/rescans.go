@@ -136,9 +136,13 @@ func (s *Store) MarkSeen(ctx context.Context, rescanID int64, refs []connectors.
 }
 
 // Unseen lists the live inventory files of a drive that a finished walk of rescanID did not see.
+// Files that entered the inventory after the rescan started are never listed: the scanner
+// may insert a file the walk saw before its row existed (so the seen mark found nothing to
+// update), and such a file is alive by definition.
 func (s *Store) Unseen(ctx context.Context, rescanID int64, app connectors.App, tenant, drive string) ([]connectors.FileRef, error) {
-	rows, err := s.query(ctx, `SELECT item_id FROM files WHERE app = ? AND tenant = ? AND drive = ? AND deleted = ? AND seen_rescan <> ?`,
-		string(app), tenant, drive, false, rescanID)
+	rows, err := s.query(ctx, `SELECT item_id FROM files WHERE app = ? AND tenant = ? AND drive = ? AND deleted = ? AND seen_rescan <> ?
+		AND first_seen < (SELECT started_at FROM rescans WHERE id = ?)`,
+		string(app), tenant, drive, false, rescanID, rescanID)
 	if err != nil {
 		return nil, fmt.Errorf("store: unseen: %w", err)
 	}
