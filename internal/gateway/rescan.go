@@ -66,6 +66,12 @@ func (g *Gateway) launchRescan(r store.Rescan) {
 	}
 	parent := g.rescans.parent
 	if parent == nil {
+		// The scheduler may find its own not-yet-launched rescan stale; queue it once.
+		for _, p := range g.rescans.pending {
+			if p.ID == r.ID {
+				return
+			}
+		}
 		g.rescans.pending = append(g.rescans.pending, r)
 		return
 	}
@@ -296,19 +302,20 @@ func (g *Gateway) maybeScheduled(ctx context.Context, c *Conn, expr string, now 
 	if err != nil {
 		return fmt.Errorf("connector %s schedule: %w", c.Name, err)
 	}
-	app, tenant := c.C.App(), c.C.Tenant()
-	lastS, err := g.store.GetCursor(ctx, app, tenant, "", "schedule")
+	app, tenant, kind := c.C.App(), c.C.Tenant(), "schedule"
+	lastS, err := g.store.GetCursor(ctx, app, tenant, "", kind)
 	if err != nil {
 		return err
 	}
 	if lastS == "" {
-		return g.store.PutCursor(ctx, app, tenant, "", "schedule", strconv.FormatInt(now.UnixMilli(), 10))
+		return g.store.PutCursor(ctx, app, tenant, "", kind, strconv.FormatInt(now.UnixMilli(), 10))
 	}
 	lastMS, _ := strconv.ParseInt(lastS, 10, 64)
-	if next := sched.Next(time.UnixMilli(lastMS)); now.Before(next) {
+	// Cron fields are read in the clock's zone, as the operator wrote them.
+	if next := sched.Next(time.UnixMilli(lastMS).In(now.Location())); now.Before(next) {
 		return nil
 	}
-	if err := g.store.PutCursor(ctx, app, tenant, "", "schedule", strconv.FormatInt(now.UnixMilli(), 10)); err != nil {
+	if err := g.store.PutCursor(ctx, app, tenant, "", kind, strconv.FormatInt(now.UnixMilli(), 10)); err != nil {
 		return err
 	}
 	_, err = g.StartRescan(ctx, c.Name, "", false)
