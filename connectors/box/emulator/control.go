@@ -39,6 +39,7 @@ type pendingDelivery struct {
 	at      time.Time
 	copies  int
 	dropped bool
+	delay   time.Duration // chaos: held back so later deliveries overtake it
 }
 
 // recordLocked appends an event for it to the stream and returns the webhook deliveries
@@ -64,6 +65,8 @@ func (e *Emulator) recordLocked(typ string, it *item) []pendingDelivery {
 		} else if e.dupDeliveries > 0 {
 			e.dupDeliveries--
 			d.copies = 2
+		} else {
+			e.deliveryChaos(&d)
 		}
 		out = append(out, d)
 	}
@@ -114,14 +117,21 @@ func (e *Emulator) deliver(ds []pendingDelivery) {
 			e.record(rec)
 			continue
 		}
-		for range d.copies {
-			r := rec
-			r.Status, r.Err = e.post(d.hook.address, h, body)
-			if r.Err != "" || r.Status >= 300 {
-				e.log.Debug("box emulator: delivery not accepted", "delivery", d.id, "address", d.hook.address, "status", r.Status, "err", r.Err)
+		send := func() {
+			for range d.copies {
+				r := rec
+				r.Status, r.Err = e.post(d.hook.address, h, body)
+				if r.Err != "" || r.Status >= 300 {
+					e.log.Debug("box emulator: delivery not accepted", "delivery", d.id, "address", d.hook.address, "status", r.Status, "err", r.Err)
+				}
+				e.record(r)
 			}
-			e.record(r)
 		}
+		if d.delay > 0 {
+			time.AfterFunc(d.delay, send)
+			continue
+		}
+		send()
 	}
 }
 

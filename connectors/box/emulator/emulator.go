@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/labelgate/labelgate/connectors/internal/chaos"
 )
 
 // Classification template names, fixed in every Box enterprise.
@@ -194,6 +196,7 @@ type Emulator struct {
 	primaryKey      string
 	secondaryKey    string
 	deliveries      []Delivery
+	chaos           chaos.Injector
 }
 
 // New starts an emulator.

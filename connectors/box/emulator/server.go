@@ -92,6 +92,9 @@ func (e *Emulator) guard(h http.HandlerFunc) http.Handler {
 			fault = e.takeFault(r)
 		}
 		e.mu.Unlock()
+		if ok && fault == nil {
+			fault = e.chaosFault(r)
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="Service", error="invalid_token"`)
 			w.WriteHeader(http.StatusUnauthorized)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/labelgate/labelgate/connectors/internal/chaos"
 )
 
 // Options configure an emulator.
@@ -58,6 +60,7 @@ type Server struct {
 	media       int // alt=media requests served
 	dropNext    int
 	dupNext     int
+	chaos       chaos.Injector
 
 	nmu        sync.Mutex
 	queue      []delivery

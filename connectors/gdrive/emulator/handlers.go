@@ -35,7 +35,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /drive/v3/drives", s.auth(s.listDrives))
 	mux.HandleFunc("GET /v2/labels", s.auth(s.listLabels))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.fault(w, r) {
+		if s.chaosRequest(w, r) || s.fault(w, r) {
 			return
 		}
 		mux.ServeHTTP(w, r)

@@ -119,7 +119,7 @@ func (s *Server) notifyChange(c change) {
 			continue
 		}
 		d := delivery{ch: ch.view(), token: ch.token, uri: ch.resourceURI, state: "change", number: ch.msg}
-		s.enqueue(d)
+		s.enqueueChaos(d)
 		if s.dupNext > 0 {
 			s.dupNext--
 			s.enqueue(d)

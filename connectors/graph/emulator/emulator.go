@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/labelgate/labelgate/connectors/internal/chaos"
 )
 
 // Options configure an emulator.
@@ -141,6 +143,7 @@ type Server struct {
 	served     map[string]int64
 	ranges     map[string]int
 	labelW     map[string]int
+	chaos      chaos.Injector
 }
 
 // New starts an emulator on a local port.
@@ -671,15 +674,7 @@ func (s *Server) notifyDrive(driveID string, async bool) {
 	}
 	s.mu.Unlock()
 	for _, t := range targets {
-		if async {
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.post(t.url, t.id, "", t.body)
-			}()
-			continue
-		}
-		s.post(t.url, t.id, "", t.body)
+		s.sendNotification(t.url, t.id, t.body, async)
 	}
 }
 

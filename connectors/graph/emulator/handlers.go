@@ -43,6 +43,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v1.0/", s.guard(api))
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.chaosRequest(w, r) {
+			return
+		}
 		s.mu.Lock()
 		s.requests[r.Method+" "+r.URL.Path]++
 		f := s.matchFault(r.URL.Path)
