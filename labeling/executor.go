@@ -237,6 +237,10 @@ func actor(a store.Action) string {
 type actionParams struct {
 	Justification string `json:"justification,omitempty"`
 	Method        string `json:"method,omitempty"`
+	// The policy's conditions on the file's current label, checked again at write time:
+	// a user may have labelled the file since the policy matched it.
+	OnlyIfUnlabelled    bool `json:"onlyIfUnlabelled,omitempty"`
+	OnlyIfLowerPriority bool `json:"onlyIfLowerPriority,omitempty"`
 }
 
 // state is a file's label as read before and after a write.
@@ -320,6 +324,22 @@ func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.
 		return store.Completion{State: store.ActionDone, ReleaseQuota: true, Event: store.EventLabelUnchanged,
 			Reason: "file already in the target state; nothing written", File: facts,
 			Label: &store.FileLabel{LabelID: cur.LabelID, Tenant: cur.Tenant, Method: cur.Method}}
+	}
+	if apply && cur.LabelID != "" && !a.Manual {
+		if p.OnlyIfUnlabelled {
+			return refuse("file was labelled %s since the policy matched; the policy applies only to unlabelled files", cur.LabelID)
+		}
+		if p.OnlyIfLowerPriority {
+			have, err := e.st.GetLabel(ctx, a.Ref.App, a.Ref.Tenant, cur.LabelID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return refuse("file carries label %s, unknown to the catalog, whose priority cannot be compared", cur.LabelID)
+			case err != nil:
+				return e.failed(a, err)
+			case have.Priority >= target.Priority:
+				return refuse("file carries label %s of priority %d, not lower than %s (%d)", cur.LabelID, have.Priority, target.ID, target.Priority)
+			}
+		}
 	}
 	if cur.Protected && cur.LabelID != "" {
 		if w.codec != nil {

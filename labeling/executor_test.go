@@ -580,3 +580,38 @@ func TestRateLimitWaitsOnClock(t *testing.T) {
 	// stat, read and apply: the first call takes the burst token, the next two wait 500ms each.
 	require.Equal(t, []time.Duration{500 * time.Millisecond, 500 * time.Millisecond}, e.clk.Sleeps())
 }
+
+// A policy's onlyIfUnlabelled / onlyIfLowerPriority hold at write time too: a user who labelled
+// the file after the policy matched it wins, and nothing is written or charged to the quota.
+func TestPolicyLabelConditionsCheckedAtWriteTime(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	params := func(js string) func(*store.Action) {
+		return func(a *store.Action) { a.Params = []byte(js) }
+	}
+	// Labelled General by a user since the match: an unlabelled-only policy leaves it.
+	a := e.file("a", "a.docx", 10, connectors.LabelState{LabelID: lGeneral})
+	out := e.exec(e.action(a, store.ActionApplyLabel, lSecret, params(`{"onlyIfUnlabelled":true}`)))
+	require.Equal(t, store.ActionRefused, out.State)
+	require.Contains(t, out.Reason, "only to unlabelled")
+	require.Equal(t, lGeneral, e.conn.Label("a").LabelID)
+
+	// A higher-priority label already there stays; a lower one is raised.
+	b := e.file("b", "b.docx", 10, connectors.LabelState{LabelID: lSecret})
+	out = e.exec(e.action(b, store.ActionApplyLabel, lGeneral, params(`{"onlyIfLowerPriority":true}`)))
+	require.Equal(t, store.ActionRefused, out.State)
+	require.Contains(t, out.Reason, "not lower")
+	c := e.file("c", "c.docx", 10, connectors.LabelState{LabelID: lGeneral})
+	out = e.exec(e.action(c, store.ActionApplyLabel, lSecret, params(`{"onlyIfLowerPriority":true}`)))
+	require.Equal(t, store.ActionDone, out.State)
+	require.Equal(t, lSecret, e.conn.Label("c").LabelID)
+
+	// A label the catalog does not know cannot be compared, so it is left alone.
+	d := e.file("d", "d.docx", 10, connectors.LabelState{LabelID: lOther})
+	out = e.exec(e.action(d, store.ActionApplyLabel, lSecret, params(`{"onlyIfLowerPriority":true}`)))
+	require.Equal(t, store.ActionRefused, out.State)
+	require.Equal(t, lOther, e.conn.Label("d").LabelID)
+
+	require.Equal(t, 1, e.conn.Writes())
+	require.EqualValues(t, 1, e.used(e.conn.app, false), "refusals give their quota back")
+}
