@@ -31,6 +31,17 @@ type Dedup interface {
 	FirstDelivery(ctx context.Context, key string) (bool, error)
 }
 
+// Recorder is a Sink that can remember a notice's delivery key and record the notice in one
+// durable step. The ingress prefers it to Dedup then Sink for notices with a key: a separate
+// dedup write followed by a failed sink write would make the provider's retry look like a
+// duplicate and lose the notice, and one write per notice is also cheaper (a Recorder may
+// group-commit concurrent notices).
+type Recorder interface {
+	Sink
+	// RecordNotice records n unless key was seen before; it reports whether it was new.
+	RecordNotice(ctx context.Context, key string, n connectors.Notice) (first bool, err error)
+}
+
 // Route is one connector's webhook endpoint, served at /webhooks/{Name}.
 type Route struct {
 	Name     string
@@ -43,7 +54,7 @@ type Route struct {
 type Config struct {
 	Routes       []Route
 	Sink         Sink
-	Dedup        Dedup
+	Dedup        Dedup // unused for keyed notices when Sink is a Recorder
 	MaxBodyBytes int64 // default 1 MiB
 	Logger       *slog.Logger
 	Registerer   prometheus.Registerer // nil: no metrics
@@ -148,6 +159,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if n.Tenant == "" {
 			n.Tenant = route.Tenant
+		}
+		if rec, ok := h.cfg.Sink.(Recorder); ok && n.DedupKey != "" {
+			first, err := rec.RecordNotice(ctx, name+"|"+n.DedupKey, n)
+			if err != nil {
+				h.fail(w, r, name, OutcomeError, http.StatusServiceUnavailable, "could not record notification", err)
+				return
+			}
+			if first {
+				outcome = OutcomeAccepted
+			}
+			continue
 		}
 		if n.DedupKey != "" && h.cfg.Dedup != nil {
 			first, err := h.cfg.Dedup.FirstDelivery(ctx, name+"|"+n.DedupKey)

@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 			routes = append(routes, webhooks.Route{Name: c.Name, App: c.C.App(), Tenant: c.C.Tenant(), Receiver: r})
 		}
 	}
-	ingress := webhooks.New(webhooks.Config{Routes: routes, Sink: sink{g}, Dedup: st, MaxBodyBytes: cfg.Server.MaxBodyBytes,
+	ingress := webhooks.New(webhooks.Config{Routes: routes, Sink: newSink(g), Dedup: st, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Logger: g.logger("webhooks"), Registerer: g.prom, Now: g.now})
 	h := server.Handler(server.Config{
 		Ready:    g.ready,

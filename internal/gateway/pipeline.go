@@ -12,6 +12,7 @@ import (
 	"github.com/labelgate/labelgate/internal/alerts"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/labeling"
+	"github.com/labelgate/labelgate/webhooks"
 )
 
 // Reason says why a file was queued for scanning; it sets the job's priority.
@@ -68,7 +69,41 @@ func (r *registry) lookup(app connectors.App, tenant string) (*Conn, bool) {
 // queue, a changed drive is marked for a change-feed read, and lifecycle notices flag the
 // subscription for upkeep.
 type sink struct {
-	g *Gateway
+	g     *Gateway
+	batch *store.DeliveryBatcher
+}
+
+// newSink returns the gateway's sink. Its batcher needs no closing: every caller waits for
+// its own commit, so once the webhook listener has drained nothing is left queued.
+func newSink(g *Gateway) sink {
+	return sink{g: g, batch: g.store.NewDeliveryBatcher(store.BatchOptions{})}
+}
+
+var _ webhooks.Recorder = sink{}
+
+// RecordNotice implements webhooks.Recorder. A drive-change notice is recorded by group
+// commit: its delivery key and the drive mark share one transaction with the other notices
+// arriving together, so the ack waits for one commit instead of two per notice. Other notices
+// (a named file for the scan queue, subscription lifecycle) write elsewhere: their key is
+// recorded first, as before, so a replay never repeats their work.
+func (s sink) RecordNotice(ctx context.Context, key string, n connectors.Notice) (bool, error) {
+	if _, ok := s.g.reg.lookup(n.App, n.Tenant); !ok {
+		return false, fmt.Errorf("notice for unknown connector %s/%s", n.App, n.Tenant)
+	}
+	if n.Kind == connectors.NoticeMissed || (n.Kind == connectors.NoticeChanged && n.ItemID == "") {
+		first, err := s.batch.Record(ctx, store.Delivery{Key: key,
+			Mark: &store.DriveMark{App: n.App, Tenant: n.Tenant, Drive: n.Drive, Reason: string(n.Kind)}})
+		if err != nil || !first {
+			return false, err
+		}
+		s.g.poke(s.g.feedWake)
+		return true, nil
+	}
+	first, err := s.batch.FirstDelivery(ctx, key)
+	if err != nil || !first {
+		return false, err
+	}
+	return true, s.Notice(ctx, n)
 }
 
 func (s sink) Notice(ctx context.Context, n connectors.Notice) error {
@@ -82,7 +117,9 @@ func (s sink) Notice(ctx context.Context, n connectors.Notice) error {
 		if n.ItemID != "" && n.Kind == connectors.NoticeChanged {
 			return g.queue.EnqueueScan(ctx, connectors.FileRef{App: n.App, Tenant: n.Tenant, Drive: n.Drive, ItemID: n.ItemID}, ReasonWebhook)
 		}
-		if err := g.store.MarkDriveChanged(ctx, n.App, n.Tenant, n.Drive, string(n.Kind)); err != nil {
+		// Unkeyed notices (Graph's) share the group commit too.
+		if _, err := s.batch.Record(ctx, store.Delivery{
+			Mark: &store.DriveMark{App: n.App, Tenant: n.Tenant, Drive: n.Drive, Reason: string(n.Kind)}}); err != nil {
 			return err
 		}
 		g.poke(g.feedWake)
