@@ -23,6 +23,9 @@ import (
 type IngressConfig struct {
 	Dir    string // SQLite directory; "" = a fresh temporary one, removed on Close
 	Logger *slog.Logger
+	// Unbatched records each notice in two transactions (dedup, then mark) instead of by
+	// group commit.
+	Unbatched bool
 }
 
 // Ingress is labelgate's real webhook ack path on a loopback listener: the Box receiver
@@ -36,10 +39,29 @@ type Ingress struct {
 }
 
 // storeSink records notices the way the gateway's sink does for drives: a durable
-// changed-drive mark that the change-feed worker later picks up.
-type storeSink struct{ s *store.Store }
+// changed-drive mark that the change-feed worker later picks up, committed with the
+// delivery's dedup key by group commit (or, unbatched, as two transactions per notice: the
+// path before group commit, kept to compare against).
+type storeSink struct {
+	s     *store.Store
+	batch *store.DeliveryBatcher
+}
 
+// Notice records a notice without a delivery key (Box always sends one).
 func (k storeSink) Notice(ctx context.Context, n connectors.Notice) error {
+	_, err := k.RecordNotice(ctx, "", n)
+	return err
+}
+
+func (k storeSink) RecordNotice(ctx context.Context, key string, n connectors.Notice) (bool, error) {
+	return k.batch.Record(ctx, store.Delivery{Key: key,
+		Mark: &store.DriveMark{App: n.App, Tenant: n.Tenant, Drive: n.Drive, Reason: string(n.Kind)}})
+}
+
+// unbatchedSink has no RecordNotice, so the ingress dedups and records in separate writes.
+type unbatchedSink struct{ s *store.Store }
+
+func (k unbatchedSink) Notice(ctx context.Context, n connectors.Notice) error {
 	return k.s.MarkDriveChanged(ctx, n.App, n.Tenant, n.Drive, string(n.Kind))
 }
 
@@ -77,9 +99,13 @@ func StartIngress(ctx context.Context, cfg IngressConfig) (*Ingress, error) {
 		st.Close()
 		return nil, err
 	}
+	var sink webhooks.Sink = storeSink{s: st, batch: st.NewDeliveryBatcher(store.BatchOptions{})}
+	if cfg.Unbatched {
+		sink = unbatchedSink{s: st}
+	}
 	h := webhooks.New(webhooks.Config{
 		Routes: []webhooks.Route{{Name: "box", App: connectors.AppBox, Tenant: "load", Receiver: rcv}},
-		Sink:   storeSink{s: st}, Dedup: st, Logger: log,
+		Sink:   sink, Dedup: st, Logger: log,
 	})
 	mux := http.NewServeMux()
 	mux.Handle(webhooks.Prefix, h)

@@ -29,11 +29,12 @@ func main() {
 	fs.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long to send")
 	fs.IntVar(&cfg.Conns, "conns", 16, "concurrent connections")
 	bare := fs.Bool("bare", false, "also measure a bare 202 handler in-process and print both")
+	unbatched := fs.Bool("unbatched", false, "in-process ingress records each notice in two transactions instead of by group commit")
 	_ = fs.Parse(os.Args[1:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := runMain(ctx, os.Stdout, cfg, *bare); err != nil {
+	if err := runMain(ctx, os.Stdout, cfg, *bare, *unbatched); err != nil {
 		fmt.Fprintln(os.Stderr, "labelgate-load:", err)
 		os.Exit(1)
 	}
@@ -41,11 +42,11 @@ func main() {
 
 // runMain measures the configured target (and the bare handler with bare) and prints the
 // reports, one key=value line per target.
-func runMain(ctx context.Context, out io.Writer, cfg Config, bare bool) error {
+func runMain(ctx context.Context, out io.Writer, cfg Config, bare, unbatched bool) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	target := "remote"
 	if cfg.URL == "" {
-		in, err := StartIngress(ctx, IngressConfig{Dir: "", Logger: log})
+		in, err := StartIngress(ctx, IngressConfig{Dir: "", Logger: log, Unbatched: unbatched})
 		if err != nil {
 			return err
 		}
