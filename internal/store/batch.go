@@ -3,10 +3,10 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +53,8 @@ type BatchOptions struct {
 type DeliveryBatcher struct {
 	s    *Store
 	opts BatchOptions
+
+	stmts *deliveryStmts // prepared by the first commit; only the commit loop touches it
 
 	mu         sync.Mutex
 	queue      []*pendingDelivery
@@ -126,15 +128,21 @@ func (b *DeliveryBatcher) Close(ctx context.Context) error {
 	idle := b.idle
 	committing := b.committing
 	b.mu.Unlock()
-	if !committing {
-		return nil
+	if committing {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return fmt.Errorf("store: delivery batcher close: %w", ctx.Err())
+		}
 	}
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("store: delivery batcher close: %w", ctx.Err())
+	// No commit loop can run any more, so the statements are ours to close.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st := b.stmts; st != nil {
+		b.stmts = nil
+		return errors.Join(st.insert.Close(), st.mark.Close())
 	}
+	return nil
 }
 
 func (b *DeliveryBatcher) commitLoop() {
@@ -186,7 +194,14 @@ func (b *DeliveryBatcher) commit(batch []*pendingDelivery) {
 		ds[i] = p.d
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.opts.CommitTimeout)
-	first, err := b.s.RecordDeliveries(ctx, ds)
+	var first []bool
+	var err error
+	if b.stmts == nil {
+		b.stmts, err = b.s.prepareDeliveryStmts(ctx)
+	}
+	if err == nil {
+		first, err = b.s.recordDeliveries(ctx, ds, b.stmts)
+	}
 	cancel()
 	for i, p := range live {
 		if err != nil {
@@ -198,16 +213,42 @@ func (b *DeliveryBatcher) commit(batch []*pendingDelivery) {
 	}
 }
 
-// deliveryChunk bounds the rows of one multi-row insert, well inside both backends'
-// placeholder limits.
-const deliveryChunk = 400
-
 // RecordDeliveries records a batch of deliveries in one transaction and reports, per
 // delivery, whether it is the first of its key. Within the batch the earliest delivery of
 // a key is the candidate; it is first if the key was not already stored. Marks of first
 // deliveries are coalesced per drive (the generation still moves, which is all a reader
 // needs to notice them).
 func (s *Store) RecordDeliveries(ctx context.Context, ds []Delivery) ([]bool, error) {
+	return s.recordDeliveries(ctx, ds, nil)
+}
+
+// deliveryStmts are the batch's statements, prepared once per batcher: SQLite spends more
+// time parsing a statement than running it, so re-preparing per batch would cost as much as
+// the commit saves.
+type deliveryStmts struct {
+	insert, mark *sql.Stmt
+}
+
+const (
+	insertDeliverySQL   = `INSERT INTO webhook_deliveries (dedup_key, received_at) VALUES (?, ?) ON CONFLICT (dedup_key) DO NOTHING`
+	markDriveChangedSQL = `INSERT INTO changed_drives (app, tenant, drive, reason, requested_at, generation) VALUES (?, ?, ?, ?, ?, 1)
+		ON CONFLICT (app, tenant, drive) DO UPDATE SET generation = changed_drives.generation + 1, reason = excluded.reason`
+)
+
+func (s *Store) prepareDeliveryStmts(ctx context.Context) (*deliveryStmts, error) {
+	ins, err := s.db.PrepareContext(ctx, s.rebind(insertDeliverySQL))
+	if err != nil {
+		return nil, fmt.Errorf("store: prepare delivery insert: %w", err)
+	}
+	mark, err := s.db.PrepareContext(ctx, s.rebind(markDriveChangedSQL))
+	if err != nil {
+		ins.Close()
+		return nil, fmt.Errorf("store: prepare drive mark: %w", err)
+	}
+	return &deliveryStmts{insert: ins, mark: mark}, nil
+}
+
+func (s *Store) recordDeliveries(ctx context.Context, ds []Delivery, stmts *deliveryStmts) ([]bool, error) {
 	first := make([]bool, len(ds))
 	candidate := map[string]int{} // key → index of its earliest delivery in ds
 	for i, d := range ds {
@@ -227,17 +268,31 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []Delivery) ([]bool, er
 	}
 	slices.Sort(keys)
 	err := s.Tx(ctx, func(tx *Tx) error {
+		var insert, mark *sql.Stmt
+		if stmts != nil {
+			insert, mark = tx.tx.StmtContext(ctx, stmts.insert), tx.tx.StmtContext(ctx, stmts.mark)
+		} else {
+			var err error
+			if insert, err = tx.tx.PrepareContext(ctx, s.rebind(insertDeliverySQL)); err != nil {
+				return fmt.Errorf("store: prepare delivery insert: %w", err)
+			}
+			if mark, err = tx.tx.PrepareContext(ctx, s.rebind(markDriveChangedSQL)); err != nil {
+				return fmt.Errorf("store: prepare drive mark: %w", err)
+			}
+		}
+		defer insert.Close()
+		defer mark.Close()
 		now := s.now().UnixMilli()
-		for c := range slices.Chunk(keys, deliveryChunk) {
-			inserted, err := tx.insertDeliveryKeys(ctx, c, now)
+		for _, k := range keys {
+			res, err := insert.ExecContext(ctx, k, now)
 			if err != nil {
-				return err
+				return fmt.Errorf("store: record delivery: %w", err)
 			}
-			for _, k := range inserted {
-				if i, ok := candidate[k]; ok {
-					first[i] = true
-				}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("store: record delivery: %w", err)
 			}
+			first[candidate[k]] = n == 1
 		}
 		marks := map[DriveMark]string{} // drive (reason blank) → reason of its latest mark
 		for i, d := range ds {
@@ -255,7 +310,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []Delivery) ([]bool, er
 			return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Drive, b.Drive))
 		})
 		for _, m := range drives {
-			if _, err := tx.exec(ctx, markDriveChangedSQL, string(m.App), m.Tenant, m.Drive, marks[m], now); err != nil {
+			if _, err := mark.ExecContext(ctx, string(m.App), m.Tenant, m.Drive, marks[m], now); err != nil {
 				return fmt.Errorf("store: mark drive changed: %w", err)
 			}
 		}
@@ -265,39 +320,4 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []Delivery) ([]bool, er
 		return nil, fmt.Errorf("store: record deliveries: %w", err)
 	}
 	return first, nil
-}
-
-const markDriveChangedSQL = `INSERT INTO changed_drives (app, tenant, drive, reason, requested_at, generation) VALUES (?, ?, ?, ?, ?, 1)
-		ON CONFLICT (app, tenant, drive) DO UPDATE SET generation = changed_drives.generation + 1, reason = excluded.reason`
-
-// insertDeliveryKeys stores distinct keys, returning those that were not stored yet.
-func (t *Tx) insertDeliveryKeys(ctx context.Context, keys []string, now int64) ([]string, error) {
-	var q strings.Builder
-	q.WriteString(`INSERT INTO webhook_deliveries (dedup_key, received_at) VALUES `)
-	args := make([]any, 0, 2*len(keys))
-	for i, k := range keys {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?)")
-		args = append(args, k, now)
-	}
-	q.WriteString(` ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key`)
-	rows, err := t.query(ctx, q.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: record delivery: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("store: record delivery: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: record delivery: %w", err)
-	}
-	return out, nil
 }
