@@ -26,6 +26,8 @@ type IngressConfig struct {
 	// Unbatched records each notice in two transactions (dedup, then mark) instead of by
 	// group commit.
 	Unbatched bool
+	// Linger is the group commit's wait for more notices (store.BatchOptions.Linger).
+	Linger time.Duration
 }
 
 // Ingress is labelgate's real webhook ack path on a loopback listener: the Box receiver
@@ -99,7 +101,7 @@ func StartIngress(ctx context.Context, cfg IngressConfig) (*Ingress, error) {
 		st.Close()
 		return nil, err
 	}
-	var sink webhooks.Sink = storeSink{s: st, batch: st.NewDeliveryBatcher(store.BatchOptions{})}
+	var sink webhooks.Sink = storeSink{s: st, batch: st.NewDeliveryBatcher(store.BatchOptions{Linger: cfg.Linger})}
 	if cfg.Unbatched {
 		sink = unbatchedSink{s: st}
 	}

@@ -21,7 +21,7 @@ func setup(t *testing.T) *Ingress {
 func TestLoadAgainstRealIngressCountsAddUp(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	require.NoError(t, runMain(t.Context(), &out, Config{Rate: 200, Duration: time.Second, Conns: 4}, true, false))
+	require.NoError(t, runMain(t.Context(), &out, Config{Rate: 200, Duration: time.Second, Conns: 4}, true, IngressConfig{}))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 3, out.String())
 	for i, target := range []string{"labelgate", "bare"} {

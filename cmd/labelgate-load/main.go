@@ -16,7 +16,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
+
+	"github.com/labelgate/labelgate/internal/store"
 )
 
 func main() {
@@ -30,23 +33,38 @@ func main() {
 	fs.IntVar(&cfg.Conns, "conns", 16, "concurrent connections")
 	bare := fs.Bool("bare", false, "also measure a bare 202 handler in-process and print both")
 	unbatched := fs.Bool("unbatched", false, "in-process ingress records each notice in two transactions instead of by group commit")
+	linger := fs.Duration("linger", store.DefaultLinger, "in-process ingress: how long a busy group commit waits for more notices")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (sender and in-process targets) to this file")
 	_ = fs.Parse(os.Args[1:])
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "labelgate-load:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := runMain(ctx, os.Stdout, cfg, *bare, *unbatched); err != nil {
+	if err := runMain(ctx, os.Stdout, cfg, *bare, IngressConfig{Unbatched: *unbatched, Linger: *linger}); err != nil {
 		fmt.Fprintln(os.Stderr, "labelgate-load:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
 // runMain measures the configured target (and the bare handler with bare) and prints the
 // reports, one key=value line per target.
-func runMain(ctx context.Context, out io.Writer, cfg Config, bare, unbatched bool) error {
+func runMain(ctx context.Context, out io.Writer, cfg Config, bare bool, icfg IngressConfig) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	target := "remote"
 	if cfg.URL == "" {
-		in, err := StartIngress(ctx, IngressConfig{Dir: "", Logger: log, Unbatched: unbatched})
+		icfg.Logger = log
+		in, err := StartIngress(ctx, icfg)
 		if err != nil {
 			return err
 		}

@@ -76,7 +76,7 @@ type sink struct {
 // newSink returns the gateway's sink. Its batcher needs no closing: every caller waits for
 // its own commit, so once the webhook listener has drained nothing is left queued.
 func newSink(g *Gateway) sink {
-	return sink{g: g, batch: g.store.NewDeliveryBatcher(store.BatchOptions{})}
+	return sink{g: g, batch: g.store.NewDeliveryBatcher(store.BatchOptions{Linger: store.DefaultLinger})}
 }
 
 var _ webhooks.Recorder = sink{}
