@@ -23,7 +23,7 @@ func TestLoadAgainstRealIngressCountsAddUp(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, runMain(t.Context(), &out, Config{Rate: 200, Duration: time.Second, Conns: 4}, true, IngressConfig{}))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	require.Len(t, lines, 3, out.String())
+	require.Len(t, lines, 4, out.String())
 	for i, target := range []string{"labelgate", "bare"} {
 		r, err := ParseReport(lines[i])
 		require.NoError(t, err, lines[i])
@@ -38,6 +38,7 @@ func TestLoadAgainstRealIngressCountsAddUp(t *testing.T) {
 		require.Greater(t, r.Elapsed, 900*time.Millisecond, "sends are paced at the rate")
 	}
 	require.True(t, strings.HasPrefix(lines[2], "ratio throughput="))
+	require.Equal(t, "durable acked=200 recorded=200 drives_marked=1", lines[3])
 }
 
 func TestLoadReachesTheStore(t *testing.T) {

@@ -58,13 +58,16 @@ func main() {
 }
 
 // runMain measures the configured target (and the bare handler with bare) and prints the
-// reports, one key=value line per target.
+// reports, one key=value line per target, then, for the in-process ingress, a check that
+// every acknowledged notification is in the store.
 func runMain(ctx context.Context, out io.Writer, cfg Config, bare bool, icfg IngressConfig) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	target := "remote"
+	var in *Ingress
 	if cfg.URL == "" {
 		icfg.Logger = log
-		in, err := StartIngress(ctx, icfg)
+		var err error
+		in, err = StartIngress(ctx, icfg)
 		if err != nil {
 			return err
 		}
@@ -83,6 +86,28 @@ func runMain(ctx context.Context, out io.Writer, cfg Config, bare bool, icfg Ing
 	}
 	rep.Target = target
 	fmt.Fprintln(out, rep)
+	durable := ""
+	if in != nil {
+		// An ack promises the notice is recorded: every acknowledged delivery must be in the
+		// store, and its drive marked for the change-feed read.
+		n, err := in.Store.CountDeliveries(ctx)
+		if err != nil {
+			return err
+		}
+		ds, err := in.Store.ChangedDrives(ctx, 10)
+		if err != nil {
+			return err
+		}
+		if n < int64(rep.OK) || (rep.OK > 0 && len(ds) == 0) {
+			return fmt.Errorf("%d notifications acknowledged but %d recorded and %d drives marked", rep.OK, n, len(ds))
+		}
+		durable = fmt.Sprintf("durable acked=%d recorded=%d drives_marked=%d", rep.OK, n, len(ds))
+	}
+	defer func() {
+		if durable != "" {
+			fmt.Fprintln(out, durable)
+		}
+	}()
 	if !bare {
 		return nil
 	}

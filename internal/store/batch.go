@@ -331,3 +331,12 @@ func (s *Store) recordDeliveries(ctx context.Context, ds []Delivery, stmts *deli
 	}
 	return first, nil
 }
+
+// CountDeliveries reports how many delivery keys are remembered.
+func (s *Store) CountDeliveries(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM webhook_deliveries`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count deliveries: %w", err)
+	}
+	return n, nil
+}

@@ -241,3 +241,25 @@ func TestDeliveryBatcherCloseFlushesQueuedDeliveries(t *testing.T) {
 		require.Equal(t, append([]bool{false, true}, make([]bool, 10)...), first, "every queued delivery was committed before Close returned")
 	})
 }
+
+func TestRecordDeliveriesIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	for _, be := range storetest.Backends() {
+		if be.Name != store.Postgres {
+			continue // SQLite accepts every string; PostgreSQL rejects a NUL byte in text
+		}
+		t.Run(string(be.Name), func(t *testing.T) {
+			t.Parallel()
+			s := storetest.Open(t, be)
+			ctx := context.Background()
+			_, err := s.RecordDeliveries(ctx, []store.Delivery{{Key: "good", Mark: mark("d1")}, {Key: "bad", Mark: mark("d\x00")}})
+			require.Error(t, err)
+			ds, err := s.ChangedDrives(ctx, 10)
+			require.NoError(t, err)
+			require.Empty(t, ds, "no mark survives a failed batch")
+			first, err := s.FirstDelivery(ctx, "good")
+			require.NoError(t, err)
+			require.True(t, first, "nor does a key: the provider's retry is a first delivery")
+		})
+	}
+}
