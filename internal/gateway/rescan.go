@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
+
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
@@ -22,6 +24,8 @@ type rescans struct {
 	// then wait in pending, so none outlives a shutdown it never heard of.
 	parent  context.Context
 	pending []store.Rescan
+	// retryBudget overrides rescanRetryBudget (tests).
+	retryBudget time.Duration
 }
 
 // ErrUnknownConnector is returned for a connector name that is not configured.
@@ -129,9 +133,16 @@ func (g *Gateway) RunRescan(ctx context.Context, r store.Rescan) error {
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownConnector, r.Connector)
 	}
-	drives, err := conn.C.Drives(ctx)
-	if err != nil {
-		return fmt.Errorf("drives: %w", err)
+	var err error
+	var drives []connectors.Drive
+	bo := g.rescanBackoff()
+	for {
+		if drives, err = conn.C.Drives(ctx); err == nil {
+			break
+		}
+		if werr := g.waitRetry(ctx, bo, r, "", err); werr != nil {
+			return fmt.Errorf("drives: %w", werr)
+		}
 	}
 	kind := "rescan:" + strconv.FormatInt(r.ID, 10)
 	for _, d := range drives {
@@ -175,7 +186,7 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 		}
 		return g.store.PutCursor(ctx, app, tenant, drive, kind, last)
 	}
-	err = conn.C.Walk(ctx, drive, cursor, func(f connectors.File, next string) error {
+	visit := func(f connectors.File, next string) error {
 		last = next
 		if f.Folder {
 			return nil
@@ -206,7 +217,31 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 			return flush()
 		}
 		return nil
-	})
+	}
+	// A throttled or briefly failing provider must not fail a night's rescan: the walk
+	// resumes from the last cursor it was handed after a backoff that honours Retry-After.
+	// Only the provider's errors are waited out, never visit's own (store, queue).
+	bo := g.rescanBackoff()
+	for {
+		var visitErr error
+		progressed := false
+		err = conn.C.Walk(ctx, drive, last, func(f connectors.File, next string) error {
+			progressed = true
+			visitErr = visit(f, next)
+			return visitErr
+		})
+		if err == nil || visitErr != nil {
+			break
+		}
+		if progressed {
+			// The budget bounds time without progress, not a long walk's total throttling.
+			bo.Reset()
+		}
+		if werr := g.waitRetry(ctx, bo, r, drive, err); werr != nil {
+			err = werr
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("walk %s: %w", drive, err)
 	}
@@ -226,6 +261,49 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 		g.log.Info("rescan reconciled deleted files", "rescan", r.ID, "drive", drive, "deleted", len(gone))
 	}
 	return g.store.PutCursor(ctx, app, tenant, drive, kind, walkDone)
+}
+
+// rescanRetryBudget is how long a rescan keeps waiting out a throttling or failing
+// provider without getting any further before it fails.
+const rescanRetryBudget = 15 * time.Minute
+
+func (g *Gateway) rescanBackoff() *backoff.ExponentialBackOff {
+	g.rescans.mu.Lock()
+	budget := g.rescans.retryBudget
+	g.rescans.mu.Unlock()
+	if budget <= 0 {
+		budget = rescanRetryBudget
+	}
+	return backoff.NewExponentialBackOff(backoff.WithInitialInterval(time.Second), backoff.WithMaxInterval(time.Minute),
+		backoff.WithMaxElapsedTime(budget))
+}
+
+// waitRetry waits before a rescan walk resumes after a provider error, honouring the
+// provider's Retry-After; it returns an error when the walk should fail instead: the
+// error is not transient, the budget is spent, or ctx ends.
+func (g *Gateway) waitRetry(ctx context.Context, bo backoff.BackOff, r store.Rescan, drive string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if k := connectors.KindOf(err); k != connectors.KindTransient && k != connectors.KindThrottled {
+		return err
+	}
+	d := bo.NextBackOff()
+	if d == backoff.Stop {
+		return fmt.Errorf("gave up retrying: %w", err)
+	}
+	if ra, ok := connectors.RetryAfter(err); ok && ra > d {
+		d = ra
+	}
+	g.log.Warn("rescan walk interrupted, resuming", "rescan", r.ID, "connector", r.Connector, "drive", drive, "wait", d, "err", err)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // leaderName is the lease that makes one replica the scheduler.
