@@ -345,6 +345,8 @@ type apiRescan struct {
 	Enumerated int64     `json:"enumerated"`
 	Enqueued   int64     `json:"enqueued"`
 	Skipped    int64     `json:"skipped"`
+	Scanned    int64     `json:"scanned"`
+	Labelled   int64     `json:"labelled"`
 	Error      string    `json:"error"`
 	StartedAt  time.Time `json:"startedAt"`
 	FinishedAt time.Time `json:"finishedAt"`
@@ -379,7 +381,10 @@ func cmdRescan(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	tty := isTTY(stderr)
 	start := time.Now()
-	for r.State == "running" {
+	// The rescan is finished for a person when its walk is done and what it queued has
+	// been scanned; scans that stall (dead jobs) end the wait with a note instead.
+	lastScanned, lastMove := r.Scanned, time.Now()
+	for r.State == "running" || (r.State == "done" && r.Scanned < r.Enqueued && time.Since(lastMove) < scanStall) {
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(stderr)
@@ -388,6 +393,9 @@ func cmdRescan(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		if err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/rescans/%d", r.ID), nil, &r); err != nil {
 			return apiFail(stderr, err)
+		}
+		if r.Scanned != lastScanned || r.State == "running" {
+			lastScanned, lastMove = r.Scanned, time.Now()
 		}
 		if tty {
 			fmt.Fprintf(stderr, "\r%s", progressLine(r, time.Since(start)))
@@ -399,8 +407,11 @@ func cmdRescan(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *out == "json" {
 		printJSON(stdout, r)
 	} else {
-		fmt.Fprintf(stdout, "rescan %d %s: %d enumerated, %d queued for scanning, %d unchanged skipped in %s\n",
-			r.ID, r.State, r.Enumerated, r.Enqueued, r.Skipped, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(stdout, "rescan %d %s: %d enumerated, %d queued for scanning, %d unchanged skipped, %d scanned, %d labelled in %s\n",
+			r.ID, r.State, r.Enumerated, r.Enqueued, r.Skipped, r.Scanned, r.Labelled, time.Since(start).Round(time.Millisecond))
+		if r.State == "done" && r.Scanned < r.Enqueued {
+			fmt.Fprintf(stdout, "%d queued files not scanned yet (see labelgate queue)\n", r.Enqueued-r.Scanned)
+		}
 	}
 	if r.State != "done" {
 		if r.Error != "" {
@@ -411,13 +422,29 @@ func cmdRescan(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
+// scanStall is how long --wait keeps waiting for queued scans that make no progress.
+const scanStall = 2 * time.Minute
+
+// progressLine shows the walk and the scans behind it: the rate is scans per second and
+// the ETA is for the files queued so far (more may come while the walk runs).
 func progressLine(r apiRescan, took time.Duration) string {
-	rate := float64(r.Enumerated) / took.Seconds()
-	const width = 24
-	spin := int(took/(250*time.Millisecond)) % width
-	bar := []byte(strings.Repeat("-", width))
-	bar[spin] = '='
-	return fmt.Sprintf("[%s] %d files, %d queued, %d skipped, %.0f files/s", bar, r.Enumerated, r.Enqueued, r.Skipped, rate)
+	secs := took.Seconds()
+	if secs <= 0 {
+		secs = 1
+	}
+	rate := float64(r.Scanned) / secs
+	eta := "?"
+	if left := r.Enqueued - r.Scanned; left <= 0 {
+		eta = "0s"
+	} else if rate > 0 {
+		eta = time.Duration(float64(left) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	walk := "walking"
+	if r.State != "running" {
+		walk = "walked"
+	}
+	return fmt.Sprintf("%s %d files, %d queued, %d skipped | %d scanned, %d labelled | %.1f scans/s, ETA %s ",
+		walk, r.Enumerated, r.Enqueued, r.Skipped, r.Scanned, r.Labelled, rate, eta)
 }
 
 func isTTY(w io.Writer) bool {

@@ -25,8 +25,20 @@ func (r rescanAdmin) Start(ctx context.Context, connector, scope string, force b
 	return res.ID, nil
 }
 
+// rescanStatus is a rescan with what followed its walk, so a watcher sees scanning and
+// labelling progress, not just enumeration.
+type rescanStatus struct {
+	store.Rescan
+	store.RescanOutcome
+}
+
 func (r rescanAdmin) Get(ctx context.Context, id int64) (any, error) {
-	return r.g.store.GetRescan(ctx, id)
+	res, err := r.g.store.GetRescan(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out, err := r.g.store.RescanOutcome(ctx, res)
+	return rescanStatus{res, out}, err
 }
 
 func (r rescanAdmin) List(ctx context.Context) (any, error) {

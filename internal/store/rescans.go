@@ -183,3 +183,27 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
+
+// RescanOutcome is what followed a rescan's walk: files of its connector scanned and labels
+// applied to them since the rescan started.
+type RescanOutcome struct {
+	Scanned  int64 `json:"scanned"`
+	Labelled int64 `json:"labelled"`
+}
+
+// RescanOutcome counts the files of r's connector scanned since r started and the
+// apply-label actions done on them since. Both count the whole connector: a webhook-driven
+// scan in the same window counts too, which is what a person watching progress wants.
+func (s *Store) RescanOutcome(ctx context.Context, r Rescan) (RescanOutcome, error) {
+	var o RescanOutcome
+	since := r.StartedAt.UnixMilli()
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM files WHERE app = ? AND tenant = ? AND last_scanned >= ?`,
+		string(r.App), r.Tenant, since).Scan(&o.Scanned); err != nil {
+		return o, fmt.Errorf("store: rescan scanned: %w", err)
+	}
+	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM actions WHERE app = ? AND tenant = ? AND kind = ? AND state = ? AND updated_at >= ?`,
+		string(r.App), r.Tenant, ActionApplyLabel, ActionDone, since).Scan(&o.Labelled); err != nil {
+		return o, fmt.Errorf("store: rescan labelled: %w", err)
+	}
+	return o, nil
+}
