@@ -2,14 +2,18 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/connectors/graph/emulator"
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/internal/store/storetest"
@@ -213,6 +217,157 @@ func TestSchedulerOnlyLeaderRuns(t *testing.T) {
 			require.Equal(t, map[string]int{"quarter": 3, "nightly": 1}, scheduledCounts(t, gb.Store()))
 			// The new leader also resumes the three rescans the dead one left running.
 			require.Equal(t, 4, pending(gb))
+		})
+	}
+}
+
+// catalogEmulator is a Graph tenant whose sensitivity labels are the given ones.
+func catalogEmulator(t *testing.T, labels []emulator.Label) *emulator.Server {
+	t.Helper()
+	m := graphManifest()
+	m.Labels = labels
+	em, err := emulator.New(emulator.Options{Manifest: m, ClientID: "e2e-app", ClientSecret: "e2e-secret"})
+	require.NoError(t, err)
+	t.Cleanup(em.Close)
+	return em
+}
+
+// TestSchedulerSyncsCatalogHourly follows the label catalog through the scheduler under a
+// fake clock: synced on the first tick, not again within the hour (across a restart), and
+// when the tenant's catalog changed meanwhile — a label disabled, one deleted, one renamed,
+// one added — the next sync keeps the disabled label shown as disabled, hides the deleted
+// one, and logs each change as a discovery event.
+func TestSchedulerSyncsCatalogHourly(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			url := b.OpenURL(t)
+			clock := &fakeClock{t: at(10, 9, 0, 0)}
+			before := catalogEmulator(t, []emulator.Label{
+				{ID: labeltest.LabelPublic, Name: "Public", DisplayName: "Public", Priority: 0},
+				{ID: labeltest.LabelGeneral, Name: "General", DisplayName: "General", Priority: 1},
+				{ID: labeltest.LabelConfidential, Name: "Confidential", DisplayName: "Confidential", Priority: 2, Protection: true},
+			})
+			after := catalogEmulator(t, []emulator.Label{
+				{ID: labeltest.LabelPublic, Name: "Public (anyone)", DisplayName: "Public (anyone)", Priority: 0},
+				{ID: labeltest.LabelGeneral, Name: "General", DisplayName: "General", Priority: 1, Disabled: true},
+				{ID: "new-label", Name: "Restricted", DisplayName: "Restricted", Priority: 3},
+			})
+			graphConn := func(em *emulator.Server) func(*config.Config) {
+				return func(c *config.Config) {
+					c.Connectors = []config.Connector{{Name: "sp", App: "sharepoint", Tenant: em.TenantID(), BaseURL: em.GraphURL(), AuthURL: em.URL(),
+						ClientID: "e2e-app", ClientSecret: "e2e-secret", Domains: []string{"contoso.com"}}}
+				}
+			}
+			tenant := before.TenantID()
+			catalogEvents := func(st *store.Store) map[string]string {
+				evs, err := st.ListEvents(ctx, store.EventFilter{App: "sharepoint"}, 100)
+				require.NoError(t, err)
+				out := map[string]string{}
+				for _, e := range evs {
+					if strings.HasPrefix(e.Kind, "catalog_") {
+						out[e.LabelID+" "+e.Kind] = e.Detail
+					}
+				}
+				return out
+			}
+
+			g := newSchedGateway(t, url, clock, graphConn(before))
+			require.NoError(t, g.SchedulerTick(ctx))
+			ls, err := g.Store().ListLabels(ctx, store.LabelFilter{App: "sharepoint", Tenant: tenant})
+			require.NoError(t, err)
+			require.Len(t, ls, 3, "synced on the first tick")
+			require.Len(t, catalogEvents(g.Store()), 3, "three labels added")
+			g.crash()
+
+			// Restarted against the changed tenant within the hour: no sync yet.
+			g2 := newSchedGateway(t, url, clock, graphConn(after))
+			clock.Set(at(10, 9, 59, 0))
+			require.NoError(t, g2.SchedulerTick(ctx))
+			require.Len(t, catalogEvents(g2.Store()), 3)
+			general, err := g2.Store().GetLabel(ctx, "sharepoint", tenant, labeltest.LabelGeneral)
+			require.NoError(t, err)
+			require.Equal(t, store.LabelEnabled, general.State)
+
+			clock.Set(at(10, 10, 0, 0))
+			require.NoError(t, g2.SchedulerTick(ctx))
+			evs := catalogEvents(g2.Store())
+			require.Contains(t, evs, labeltest.LabelGeneral+" "+store.EventCatalogState)
+			require.Contains(t, evs, labeltest.LabelConfidential+" "+store.EventCatalogDeleted)
+			require.Contains(t, evs, "new-label "+store.EventCatalogAdded)
+			require.Contains(t, evs, labeltest.LabelPublic+" "+store.EventCatalogRenamed)
+			require.Len(t, evs, 3+3+1, "disabled, deleted, added and renamed: one event each")
+
+			ls, err = g2.Store().ListLabels(ctx, store.LabelFilter{App: "sharepoint", Tenant: tenant})
+			require.NoError(t, err)
+			shown := map[string]store.CatalogLabel{}
+			for _, l := range ls {
+				shown[l.ID] = l
+			}
+			require.NotContains(t, shown, labeltest.LabelConfidential, "a deleted label is hidden")
+			require.Equal(t, store.LabelDisabled, shown[labeltest.LabelGeneral].State, "a disabled label is kept, shown disabled")
+			require.Contains(t, shown, "new-label")
+			conf, err := g2.Store().GetLabel(ctx, "sharepoint", tenant, labeltest.LabelConfidential)
+			require.NoError(t, err)
+			require.Equal(t, store.LabelDeleted, conf.State)
+		})
+	}
+}
+
+// TestOnlyThisTenantIgnoresExternalLabels scans the corpus (which holds files labelled by
+// another tenant) with labels.onlyThisTenant: those files are recorded unlabelled and no
+// external label enters the catalog; without the setting they carry the foreign label,
+// marked external, and the catalog records it.
+func TestOnlyThisTenantIgnoresExternalLabels(t *testing.T) {
+	t.Parallel()
+	for _, only := range []bool{true, false} {
+		t.Run(fmt.Sprintf("onlyThisTenant=%v", only), func(t *testing.T) {
+			t.Parallel()
+			share := filepath.Join(t.TempDir(), "share")
+			cases := writeCorpus(t, share)
+			h := startGateway(t, storetest.Backends()[0], func(c *config.Config) {
+				c.Labels.OnlyThisTenant = only
+				c.Connectors = []config.Connector{{Name: "shares", App: "fileshare", Roots: []string{share}}}
+			})
+			ctx := context.Background()
+			st := h.g.Store()
+			r, err := h.g.StartRescan(ctx, "shares", "", false)
+			require.NoError(t, err)
+			require.Equal(t, store.RescanDone, waitRescan(t, st, r.ID).State)
+			require.Eventually(t, func() bool { return scannedCount(st, connectors.AppFileShare) == len(cases) }, 30*time.Second, 20*time.Millisecond)
+
+			foreign := 0
+			for _, c := range cases {
+				if c.WantErr || c.WantLabel == "" || c.WantTenant == "" || c.WantTenant == labeltest.TenantContoso {
+					continue
+				}
+				foreign++
+				rec, ok := fileByName(st, connectors.AppFileShare, c.Name)
+				require.True(t, ok, c.Name)
+				if only {
+					require.Empty(t, rec.LabelID, c.Name)
+					require.False(t, rec.LabelExternal, c.Name)
+				} else {
+					require.Equal(t, c.WantLabel, rec.LabelID, c.Name)
+					require.True(t, rec.LabelExternal, c.Name)
+				}
+			}
+			require.Positive(t, foreign, "the corpus has files labelled by another tenant")
+			ls, err := st.ListLabels(ctx, store.LabelFilter{App: connectors.AppFileShare})
+			require.NoError(t, err)
+			external := 0
+			for _, l := range ls {
+				if l.External {
+					external++
+				}
+			}
+			if only {
+				require.Zero(t, external)
+			} else {
+				require.Positive(t, external)
+			}
 		})
 	}
 }
