@@ -1,0 +1,334 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/admin"
+	"github.com/labelgate/labelgate/internal/config"
+	"github.com/labelgate/labelgate/internal/store"
+)
+
+// cardPolicy is the demo policy that labels files with card numbers; the browser test
+// runs with no automatic label allowance, so its actions wait paused for the quota.
+const cardPolicy = "label-card-numbers"
+
+// browser is a headless Chromium tab on the console, with its screenshots and the page
+// errors (exceptions, CSP violations) it saw.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	dir  string
+	shot int
+
+	mu   sync.Mutex
+	errs []string
+}
+
+// chromiumPath finds Debian's chromium; without it the test skips locally and fails in CI,
+// which installs it.
+func chromiumPath(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed (apt-get install chromium)")
+	}
+	t.Skip("chromium is not installed; the console browser tests need it (apt-get install chromium)")
+	return ""
+}
+
+// screenshotDir is $LABELGATE_TEST_OUTPUT/<test> when set, so CI can keep the pictures.
+func screenshotDir(t *testing.T) string {
+	dir := filepath.Join(t.TempDir(), "screenshots")
+	if base := os.Getenv("LABELGATE_TEST_OUTPUT"); base != "" {
+		dir = filepath.Join(base, t.Name())
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	t.Logf("console screenshots: %s", dir)
+	return dir
+}
+
+func newBrowser(t *testing.T, ctx context.Context, base string) *browser {
+	exe := chromiumPath(t)
+	// No network beyond the loopback console: background fetches would only hang or fail.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+	})
+	b := &browser{t: t, ctx: bctx, base: strings.TrimSuffix(base, "/"), dir: screenshotDir(t)}
+	require.NoError(t, chromedp.Do(bctx), "start chromium")
+	require.NoError(t, chromedp.Listen(bctx, b.event))
+	return b
+}
+
+// event records what a working page never produces: uncaught exceptions, console errors
+// and browser log errors such as a Content-Security-Policy violation.
+func (b *browser) event(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		msg = "exception: " + ev.ExceptionDetails.Text
+		if ev.ExceptionDetails.Exception != nil {
+			msg += " " + ev.ExceptionDetails.Exception.Description
+		}
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError {
+			msg = "console.error"
+		}
+	case *log.EventEntryAdded:
+		if ev.Entry.Level == log.EntryLevelError {
+			msg = fmt.Sprintf("%s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
+		}
+	}
+	if msg != "" {
+		b.mu.Lock()
+		b.errs = append(b.errs, msg)
+		b.mu.Unlock()
+	}
+}
+
+func (b *browser) pageErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.errs)
+}
+
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	require.NoError(b.t, chromedp.Do(b.ctx, steps...))
+}
+
+// submit clicks a control that navigates (a form button) and waits for the new page.
+func (b *browser) submit(sel string) {
+	b.t.Helper()
+	resp, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS(sel)))
+	require.NoError(b.t, err, "submit %s", sel)
+	require.Equal(b.t, int64(200), resp.Status, "submit %s: %s", sel, resp.URL)
+}
+
+func (b *browser) open(path string) {
+	b.t.Helper()
+	resp, err := chromedp.RunResponse(b.ctx, chromedp.Navigate(b.base+path))
+	require.NoError(b.t, err, "open %s", path)
+	require.Equal(b.t, int64(200), resp.Status, "open %s", path)
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	require.NoError(b.t, err, "text of %s", sel)
+	return strings.TrimSpace(s)
+}
+
+func (b *browser) number(sel string) int {
+	b.t.Helper()
+	n, err := strconv.Atoi(b.text(sel))
+	require.NoError(b.t, err, sel)
+	return n
+}
+
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	require.NoError(b.t, err, "screenshot %s", name)
+	b.shot++
+	require.NoError(b.t, os.WriteFile(filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.shot, name)), png, 0o644))
+}
+
+// startDemo brings up a small demo tenant whose policy actions wait for the quota (no
+// automatic allowance) and returns once the first rescans have scanned every file and the
+// card-number policy's actions are paused.
+func startDemo(t *testing.T, ctx context.Context) (*Handle, *store.Store) {
+	h, err := Start(ctx, Config{Files: 40, DataDir: t.TempDir()}, func(c *config.Config) {
+		c.Quota = config.Quota{Default: 0, Manual: 50}
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, h.Close()) })
+	st := h.Gateway.Store()
+	require.Eventually(t, func() bool {
+		p := progress(ctx, st)
+		return rescansDone(ctx, st, h.Rescans) && p.scanned >= int64(h.Seeded)
+	}, 60*time.Second, 100*time.Millisecond, "the first rescans never scanned all %d files", h.Seeded)
+	require.Eventually(t, func() bool {
+		acts, err := st.ListActions(ctx, store.ActionFilter{PolicyID: cardPolicy, Limit: 1000})
+		if err != nil || len(acts) == 0 {
+			return false
+		}
+		for _, a := range acts {
+			if a.State != store.ActionPaused {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 100*time.Millisecond, "the card-number policy's actions never paused for the quota")
+	return h, st
+}
+
+// labelTarget picks a SharePoint or OneDrive file an admin would label General from the
+// drawer: readable, labelled by nobody or as Public, and with no policy action of its own.
+func labelTarget(t *testing.T, ctx context.Context, st *store.Store) store.FileRecord {
+	for _, app := range []connectors.App{connectors.AppSharePoint, connectors.AppOneDrive} {
+		recs, _, err := st.ListFiles(ctx, store.FileFilter{App: app}, "", 100)
+		require.NoError(t, err)
+		for _, fr := range recs {
+			if fr.Protected || fr.LabelExternal || fr.ScanError != "" || (fr.LabelID != "" && fr.LabelID != LabelPublic) {
+				continue
+			}
+			acts, err := st.ListActions(ctx, store.ActionFilter{Ref: &fr.Ref, Limit: 10})
+			require.NoError(t, err)
+			if len(acts) == 0 {
+				return fr
+			}
+		}
+	}
+	t.Fatal("the demo tenant has no unlabelled or Public Microsoft 365 file to label")
+	return store.FileRecord{}
+}
+
+// TestConsoleInBrowser drives the admin console in headless Chromium against the demo
+// tenant: sign in, the dashboard, the files filter, the label drawer down to the emulator,
+// disabling a policy with waiting actions, and the quota and queue pages.
+func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
+	chromiumPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, st := startDemo(t, ctx)
+	b := newBrowser(t, ctx, h.AdminURL)
+
+	// Sign in with the demo's admin token.
+	b.open("/console/")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.screenshot("login")
+	b.do(chromedp.SendKeys(chromedp.CSS("#token"), h.Token))
+	b.submit("#signin")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#total-files")))
+	b.screenshot("dashboard")
+	counts, err := st.FileCounts(ctx)
+	require.NoError(t, err)
+	var total int64
+	for _, fc := range counts {
+		total += fc.N
+	}
+	require.Equal(t, strconv.FormatInt(total, 10), b.text("#total-files"))
+	require.Contains(t, b.text("#by-label"), "Confidential")
+
+	// Files: filtering by a label lists exactly the inventory's files with it.
+	b.open("/console/files")
+	b.do(chromedp.SetValue(chromedp.CSS("#filter-label"), LabelConfidential))
+	b.submit("#apply-filters")
+	loc, err := chromedp.Run(b.ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Contains(t, loc, "label="+LabelConfidential)
+	b.screenshot("files-confidential")
+	rows, err := chromedp.Run(b.ctx, chromedp.Evaluate[[][]string](
+		`Array.from(document.querySelectorAll("#files tr.file-row")).map(r => [r.dataset.id, r.querySelector("td.label").textContent.trim()])`))
+	require.NoError(t, err)
+	want, _, err := st.ListFiles(ctx, store.FileFilter{LabelID: LabelConfidential}, "", 100)
+	require.NoError(t, err)
+	require.NotEmpty(t, want)
+	var wantIDs, gotIDs []string
+	for _, fr := range want {
+		wantIDs = append(wantIDs, admin.FileID(fr.Ref))
+	}
+	for _, r := range rows {
+		gotIDs = append(gotIDs, r[0])
+		require.Equal(t, "Confidential", r[1], "row %s", r[0])
+	}
+	require.ElementsMatch(t, wantIDs, gotIDs)
+
+	// The drawer: open a file in place, apply General, and see it land in the emulator.
+	target := labelTarget(t, ctx, st)
+	id := admin.FileID(target.Ref)
+	b.open("/console/files?app=" + string(target.Ref.App))
+	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-id=%q] a.open`, id))),
+		chromedp.WaitVisible(chromedp.CSS("#drawer-body")))
+	require.Contains(t, b.text("#drawer-body h2"), target.Name)
+	b.screenshot("drawer")
+	b.do(chromedp.SetValue(chromedp.CSS("#apply-label"), LabelGeneral),
+		chromedp.SendKeys(chromedp.CSS("#apply-form input[name=justification]"), "browser test"))
+	b.submit("#apply-button")
+	require.Contains(t, b.text("#flash"), "queued")
+	require.Eventually(t, func() bool { return h.Tenant.Graph.FileLabel(target.Ref.ItemID) == LabelGeneral },
+		30*time.Second, 50*time.Millisecond, "the label never reached the Graph emulator")
+	require.Eventually(t, func() bool {
+		resp, err := chromedp.RunResponse(b.ctx, chromedp.Navigate(b.base+"/console/file?id="+id))
+		if err != nil || resp.Status != 200 {
+			return false
+		}
+		label, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#drawer-label")))
+		if err != nil || strings.TrimSpace(label) != "General" {
+			return false
+		}
+		acts, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#drawer-actions")))
+		return err == nil && strings.Contains(acts, store.ActionDone)
+	}, 30*time.Second, 200*time.Millisecond, "the drawer never showed the applied label and its done action")
+	b.screenshot("drawer-applied")
+
+	// Policies: disabling the card-number policy suspends its actions waiting on the quota.
+	paused, err := st.ListActions(ctx, store.ActionFilter{PolicyID: cardPolicy, Limit: 1000})
+	require.NoError(t, err)
+	row := "#policy-" + cardPolicy
+	b.open("/console/policies")
+	require.Equal(t, "enabled", b.text(row+" td.state"))
+	require.Equal(t, len(paused), b.number(row+" td.pending"))
+	require.Zero(t, b.number(row+" td.suspended"))
+	b.screenshot("policies")
+	b.submit(row + " button.toggle")
+	require.Contains(t, b.text("#flash"), "suspended")
+	require.Equal(t, "disabled", b.text(row+" td.state"))
+	require.Zero(t, b.number(row+" td.pending"))
+	require.Equal(t, len(paused), b.number(row+" td.suspended"))
+	b.screenshot("policy-disabled")
+	after, err := st.ListActions(ctx, store.ActionFilter{PolicyID: cardPolicy, Limit: 1000})
+	require.NoError(t, err)
+	require.Len(t, after, len(paused))
+	for _, a := range after {
+		require.Equal(t, store.ActionSuspended, a.State, "action %d", a.ID)
+	}
+
+	// Quotas show the admin's label write; the queue page renders its stats.
+	b.open("/console/quotas")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#quotas")))
+	require.Contains(t, b.text("#quotas"), string(target.Ref.App))
+	b.screenshot("quotas")
+	b.open("/console/queue")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#queue-stats")), chromedp.WaitVisible(chromedp.CSS("#dead")))
+	b.screenshot("queue")
+
+	require.Empty(t, b.pageErrors(), "the console's pages reported errors")
+}
