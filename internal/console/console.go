@@ -83,6 +83,17 @@ func New(cfg Config) (*Console, error) {
 			return t.UTC().Format("2006-01-02 15:04")
 		},
 		"join": strings.Join,
+		// Root folders are "/": joining with another slash showed "//name".
+		"fullPath": func(dir, name string) string {
+			return strings.TrimSuffix(dir, "/") + "/" + name
+		},
+		// Catalog names for label ids; ids outside the catalog (another tenant's) stay ids.
+		"labelName": func(names map[string]string, id string) string {
+			if n := names[id]; n != "" {
+				return n
+			}
+			return id
+		},
 		"pct": func(a, b int64) string {
 			if b == 0 {
 				return "0%"
@@ -272,6 +283,7 @@ type dashboard struct {
 	Coverage                                                  []point
 	CoveragePath                                              string
 	Recent                                                    []store.Event
+	Names                                                     map[string]string
 }
 
 func (c *Console) labelNames(ctx context.Context) map[string]string {
@@ -295,7 +307,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, d pageData) 
 		return
 	}
 	names := c.labelNames(ctx)
-	db := dashboard{}
+	db := dashboard{Names: names}
 	byLabel, byApp, exposure := map[string]int64{}, map[string]int64{}, map[string]int64{}
 	for _, fc := range counts {
 		db.Total += fc.N
@@ -469,6 +481,7 @@ type drawerData struct {
 	Actions []store.Action
 	Labels  []store.CatalogLabel
 	CanEdit bool
+	Names   map[string]string
 }
 
 func (c *Console) drawer(w http.ResponseWriter, r *http.Request, d pageData) {
@@ -506,7 +519,7 @@ func (c *Console) drawer(w http.ResponseWriter, r *http.Request, d pageData) {
 	}
 	names := c.labelNames(r.Context())
 	dd := drawerData{ID: id, File: rec, Label: names[rec.LabelID], History: hist, Actions: acts, Labels: usable,
-		CanEdit: d.Admin && c.cfg.Executor != nil}
+		CanEdit: d.Admin && c.cfg.Executor != nil, Names: names}
 	d.Title, d.Page, d.Content = rec.Name, "drawer", dd
 	if r.URL.Query().Get("partial") == "1" {
 		c.render(w, "drawer", d)
