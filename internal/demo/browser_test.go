@@ -246,6 +246,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	require.Equal(t, strconv.FormatInt(total, 10), b.text("#total-files"))
 	require.Contains(t, b.text("#by-label"), "Confidential")
+	// Recent events name paths and labels as people read them: no "//root" paths, no ids.
+	recent := b.text("main table.list")
+	require.NotContains(t, recent, "//")
+	require.NotContains(t, recent, LabelConfidential)
 
 	// Files: filtering by a label lists exactly the inventory's files with it.
 	b.open("/console/files")
@@ -295,7 +299,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			return false
 		}
 		acts, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#drawer-actions")))
-		return err == nil && strings.Contains(acts, store.ActionDone)
+		return err == nil && strings.Contains(acts, store.ActionDone) && strings.Contains(acts, store.ActionApplyLabel+" General")
 	}, 30*time.Second, 200*time.Millisecond, "the drawer never showed the applied label and its done action")
 	b.screenshot("drawer-applied")
 
