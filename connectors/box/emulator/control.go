@@ -517,3 +517,15 @@ func (e *Emulator) DeleteWebhook(id string) bool {
 	e.webhookOrder = slices.DeleteFunc(e.webhookOrder, func(x string) bool { return x == id })
 	return true
 }
+
+// PendingFaults counts the injected faults not yet served, so a test can tell that the
+// faults it injected were really met.
+func (e *Emulator) PendingFaults() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, f := range e.faults {
+		n += f.Times
+	}
+	return n
+}
