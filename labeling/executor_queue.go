@@ -44,6 +44,20 @@ func (e *Executor) OnQueue(q *scanqueue.Queue) (*QueueDispatcher, error) {
 
 func (d *QueueDispatcher) handle(ctx context.Context, job *scanqueue.Job[ActionJob]) error {
 	out, err := d.e.Execute(ctx, job.Args.ActionID)
+	if err == nil && !out.Claimed && out.State == store.ActionRunning {
+		// A job is its action's only one (unique by action id, running included), so an
+		// action already running when its job starts was left so by an earlier run of this
+		// job that died: the process was killed, or the run outlived its lease and was
+		// rescued after its context had ended. Take it back now instead of after StaleAfter
+		// (only swept at start); the executor re-reads the file before writing, so a write
+		// that did land is not repeated.
+		err = d.e.st.CompleteAction(ctx, store.Completion{ID: job.Args.ActionID, State: store.ActionPending,
+			Reason: "requeued: the previous run of its job stopped while running"})
+		if err != nil && !errors.Is(err, store.ErrNotRunning) {
+			return err
+		}
+		out, err = d.e.Execute(ctx, job.Args.ActionID)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil // the action is gone: nothing to do
