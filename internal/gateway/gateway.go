@@ -4,8 +4,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -113,7 +111,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	}
 	g.feedWake, g.subWake = make(chan struct{}, 1), make(chan struct{}, 1)
 	g.rescans.running = map[int64]context.CancelFunc{}
-	g.id = replicaID()
 	g.startedAt = g.now()
 	g.decider = opts.Decider
 	st, err := store.Open(ctx, store.Config{URL: cfg.Store.URL, DataDir: cfg.DataDir, Logger: g.log, Now: g.now})
@@ -157,6 +154,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 		st.Close()
 		return nil, err
 	}
+	g.id = replicaID(g.public.Addr())
 	if g.sq, err = g.openQueue(ctx); err != nil {
 		g.public.Shutdown(ctx)
 		st.Close()
@@ -279,10 +277,11 @@ func (g *Gateway) goBG(fn func()) {
 	}()
 }
 
-// replicaID names this process for leases: host, pid and a random suffix.
-func replicaID() string {
+// replicaID names this replica for leases: host and public address, like the queue's
+// worker id. It is stable across restarts, so a replica killed while holding the scheduler
+// lease takes it back at once when it comes up again (and resumes its orphaned rescans)
+// instead of waiting out the dead holder's lease; replicas on one host differ by address.
+func replicaID(addr string) string {
 	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	return host + "@" + addr
 }
