@@ -80,11 +80,15 @@ const Policies = `policies:
 
 // Summary is what the demo found and did.
 type Summary struct {
-	Files      map[connectors.App]map[string]int // app → label name → files
-	Actions    map[string]map[string]int         // kind → state → actions
-	Applied    int
-	Removed    int
-	Refused    int
+	Files     map[connectors.App]map[string]int // app → label name → files
+	Actions   map[string]map[string]int         // kind → state → actions
+	Applied   int
+	Unchanged int // label actions that found the file already in the target state
+	Removed   int
+	Refused   int
+	// RefusedBy counts refused label actions by cause: protection, size, catalog, policy
+	// condition, other. Quota-paused actions are not refused: they wait in Actions as paused.
+	RefusedBy  map[string]int
 	Throttled  int // 429s the emulators answered
 	Changes    int // user changes the emulators made
 	Rescans    map[string]string
@@ -130,6 +134,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return sum, fmt.Errorf("data directory: %w", err)
 	}
 	ten, err := NewTenant(cfg.Files, cfg.Seed, cfg.Logger)
 	if err != nil {
@@ -335,8 +341,15 @@ func summarize(ctx context.Context, st *store.Store, sum *Summary) error {
 			sum.Actions[a.Kind] = map[string]int{}
 		}
 		sum.Actions[a.Kind][a.State]++
+		if a.State == store.ActionRefused && (a.Kind == store.ActionApplyLabel || a.Kind == store.ActionRemoveLabel) {
+			if sum.RefusedBy == nil {
+				sum.RefusedBy = map[string]int{}
+			}
+			sum.RefusedBy[refusalCause(a.Reason)]++
+		}
 	}
-	for kind, n := range map[string]*int{store.EventLabelApplied: &sum.Applied, store.EventLabelCleared: &sum.Removed, store.EventActionRefused: &sum.Refused} {
+	for kind, n := range map[string]*int{store.EventLabelApplied: &sum.Applied, store.EventLabelCleared: &sum.Removed,
+		store.EventActionRefused: &sum.Refused, store.EventLabelUnchanged: &sum.Unchanged} {
 		evs, err := st.ListEvents(ctx, store.EventFilter{Kind: kind}, 100000)
 		if err != nil {
 			return err
@@ -377,13 +390,40 @@ func PrintSummary(w io.Writer, s Summary) {
 		}
 		fmt.Fprintf(w, "  %-13s %s\n", k, strings.Join(parts, ", "))
 	}
-	fmt.Fprintf(w, "labels: applied %d, removed %d, refused %d\n", s.Applied, s.Removed, s.Refused)
+	fmt.Fprintf(w, "labels: written %d, already in place %d, removed %d, refused %d", s.Applied, s.Unchanged, s.Removed, s.Refused)
+	if len(s.RefusedBy) > 0 {
+		var parts []string
+		for _, c := range sortedKeys(s.RefusedBy) {
+			parts = append(parts, fmt.Sprintf("%s %d", c, s.RefusedBy[c]))
+		}
+		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
+	}
+	if n := s.Actions[store.ActionApplyLabel][store.ActionPaused]; n > 0 {
+		fmt.Fprintf(w, "; %d paused by the daily quota until the 12:00 UTC reset", n)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "user changes sent as webhooks: %d\nthrottling survived: %d injected 429 answers\n", s.Changes, s.Throttled)
 	var rs []string
 	for _, n := range sortedKeys(s.Rescans) {
 		rs = append(rs, n+" "+s.Rescans[n])
 	}
 	fmt.Fprintf(w, "first rescans: %s\n", strings.Join(rs, ", "))
+}
+
+// refusalCause sorts an executor refusal into the classes an admin asks about.
+func refusalCause(reason string) string {
+	switch r := strings.ToLower(reason); {
+	case strings.Contains(r, "protect"):
+		return "protection"
+	case strings.Contains(r, "50 mb"):
+		return "size"
+	case strings.Contains(r, "catalog"):
+		return "catalog"
+	case strings.Contains(r, "policy"), strings.Contains(r, "priority"):
+		return "policy condition"
+	default:
+		return "other"
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
