@@ -79,10 +79,12 @@ func TestGDriveEndToEnd(t *testing.T) {
 		subs, err := st.Subscriptions(ctx, connectors.AppGDrive, tenant)
 		return err == nil && len(subs) >= 2 && len(em.ActiveChannels()) == len(subs)
 	}, 30*time.Second, 20*time.Millisecond)
-	// Baselines taken: no drive left to read.
+	// Baselines taken: no drive left to read, and the scans they queued have run (so the
+	// forged deliveries below are judged against an idle queue).
 	require.Eventually(t, func() bool {
 		cds, err := st.ChangedDrives(ctx, 10)
-		return err == nil && len(cds) == 0
+		stats, serr := h.g.sq.Stats(ctx)
+		return err == nil && serr == nil && len(cds) == 0 && stats.ByApp[string(connectors.AppGDrive)] == 0
 	}, 30*time.Second, 20*time.Millisecond)
 
 	// Forged channel token and an unknown channel: 401, nothing marked or queued.
