@@ -234,6 +234,9 @@ func actor(a store.Action) string {
 }
 
 // actionParams are the kind-specific options of a label action.
+// catalogWait is how long an action waits for a first catalog sync before it looks again.
+const catalogWait = time.Minute
+
 type actionParams struct {
 	Justification string `json:"justification,omitempty"`
 	Method        string `json:"method,omitempty"`
@@ -267,6 +270,16 @@ func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.
 		l, err := e.st.GetLabel(ctx, a.Ref.App, a.Ref.Tenant, a.LabelID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			// Right after a first start the catalog may not be synced yet: wait for it
+			// rather than refuse every action the first scans produce.
+			own, lerr := e.st.ListLabels(ctx, store.LabelFilter{App: a.Ref.App, Tenant: a.Ref.Tenant, OnlyThisTenant: true, IncludeDeleted: true})
+			if lerr != nil {
+				return e.failed(a, lerr)
+			}
+			if len(own) == 0 {
+				return store.Completion{State: store.ActionPending, NotBefore: e.clock.Now().Add(catalogWait), ReleaseQuota: true,
+					Reason: fmt.Sprintf("label catalog of %s/%s not synced yet", a.Ref.App, a.Ref.Tenant)}
+			}
 			return refuse("label %s is not in the synced catalog of %s/%s", a.LabelID, a.Ref.App, a.Ref.Tenant)
 		case err != nil:
 			return e.failed(a, err)

@@ -615,3 +615,33 @@ func TestPolicyLabelConditionsCheckedAtWriteTime(t *testing.T) {
 	require.Equal(t, 1, e.conn.Writes())
 	require.EqualValues(t, 1, e.used(e.conn.app, false), "refusals give their quota back")
 }
+
+// On a first start the scans can produce actions before the catalog's first sync: they wait
+// for it instead of being refused for an "unknown" label.
+func TestActionsWaitForFirstCatalogSync(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock(start)
+	st := storetest.OpenSQLite(t, func(c *store.Config) { c.Now = clk.Now })
+	conn := newMemConn(connectors.AppSharePoint, "t1")
+	ex, err := labeling.NewExecutor(labeling.ExecutorConfig{Store: st, Connectors: labeling.Connectors(nativeConn{conn}), Clock: clk,
+		Retry: labeling.RetryConfig{Jitter: -1}})
+	require.NoError(t, err)
+	e := &env{t: t, st: st, clk: clk, conn: conn, ex: ex}
+	ref := e.file("a", "a.docx", 10, connectors.LabelState{})
+	id := e.action(ref, store.ActionApplyLabel, lGeneral)
+	out := e.exec(id)
+	require.Equal(t, store.ActionPending, out.State)
+	require.Contains(t, out.Reason, "not synced yet")
+	require.Zero(t, e.used(conn.app, false))
+
+	syncCatalog(t, st, conn.app, conn.tenant)
+	clk.Set(start.Add(2 * time.Minute))
+	out = e.exec(id)
+	require.Equal(t, store.ActionDone, out.State)
+	require.Equal(t, lGeneral, conn.Label("a").LabelID)
+
+	// Once synced, a label the catalog does not have is refused at once.
+	b := e.file("b", "b.docx", 10, connectors.LabelState{})
+	out = e.exec(e.action(b, store.ActionApplyLabel, lOther))
+	require.Equal(t, store.ActionRefused, out.State)
+}
