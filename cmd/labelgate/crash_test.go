@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/labelgate/labelgate/connectors/graph/emulator"
@@ -137,7 +140,7 @@ admin:
 %squeue:
   workers: 4
   maxAttempts: 25
-  lease: 5s
+  lease: 10s
 quota:
   perApp:
     sharepoint: %d
@@ -158,14 +161,21 @@ func crashSeed(t *testing.T) uint64 {
 	return uint64(time.Now().UnixNano())
 }
 
-// kickOff makes the catalog and the policy known and starts a rescan of both connectors.
+// kickOff makes the catalog and the policy known and starts a forced rescan of both
+// connectors: the first change-feed resync may have scanned files before the policy existed.
 func kickOff(t *testing.T, p *serveProc) {
 	t.Helper()
 	p.mustCall(t, http.MethodPost, "/api/v1/labels/sync", map[string]any{}, nil)
 	_, err := p.call(http.MethodPost, "/api/v1/policies", "application/yaml", crashPolicy, nil)
 	require.NoError(t, err)
+	startRescans(t, p)
+}
+
+// startRescans starts a forced rescan of both connectors on p.
+func startRescans(t *testing.T, p *serveProc) {
+	t.Helper()
 	for _, c := range []string{"sp", "od"} {
-		p.mustCall(t, http.MethodPost, "/api/v1/rescans", map[string]any{"connector": c}, nil)
+		p.mustCall(t, http.MethodPost, "/api/v1/rescans", map[string]any{"connector": c, "force": true}, nil)
 	}
 }
 
@@ -457,4 +467,58 @@ func TestServeCrashRecovery(t *testing.T) {
 			assertEndState(t, p, ct, targets)
 		})
 	}
+}
+
+// leaseHolder reads who holds the scheduler lease on a PostgreSQL store.
+func leaseHolder(t *testing.T, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var holder string
+	err = conn.QueryRow(ctx, `SELECT holder FROM leases WHERE name = 'scheduler'`).Scan(&holder)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ""
+	}
+	require.NoError(t, err)
+	return holder
+}
+
+// TestServeReplicaFailover runs two `labelgate serve` replicas on one PostgreSQL database
+// and SIGKILLs the one holding the scheduler lease while both work: the survivor takes over
+// the dead one's scan and label jobs once their leases lapse and finishes with the quota exact.
+func TestServeReplicaFailover(t *testing.T) {
+	t.Parallel()
+	if os.Getenv(storetest.EnvPostgres) == "" {
+		t.Skip(storetest.EnvPostgres + " is not set: replicas need PostgreSQL")
+	}
+	seed := crashSeed(t)
+	t.Logf("kill seed %d (LABELGATE_CRASH_SEED=%d replays it)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0x72706c))
+	ct := newCrashTenant(t, 16, 8)
+	url := storetest.FreshPostgres(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	pubA, admA, pubB, admB := freePort(t), freePort(t), freePort(t), freePort(t)
+	cfgA := writeCrashConfig(t, dirA, url, ct, pubA, admA)
+	cfgB := writeCrashConfig(t, dirB, url, ct, pubB, admB)
+	a := startServe(t, "replica-a", cfgA, admA, filepath.Join(dirA, "serve.log"))
+	// The first replica up leads: the scheduler lease is its.
+	require.Eventually(t, func() bool { return strings.HasSuffix(leaseHolder(t, url), fmt.Sprintf(":%d", pubA)) },
+		30*time.Second, 50*time.Millisecond)
+	// Policies are applied before the second replica starts: a running replica reloads them
+	// only every little while, and this test is about failover, not that delay.
+	a.mustCall(t, http.MethodPost, "/api/v1/labels/sync", map[string]any{}, nil)
+	_, err := a.call(http.MethodPost, "/api/v1/policies", "application/yaml", crashPolicy, nil)
+	require.NoError(t, err)
+	b := startServe(t, "replica-b", cfgB, admB, filepath.Join(dirB, "serve.log"))
+	startRescans(t, b)
+	delay := time.Duration(300+rng.IntN(2000)) * time.Millisecond
+	time.Sleep(delay)
+	t.Logf("killing the leader after %v: %s", delay, snapshot(a))
+	a.kill()
+	waitQuiet(t, b, ct)
+	require.True(t, b.alive())
+	assertEndState(t, b, ct, initialTargets(ct))
 }
