@@ -24,7 +24,9 @@ import (
 
 // Config configures a Queue. Exactly one of SQLite and Postgres is set.
 type Config struct {
-	// SQLite is the store's database (modernc.org/sqlite, WAL, busy timeout).
+	// SQLite is the store's database (modernc.org/sqlite, WAL, busy timeout). For a
+	// database file the queue opens its own small pool on the same file with the same
+	// settings, whose connections keep prepared statements; Close releases it.
 	SQLite *sql.DB
 	// Postgres is the store's pool.
 	Postgres *pgxpool.Pool
@@ -137,7 +139,10 @@ type Queue struct {
 	cancel   context.CancelFunc
 
 	retryAfter sync.Map // job id → time.Duration a provider asked for
-	scans      *Kind[ScanArgs]
+	// own is the queue's SQLite pool on the store's file, with a statement cache (see
+	// openCachedSQLite); nil on PostgreSQL or an in-memory database.
+	own   *sql.DB
+	scans *Kind[ScanArgs]
 }
 
 // Open connects the queue to the store's database and applies River's migrations and the
@@ -158,12 +163,21 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		maintCh: make(chan struct{}, 1),
 	}
 	if cfg.SQLite != nil {
-		q.eng = newSQLiteEngine(cfg.SQLite)
+		own, err := openCachedSQLite(ctx, cfg.SQLite)
+		if err != nil {
+			return nil, fmt.Errorf("scanqueue: sqlite: %w", err)
+		}
+		db := cfg.SQLite
+		if own != nil {
+			q.own, db = own, own
+		}
+		q.eng = newSQLiteEngine(db)
 	} else {
 		q.eng = newPostgresEngine(cfg.Postgres)
 	}
 	q.d = q.eng.dialect()
 	if err := q.eng.migrate(ctx, q.ddl()); err != nil {
+		q.closeOwn()
 		return nil, fmt.Errorf("scanqueue: migrate: %w", err)
 	}
 	rcfg := &river.Config{
@@ -184,15 +198,18 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		CancelledJobRetentionPeriod: cfg.DeadRetention,
 	}
 	if err := q.eng.newClient(rcfg); err != nil {
+		q.closeOwn()
 		return nil, fmt.Errorf("scanqueue: river client: %w", err)
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
+		q.closeOwn()
 		return nil, fmt.Errorf("scanqueue: metrics: %w", err)
 	}
 	q.metrics = m
 	scans, err := NewKind[ScanArgs](q, ScanKind)
 	if err != nil {
+		q.closeOwn()
 		return nil, err
 	}
 	q.scans = scans
@@ -288,6 +305,20 @@ func (q *Queue) Stop(ctx context.Context) error {
 		<-q.maintOut
 	}
 	return err
+}
+
+// Close stops the queue like Stop and releases its database connections (the store's
+// own handle stays open). The queue cannot be used afterwards.
+func (q *Queue) Close(ctx context.Context) error {
+	err := q.Stop(ctx)
+	q.closeOwn()
+	return err
+}
+
+func (q *Queue) closeOwn() {
+	if q.own != nil {
+		_ = q.own.Close()
+	}
 }
 
 // reclaim makes available the jobs this worker held when its previous process died.

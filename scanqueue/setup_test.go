@@ -138,7 +138,7 @@ func setup(t testing.TB, backend string, tweak func(*Config)) (*Queue, handles) 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = q.Stop(ctx)
+		_ = q.Close(ctx)
 	})
 	return q, h
 }
