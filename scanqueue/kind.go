@@ -276,6 +276,8 @@ func (q *Queue) insertTx(ctx context.Context, tx Tx, ins inserter, batch []item,
 	if err != nil {
 		return err
 	}
+	var mergeIDs []int64
+	var mergeItems []item
 	for i, r := range results {
 		ids[i] = r.Job.ID
 		if !r.UniqueSkippedAsDuplicate {
@@ -292,10 +294,51 @@ func (q *Queue) insertTx(ctx context.Context, tx Tx, ins inserter, batch []item,
 			*deferred++
 			continue
 		}
-		if err := q.mergeInto(ctx, tx, r.Job.ID, it); err != nil {
-			return err
+		mergeIDs = append(mergeIDs, r.Job.ID)
+		mergeItems = append(mergeItems, it)
+	}
+	if err := q.mergeMany(ctx, tx, mergeIDs, mergeItems); err != nil {
+		return err
+	}
+	*merged += len(mergeIDs)
+	return nil
+}
+
+// mergeMany merges items into the pending jobs ids (one job per item; the batch holds
+// each key once). PostgreSQL takes them in one statement, since each statement is a
+// round trip; SQLite runs in-process, where one prepared UPDATE per job is cheaper than
+// decoding arrays.
+func (q *Queue) mergeMany(ctx context.Context, tx Tx, ids []int64, items []item) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if !q.d.postgres || len(ids) == 1 {
+		for i, id := range ids {
+			if err := q.mergeInto(ctx, tx, id, items[i]); err != nil {
+				return err
+			}
 		}
-		*merged++
+		return nil
+	}
+	prios := make([]int32, len(items))
+	args := make([]string, len(items))
+	runAts := make([]time.Time, len(items))
+	for i, it := range items {
+		prios[i] = int32(it.prio)
+		args[i] = string(mustEnvelope(it))
+		runAts[i] = it.runAt.UTC()
+	}
+	_, err := tx.Exec(ctx, `UPDATE river_job AS j SET
+			args = CASE WHEN m.prio < j.priority THEN m.args ELSE j.args END,
+			priority = LEAST(j.priority, m.prio),
+			scheduled_at = LEAST(j.scheduled_at, m.run_at),
+			state = CASE WHEN j.state IN ('scheduled', 'retryable') AND LEAST(j.scheduled_at, m.run_at) <= $5
+				THEN 'available' ELSE j.state END
+		FROM unnest($1::bigint[], $2::int[], $3::jsonb[], $4::timestamptz[]) AS m(id, prio, args, run_at)
+		WHERE j.id = m.id AND j.state IN ('available', 'scheduled', 'retryable', 'pending')`,
+		ids, prios, args, runAts, q.now().UTC())
+	if err != nil {
+		return fmt.Errorf("merge into %d jobs: %w", len(ids), err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package scanqueue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -403,3 +404,58 @@ func recvOrFail[T any](t *testing.T, ch <-chan T) T {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestMergeBatch merges one batch into several pending jobs at once: each job takes the
+// more urgent of its own and its request's priority, args and due time.
+func TestMergeBatch(t *testing.T) {
+	t.Parallel()
+	for _, backend := range backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			q, _ := setup(t, backend, nil)
+			ctx := context.Background()
+			later := time.Now().Add(time.Hour)
+			var reqs []Request[ScanArgs]
+			for i := range 6 {
+				req := Scan(ref("acme", fmt.Sprint("f", i)), ReasonPolicy)
+				req.RunAt = later
+				reqs = append(reqs, req)
+			}
+			res, err := q.EnqueueScans(ctx, reqs...)
+			require.NoError(t, err)
+			require.Equal(t, 6, res.Inserted)
+			ids := res.IDs
+
+			// Even files: a webhook due now. Odd files: a rescan due later still.
+			reqs = reqs[:0]
+			for i := range 6 {
+				if i%2 == 0 {
+					reqs = append(reqs, Scan(ref("acme", fmt.Sprint("f", i)), ReasonWebhook))
+					continue
+				}
+				req := Scan(ref("acme", fmt.Sprint("f", i)), ReasonRescan)
+				req.RunAt = later.Add(time.Hour)
+				reqs = append(reqs, req)
+			}
+			res, err = q.EnqueueScans(ctx, reqs...)
+			require.NoError(t, err)
+			require.Equal(t, 6, res.Merged)
+			require.Equal(t, ids, res.IDs)
+			for i, id := range ids {
+				state, prio, sched, _, args := jobRow(t, q, id)
+				if i%2 == 0 {
+					require.Equal(t, "available", state, "file %d", i)
+					require.Equal(t, int(PriorityWebhook), prio)
+					require.WithinDuration(t, time.Now(), sched, 5*time.Second)
+					require.Equal(t, ReasonWebhook, args.Reason)
+					continue
+				}
+				require.Equal(t, "scheduled", state, "file %d", i)
+				require.Equal(t, int(PriorityPolicy), prio)
+				require.WithinDuration(t, later, sched, time.Second)
+				require.Equal(t, ReasonPolicy, args.Reason)
+			}
+			require.Equal(t, 6, countJobs(t, q, "kind = 'scan'"))
+		})
+	}
+}
