@@ -18,6 +18,15 @@ func (r riverQueue) EnqueueScan(ctx context.Context, ref connectors.FileRef, rea
 	return err
 }
 
+func (r riverQueue) EnqueueScans(ctx context.Context, refs []connectors.FileRef, reason Reason) error {
+	reqs := make([]scanqueue.Request[scanqueue.ScanArgs], len(refs))
+	for i, ref := range refs {
+		reqs[i] = scanqueue.Scan(ref, scanqueue.Reason(reason))
+	}
+	_, err := r.q.EnqueueScans(ctx, reqs...)
+	return err
+}
+
 // openQueue opens the scan queue on the store's database and registers the scanner.
 func (g *Gateway) openQueue(ctx context.Context) (*scanqueue.Queue, error) {
 	lease := g.cfg.Queue.Lease
