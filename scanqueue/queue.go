@@ -286,6 +286,7 @@ func (q *Queue) Start(ctx context.Context) error {
 func (q *Queue) Stop(ctx context.Context) error {
 	q.mu.Lock()
 	started := q.started
+	q.started = false // a second Stop (Close after Stop) has nothing left to wait for
 	q.mu.Unlock()
 	if !started {
 		return nil

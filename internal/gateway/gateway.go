@@ -256,6 +256,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}
 	g.bg.Wait()
+	// The queue's own connection pool (SQLite statement cache) goes before the store.
+	_ = g.sq.Close(sctx)
 	_ = g.exec.Close()
 	if err := g.store.Close(); err != nil {
 		errs = append(errs, err)
