@@ -810,6 +810,9 @@ func (s *Server) handleMonitor(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		it.label, it.labelMethod = m.label, m.method
+		if b, ok := relabelContent(it.name, it.content, m.label, s.tenant.ID, m.method, s.opts.Now().UTC()); ok {
+			it.content = b
+		}
 		it.protected = false
 		if l := s.label(m.label); l != nil && l.Protection {
 			it.protected = true
