@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/labelgate/labelgate/connectors/internal/chaos"
 )
@@ -24,12 +23,7 @@ func (e *Emulator) ChaosStats() ChaosStats { return e.chaos.Stats() }
 // nil means serve it.
 func (e *Emulator) chaosFault(r *http.Request) *Fault {
 	c := e.chaos.Request()
-	if c.Delay > 0 {
-		select {
-		case <-time.After(c.Delay):
-		case <-r.Context().Done():
-		}
-	}
+	c.Wait(r.Context()) // a client that gave up gets the fault too; nobody reads it
 	if c.Status == 0 {
 		return nil
 	}

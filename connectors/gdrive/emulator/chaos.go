@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labelgate/labelgate/connectors/internal/chaos"
@@ -27,12 +26,8 @@ func (s *Server) chaosRequest(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	c := s.chaos.Request()
-	if c.Delay > 0 {
-		select {
-		case <-time.After(c.Delay):
-		case <-r.Context().Done():
-			return true
-		}
+	if !c.Wait(r.Context()) {
+		return true
 	}
 	if c.Status == 0 {
 		return false
@@ -40,7 +35,7 @@ func (s *Server) chaosRequest(w http.ResponseWriter, r *http.Request) bool {
 	reason := "backendError"
 	if c.Status == http.StatusTooManyRequests {
 		reason = "rateLimitExceeded"
-		w.Header().Set("Retry-After", strconv.Itoa(int((c.RetryAfter+time.Second-1)/time.Second)))
+		w.Header().Set("Retry-After", c.RetryAfterHeader())
 	}
 	writeErr(w, c.Status, reason, "injected chaos", "")
 	return true

@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,18 +28,14 @@ func (s *Server) chaosRequest(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	c := s.chaos.Request()
-	if c.Delay > 0 {
-		select {
-		case <-time.After(c.Delay):
-		case <-r.Context().Done():
-			return true
-		}
+	if !c.Wait(r.Context()) {
+		return true
 	}
 	if c.Status == 0 {
 		return false
 	}
 	if c.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((c.RetryAfter+time.Second-1)/time.Second)))
+		w.Header().Set("Retry-After", c.RetryAfterHeader())
 	}
 	code := map[int]string{429: "TooManyRequests", 503: "serviceNotAvailable"}[c.Status]
 	if code == "" {

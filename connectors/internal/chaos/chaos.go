@@ -5,7 +5,9 @@
 package chaos
 
 import (
+	"context"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -88,6 +90,27 @@ type Request struct {
 	Delay      time.Duration
 	Status     int
 	RetryAfter time.Duration
+}
+
+// Wait holds the request back by its Delay; it reports false when ctx (the client gave up)
+// ended first.
+func (r Request) Wait(ctx context.Context) bool {
+	if r.Delay <= 0 {
+		return true
+	}
+	t := time.NewTimer(r.Delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// RetryAfterHeader is the Retry-After value in whole seconds, rounded up as providers send it.
+func (r Request) RetryAfterHeader() string {
+	return strconv.Itoa(int((r.RetryAfter + time.Second - 1) / time.Second))
 }
 
 // Request decides the fate of one API request.
