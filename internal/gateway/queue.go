@@ -14,8 +14,7 @@ import (
 type riverQueue struct{ q *scanqueue.Queue }
 
 func (r riverQueue) EnqueueScan(ctx context.Context, ref connectors.FileRef, reason Reason) error {
-	_, err := r.q.EnqueueScans(ctx, scanqueue.Scan(ref, scanqueue.Reason(reason)))
-	return err
+	return r.EnqueueScans(ctx, []connectors.FileRef{ref}, reason)
 }
 
 func (r riverQueue) EnqueueScans(ctx context.Context, refs []connectors.FileRef, reason Reason) error {
