@@ -203,7 +203,7 @@ func outcomeOf(id int64, c store.Claim) Outcome {
 func (e *Executor) runClaimed(ctx context.Context, c store.Claim) (Outcome, error) {
 	a := c.Action
 	out := outcomeOf(a.ID, c)
-	comp := e.run(ctx, a, &out)
+	comp := e.run(ctx, c, &out)
 	comp.ID, comp.Actor = a.ID, actor(a)
 	if ctx.Err() != nil && comp.State != store.ActionDone {
 		// Cancelled mid-way (shutdown): the action goes back to pending; the next run re-reads
@@ -233,10 +233,10 @@ func actor(a store.Action) string {
 	return "executor"
 }
 
-// actionParams are the kind-specific options of a label action.
 // catalogWait is how long an action waits for a first catalog sync before it looks again.
 const catalogWait = time.Minute
 
+// actionParams are the kind-specific options of a label action.
 type actionParams struct {
 	Justification string `json:"justification,omitempty"`
 	Method        string `json:"method,omitempty"`
@@ -255,7 +255,8 @@ type state struct {
 }
 
 // run does the work of a claimed action and says how it ends.
-func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.Completion {
+func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.Completion {
+	a := c.Action
 	refuse := func(format string, args ...any) store.Completion {
 		return store.Completion{State: store.ActionRefused, Reason: fmt.Sprintf(format, args...), ReleaseQuota: true, Event: store.EventActionRefused}
 	}
@@ -267,9 +268,9 @@ func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.
 	apply := a.Kind == store.ActionApplyLabel
 	var target store.CatalogLabel
 	if apply {
-		l, err := e.st.GetLabel(ctx, a.Ref.App, a.Ref.Tenant, a.LabelID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
+		// The claim read the action's catalog entry.
+		switch l := c.Label; {
+		case l == nil:
 			// Right after a first start the catalog may not be synced yet: wait for it
 			// rather than refuse every action the first scans produce.
 			own, lerr := e.st.ListLabels(ctx, store.LabelFilter{App: a.Ref.App, Tenant: a.Ref.Tenant, OnlyThisTenant: true, IncludeDeleted: true})
@@ -281,14 +282,13 @@ func (e *Executor) run(ctx context.Context, a store.Action, out *Outcome) store.
 					Reason: fmt.Sprintf("label catalog of %s/%s not synced yet", a.Ref.App, a.Ref.Tenant)}
 			}
 			return refuse("label %s is not in the synced catalog of %s/%s", a.LabelID, a.Ref.App, a.Ref.Tenant)
-		case err != nil:
-			return e.failed(a, err)
 		case l.State == store.LabelDeleted:
 			return refuse("label %s (%s) was deleted from the catalog", a.LabelID, l.Name)
 		case l.State != store.LabelEnabled:
 			return refuse("label %s (%s) is %s in the catalog", a.LabelID, l.Name, l.State)
+		default:
+			target = *l
 		}
-		target = l
 	}
 	var p actionParams
 	if len(a.Params) > 0 {

@@ -38,6 +38,7 @@ func BenchmarkExecutorDrain(b *testing.B) {
 					_, _, err = st.AddAction(ctx, store.Action{Key: fmt.Sprint("k", i), Kind: store.ActionApplyLabel, Ref: f.Ref, LabelID: lGeneral})
 					require.NoError(b, err)
 				}
+				require.NoError(b, st.Analyze(ctx))
 				ex, err := labeling.NewExecutor(labeling.ExecutorConfig{Store: st, Connectors: labeling.Connectors(nativeConn{conn}),
 					Quota: labeling.QuotaConfig{Default: 1 << 30, Manual: 1 << 30}}) // counted, never reached
 				require.NoError(b, err)
@@ -88,6 +89,7 @@ func BenchmarkExecute(b *testing.B) {
 				_, _, err := st.UpsertFile(ctx, f)
 				require.NoError(b, err)
 			}
+			require.NoError(b, st.Analyze(ctx))
 			ex, err := labeling.NewExecutor(labeling.ExecutorConfig{Store: st, Connectors: labeling.Connectors(nativeConn{conn}),
 				Quota: labeling.QuotaConfig{Default: 1 << 30, Manual: 1 << 30}})
 			require.NoError(b, err)

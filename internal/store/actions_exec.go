@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +28,10 @@ type Claim struct {
 	Paused bool
 	// Limit is the allowance the claim was checked against (negative: unlimited).
 	Limit int
+	// Label is the catalog entry (deleted ones included) of the action's label, read with the
+	// claim so the executor's catalog check costs no query of its own; nil when the catalog
+	// has none, or the action names no label.
+	Label *CatalogLabel
 }
 
 // QuotaCounted reports whether an action kind is a label write that counts against quotas.
@@ -44,6 +47,9 @@ func (s *Store) ClaimAction(ctx context.Context, id int64, now time.Time, kinds 
 }
 
 func (s *Store) claimAction(ctx context.Context, sc *stmtCache, id int64, now time.Time, kinds []string, limit func(Action) int) (Claim, error) {
+	if s.dialect == Postgres {
+		return s.claimActionPG(ctx, id, now, kinds, limit)
+	}
 	var c Claim
 	err := s.Tx(ctx, func(tx *Tx) error {
 		c = Claim{}
@@ -54,13 +60,10 @@ func (s *Store) claimAction(ctx context.Context, sc *stmtCache, id int64, now ti
 		// quota_window records the window a unit is counted in; cleared below when none is.
 		window := QuotaWindow(now)
 		q := `UPDATE actions SET state = ?, attempts = attempts + 1, updated_at = ?, quota_window = ?
-			WHERE id = ? AND state IN (?, ?) AND not_before <= ?`
+			WHERE id = ? AND state IN (?, ?) AND not_before <= ?` + kindsIn(kinds)
 		args := []any{ActionRunning, nowMS, window.UnixMilli(), id, ActionPending, ActionPaused, nowMS}
-		if len(kinds) > 0 {
-			q += ` AND kind IN (?` + strings.Repeat(", ?", len(kinds)-1) + `)`
-			for _, k := range kinds {
-				args = append(args, k)
-			}
+		for _, k := range kinds {
+			args = append(args, k)
 		}
 		a, err := scanAction(sc.queryRow(ctx, tx, q+` RETURNING `+actionCols, args...))
 		if isNoRows(err) {
@@ -92,11 +95,10 @@ func (s *Store) claimAction(ctx context.Context, sc *stmtCache, id int64, now ti
 			}
 			if !ok {
 				reset := NextQuotaReset(now)
-				reason := fmt.Sprintf("daily %s quota of %d for %s/%s used up; resumes at %s", AllowanceOf(a.Manual), c.Limit,
-					a.Ref.App, a.Ref.Tenant, reset.Format(time.RFC3339))
-				// attempts was bumped by the claim; a pause is not an attempt.
-				if _, err := tx.exec(ctx, `UPDATE actions SET state = ?, reason = ?, not_before = ?, attempts = attempts - 1 WHERE id = ?`,
-					ActionPaused, reason, reset.UnixMilli(), id); err != nil {
+				reason := pauseReason(a, c.Limit, reset)
+				// attempts was bumped by the claim; a pause is not an attempt, and no unit is counted.
+				if _, err := tx.exec(ctx, `UPDATE actions SET state = ?, reason = ?, not_before = ?, attempts = attempts - 1,
+					quota_window = 0 WHERE id = ?`, ActionPaused, reason, reset.UnixMilli(), id); err != nil {
 					return fmt.Errorf("store: pause action: %w", err)
 				}
 				c.Action.State, c.Action.Reason, c.Action.NotBefore, c.Action.Attempts = ActionPaused, reason, reset, a.Attempts-1
@@ -105,9 +107,27 @@ func (s *Store) claimAction(ctx context.Context, sc *stmtCache, id int64, now ti
 			}
 		}
 		c.Claimed = true
+		if a.LabelID == "" {
+			return nil
+		}
+		l, err := scanLabel(sc.queryRow(ctx, tx, `SELECT `+labelCols+` FROM labels WHERE app = ? AND tenant = ? AND id = ?`,
+			string(a.Ref.App), a.Ref.Tenant, a.LabelID))
+		switch {
+		case isNoRows(err):
+		case err != nil:
+			return fmt.Errorf("store: claim action: %w", err)
+		default:
+			c.Label = &l
+		}
 		return nil
 	})
 	return c, err
+}
+
+// pauseReason says why a claim paused an action: its allowance is used up until reset.
+func pauseReason(a Action, limit int, reset time.Time) string {
+	return fmt.Sprintf("daily %s quota of %d for %s/%s used up; resumes at %s", AllowanceOf(a.Manual), limit,
+		a.Ref.App, a.Ref.Tenant, reset.Format(time.RFC3339))
 }
 
 // FileLabel is the label an action left on a file, for the inventory.
@@ -151,7 +171,29 @@ func (s *Store) CompleteAction(ctx context.Context, c Completion) error {
 	return s.completeAction(ctx, nil, c)
 }
 
+// eventKind is the discovery event a completion logs, "" for none.
+func (c Completion) eventKind() string {
+	switch {
+	case c.Event != "":
+		return c.Event
+	case c.Label == nil:
+		return ""
+	case c.Label.LabelID == "":
+		return EventLabelCleared
+	}
+	return EventLabelApplied
+}
+
+// releases reports whether a completion gives its quota unit back: no write took effect, or
+// the action goes back to wait and will count again when it runs.
+func (c Completion) releases() bool {
+	return c.ReleaseQuota || c.State == ActionPending || c.State == ActionPaused
+}
+
 func (s *Store) completeAction(ctx context.Context, sc *stmtCache, c Completion) error {
+	if s.dialect == Postgres {
+		return s.completeActionPG(ctx, c)
+	}
 	return s.Tx(ctx, func(tx *Tx) error {
 		nowMS := s.now().UnixMilli()
 		// quota_window stays as the record of where the unit was counted; releasing happens only
@@ -166,19 +208,13 @@ func (s *Store) completeAction(ctx context.Context, sc *stmtCache, c Completion)
 		if err != nil {
 			return fmt.Errorf("store: complete action: %w", err)
 		}
-		if window != 0 && (c.ReleaseQuota || c.State == ActionPending || c.State == ActionPaused) {
+		if window != 0 && c.releases() {
 			if err := tx.releaseQuota(ctx, sc, string(a.Ref.App), a.Ref.Tenant, AllowanceOf(a.Manual), window); err != nil {
 				return err
 			}
 		}
-		kind := c.Event
-		if kind == "" && c.Label != nil {
-			kind = EventLabelApplied
-			if c.Label.LabelID == "" {
-				kind = EventLabelCleared
-			}
-		}
-		if kind == "" && c.Label == nil {
+		kind := c.eventKind()
+		if kind == "" {
 			return nil
 		}
 		f := c.File
@@ -201,9 +237,6 @@ func (s *Store) completeAction(ctx context.Context, sc *stmtCache, c Completion)
 				string(a.Ref.App), a.Ref.Tenant, a.Ref.Drive, a.Ref.ItemID); err != nil {
 				return fmt.Errorf("store: complete action: %w", err)
 			}
-		}
-		if kind == "" {
-			return nil
 		}
 		return tx.addEvent(ctx, e, nowMS)
 	})

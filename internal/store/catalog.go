@@ -27,13 +27,27 @@ type CatalogLabel struct {
 const labelCols = `app, tenant, id, name, display_name, parent, priority, protection, state, external, native, updated_at`
 
 func scanLabel(sc interface{ Scan(...any) error }) (CatalogLabel, error) {
-	var l CatalogLabel
-	var app string
-	var updated int64
-	err := sc.Scan(&app, &l.Tenant, &l.ID, &l.Name, &l.DisplayName, &l.Parent, &l.Priority, &l.Protection, &l.State,
-		&l.External, &l.Native, &updated)
-	l.App, l.UpdatedAt, l.Disabled = connectors.App(app), fromMS(updated), l.State != LabelEnabled
-	return l, err
+	var r labelRow
+	err := sc.Scan(r.dest()...)
+	return r.label(), err
+}
+
+// labelRow receives labelCols, for scans that read them beside other columns.
+type labelRow struct {
+	l       CatalogLabel
+	app     string
+	updated int64
+}
+
+func (r *labelRow) dest() []any {
+	return []any{&r.app, &r.l.Tenant, &r.l.ID, &r.l.Name, &r.l.DisplayName, &r.l.Parent, &r.l.Priority, &r.l.Protection,
+		&r.l.State, &r.l.External, &r.l.Native, &r.updated}
+}
+
+func (r *labelRow) label() CatalogLabel {
+	l := r.l
+	l.App, l.UpdatedAt, l.Disabled = connectors.App(r.app), fromMS(r.updated), l.State != LabelEnabled
+	return l
 }
 
 // SyncLabels replaces one source's catalog with labels and logs the differences: labels

@@ -138,31 +138,135 @@ func TestClaimActionQuota(t *testing.T) {
 	}
 }
 
+// The claim brings the action's catalog label; completions record the inventory label, the
+// event (named from the provider's facts or else the inventory) and give quota units back to
+// the allowance and window they were taken from. PostgreSQL does this in single statements,
+// SQLite in transactions: the same assertions hold for both.
 func TestCompleteActionRecordsLabel(t *testing.T) {
 	t.Parallel()
-	s := storetest.OpenSQLite(t)
-	ctx := context.Background()
-	f := connectors.File{Ref: connectors.FileRef{App: connectors.AppGDrive, Tenant: "t1", Drive: "d", ItemID: "x"}, Path: "/HR", Name: "a.docx"}
-	_, _, err := s.UpsertFile(ctx, f)
-	require.NoError(t, err)
-	id, _, err := s.AddAction(ctx, store.Action{Key: "k", Kind: store.ActionApplyLabel, Ref: f.Ref, LabelID: "L1"})
-	require.NoError(t, err)
-	c, err := s.ClaimAction(ctx, id, time.Now(), nil, func(store.Action) int { return -1 })
-	require.NoError(t, err)
-	require.True(t, c.Claimed)
-	require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: id, State: store.ActionDone, Label: &store.FileLabel{LabelID: "L1", Tenant: "t1", Method: "standard"}, Actor: "executor"}))
-	rec, err := s.GetFile(ctx, f.Ref)
-	require.NoError(t, err)
-	require.Equal(t, "L1", rec.LabelID)
-	evs, err := s.ListEvents(ctx, store.EventFilter{Kind: store.EventLabelApplied}, 10)
-	require.NoError(t, err)
-	require.Len(t, evs, 1)
-	require.Equal(t, "a.docx", evs[0].Name)
-	require.Equal(t, "executor", evs[0].Actor)
-	// Unlimited claims count nothing.
-	used, err := s.QuotaUsed(ctx, connectors.AppGDrive, "t1", store.AllowanceAuto, store.QuotaWindow(time.Now()))
-	require.NoError(t, err)
-	require.Zero(t, used)
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		files := map[string]connectors.File{}
+		for _, item := range []string{"x", "y", "m"} {
+			f := connectors.File{Ref: connectors.FileRef{App: connectors.AppGDrive, Tenant: "t1", Drive: "d", ItemID: item}, Path: "/HR",
+				Name: item + ".docx"}
+			_, _, err := s.UpsertFile(ctx, f)
+			require.NoError(t, err)
+			files[item] = f
+		}
+		_, err := s.SyncLabels(ctx, connectors.AppGDrive, "t1", []connectors.Label{{ID: "L1", Name: "Confidential", Priority: 3}})
+		require.NoError(t, err)
+		add := func(item, labelID string, kind string, manual bool) int64 {
+			id, _, err := s.AddAction(ctx, store.Action{Key: kind + item, Kind: kind, Ref: files[item].Ref, LabelID: labelID, Manual: manual})
+			require.NoError(t, err)
+			return id
+		}
+		claim := func(id int64, limit int) store.Claim {
+			c, err := s.ClaimAction(ctx, id, now, nil, func(store.Action) int { return limit })
+			require.NoError(t, err)
+			require.True(t, c.Claimed)
+			return c
+		}
+		used := func(allowance string) int64 {
+			n, err := s.QuotaUsed(ctx, connectors.AppGDrive, "t1", allowance, store.QuotaWindow(now))
+			require.NoError(t, err)
+			return n
+		}
+		lastEvent := func(kind string) store.Event {
+			evs, err := s.ListEvents(ctx, store.EventFilter{Kind: kind}, 100)
+			require.NoError(t, err)
+			require.NotEmpty(t, evs)
+			return evs[len(evs)-1]
+		}
+
+		// x: unlimited, applied; the event is named from the inventory.
+		id := add("x", "L1", store.ActionApplyLabel, false)
+		c := claim(id, -1)
+		require.NotNil(t, c.Label)
+		require.Equal(t, "Confidential", c.Label.Name)
+		require.Equal(t, store.LabelEnabled, c.Label.State)
+		require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: id, State: store.ActionDone,
+			Label: &store.FileLabel{LabelID: "L1", Tenant: "t1", Method: "standard"}, Actor: "executor"}))
+		rec, err := s.GetFile(ctx, files["x"].Ref)
+		require.NoError(t, err)
+		require.Equal(t, "L1", rec.LabelID)
+		require.Equal(t, "standard", rec.LabelMethod)
+		ev := lastEvent(store.EventLabelApplied)
+		require.Equal(t, "x.docx", ev.Name)
+		require.Equal(t, "/HR", ev.Path)
+		require.Equal(t, "L1", ev.LabelID)
+		require.Empty(t, ev.PrevLabelID)
+		require.Equal(t, "executor", ev.Actor)
+		require.Zero(t, used(store.AllowanceAuto), "unlimited claims count nothing")
+		require.ErrorIs(t, s.CompleteAction(ctx, store.Completion{ID: id, State: store.ActionDone}), store.ErrNotRunning)
+
+		// x again: remove; the event is named from the provider's facts and reads label_cleared.
+		idRemove := add("x", "", store.ActionRemoveLabel, false)
+		c = claim(idRemove, 10)
+		require.Nil(t, c.Label, "a remove names no label")
+		require.EqualValues(t, 1, used(store.AllowanceAuto))
+		require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: idRemove, State: store.ActionDone, Label: &store.FileLabel{},
+			File: &store.FileFacts{Path: "/Moved", Name: "renamed.docx", PrevLabelID: "L1"}, Actor: "admin@example.com"}))
+		rec, err = s.GetFile(ctx, files["x"].Ref)
+		require.NoError(t, err)
+		require.Empty(t, rec.LabelID)
+		ev = lastEvent(store.EventLabelCleared)
+		require.Equal(t, "/Moved", ev.Path)
+		require.Equal(t, "renamed.docx", ev.Name)
+		require.Equal(t, "L1", ev.PrevLabelID)
+		require.Empty(t, ev.LabelID)
+		require.EqualValues(t, 1, used(store.AllowanceAuto), "a write that happened keeps its unit")
+
+		// y: a label the catalog lacks; refused, the unit goes back, the event keeps the action's label.
+		id = add("y", "nope", store.ActionApplyLabel, false)
+		c = claim(id, 10)
+		require.Nil(t, c.Label)
+		require.EqualValues(t, 2, used(store.AllowanceAuto))
+		require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: id, State: store.ActionRefused, Reason: "unknown label",
+			ReleaseQuota: true, Event: store.EventActionRefused, Actor: "policy:p1"}))
+		require.EqualValues(t, 1, used(store.AllowanceAuto))
+		ev = lastEvent(store.EventActionRefused)
+		require.Equal(t, "nope", ev.LabelID)
+		require.Equal(t, "unknown label", ev.Detail)
+		require.Equal(t, "y.docx", ev.Name)
+		rec, err = s.GetFile(ctx, files["y"].Ref)
+		require.NoError(t, err)
+		require.Empty(t, rec.LabelID, "a refusal leaves the inventory alone")
+
+		// m: a manual action counts against the manual allowance and going back to pending
+		// returns the unit there, with no event.
+		id = add("m", "L1", store.ActionApplyLabel, true)
+		claim(id, 5)
+		require.EqualValues(t, 1, used(store.AllowanceManual))
+		n, err := s.ListEvents(ctx, store.EventFilter{}, 1000)
+		require.NoError(t, err)
+		require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: id, State: store.ActionPending, NotBefore: now.Add(time.Hour),
+			Reason: "retry later"}))
+		require.Zero(t, used(store.AllowanceManual))
+		require.EqualValues(t, 1, used(store.AllowanceAuto))
+		a, err := s.GetAction(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, store.ActionPending, a.State)
+		require.Equal(t, "retry later", a.Reason)
+		require.Equal(t, now.Add(time.Hour).UnixMilli(), a.NotBefore.UnixMilli())
+		n2, err := s.ListEvents(ctx, store.EventFilter{}, 1000)
+		require.NoError(t, err)
+		require.Len(t, n2, len(n), "going back to wait logs nothing")
+
+		// ghost: a file missing from the inventory still gets its event, with empty names.
+		ghost := connectors.FileRef{App: connectors.AppGDrive, Tenant: "t1", Drive: "d", ItemID: "ghost"}
+		id, _, err = s.AddAction(ctx, store.Action{Key: "ghost", Kind: store.ActionApplyLabel, Ref: ghost, LabelID: "L1"})
+		require.NoError(t, err)
+		claim(id, -1)
+		require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: id, State: store.ActionDone,
+			Label: &store.FileLabel{LabelID: "L1", Tenant: "t1"}}))
+		ev = lastEvent(store.EventLabelApplied)
+		require.Equal(t, "ghost", ev.ItemID)
+		require.Empty(t, ev.Name)
+		_, err = s.GetFile(ctx, ghost)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
 }
 
 // Two handles on one PostgreSQL database claim concurrently; the limit holds exactly.

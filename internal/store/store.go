@@ -169,6 +169,21 @@ func (s *Store) Path() string { return s.path }
 // Now is the store's clock.
 func (s *Store) Now() time.Time { return s.now() }
 
+// Analyze refreshes PostgreSQL's planner statistics now instead of at autovacuum's next pass
+// (SQLite: nothing to do). Until a table is first analysed PostgreSQL costs a files lookup by
+// primary key the same as a scan of the tenant's files_path range and may take the scan: with
+// 3,000 files one label write's inventory update took 0.85 ms instead of 0.03 ms. Benchmarks
+// call it after loading data so they measure the steady state, as a running database is.
+func (s *Store) Analyze(ctx context.Context) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `ANALYZE`); err != nil {
+		return fmt.Errorf("store: analyze: %w", err)
+	}
+	return nil
+}
+
 // Ready reports whether the database answers and every migration is applied.
 func (s *Store) Ready(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
