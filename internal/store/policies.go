@@ -199,14 +199,19 @@ func (s *Store) AddAction(ctx context.Context, a Action) (id int64, created bool
 	return id, created, err
 }
 
+// openStatesSQL lists the states of an unfinished action as SQL literals: the predicate of the
+// partial index actions_dedup_open. A query naming them as bound parameters cannot use that
+// index (neither planner proves the predicate for unknown values), and scanned every open
+// action instead on each AddAction.
+const openStatesSQL = `('` + ActionPending + `', '` + ActionSuspended + `', '` + ActionRunning + `', '` + ActionPaused + `')`
+
 // AddAction is Store.AddAction inside a transaction.
 func (t *Tx) AddAction(ctx context.Context, a Action) (int64, bool, error) {
 	if a.Key == "" {
 		return 0, false, errors.New("store: action needs a dedup key")
 	}
 	var id int64
-	err := t.queryRow(ctx, `SELECT id FROM actions WHERE dedup_key = ? AND state IN (?, ?, ?, ?)`, a.Key,
-		ActionPending, ActionSuspended, ActionRunning, ActionPaused).Scan(&id)
+	err := t.queryRow(ctx, `SELECT id FROM actions WHERE dedup_key = ? AND state IN `+openStatesSQL, a.Key).Scan(&id)
 	if err == nil {
 		return id, false, nil
 	}
