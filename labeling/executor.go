@@ -334,6 +334,14 @@ func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.C
 		want = state{LabelID: target.ID, Tenant: target.Tenant, Method: p.Method}
 	}
 	if cur.LabelID == want.LabelID {
+		if c.WriteSent {
+			// An earlier run sent this write and was cut short (a crash) before recording
+			// it: the label found is that write. It is recorded as labelgate's and keeps its
+			// quota unit; the inventory names the file and the label it had before.
+			out.Wrote = true
+			return store.Completion{State: store.ActionDone, Reason: "written by an earlier run of this action, interrupted before recording it",
+				Label: &store.FileLabel{LabelID: cur.LabelID, Tenant: cur.Tenant, Method: cur.Method}}
+		}
 		return store.Completion{State: store.ActionDone, ReleaseQuota: true, Event: store.EventLabelUnchanged,
 			Reason: "file already in the target state; nothing written", File: facts,
 			Label: &store.FileLabel{LabelID: cur.LabelID, Tenant: cur.Tenant, Method: cur.Method}}
@@ -369,6 +377,13 @@ func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.C
 		}
 	}
 
+	// Recorded before the first write leaves, so a crash between the write and its completion
+	// is told apart, on the next run, from a label someone else put in place.
+	if err := e.st.MarkWriteSent(ctx, a.ID, e.clock.Now()); err != nil {
+		comp := e.failed(a, err)
+		comp.File = facts
+		return comp
+	}
 	opts := connectors.ApplyOptions{Method: p.Method, Justification: p.Justification}
 	_, err = e.retry.do(ctx, a.Ref.App, a.Ref.Tenant, func() error {
 		out.Calls++

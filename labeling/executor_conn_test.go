@@ -51,6 +51,9 @@ func (c *fakeClock) Sleeps() []time.Duration {
 type step struct {
 	err   error
 	after bool
+	// landed, on a write, runs once the write took effect, before the call returns: a test
+	// blocks in it to stand for a process killed between the write and its record.
+	landed func()
 }
 
 type memFile struct {
@@ -239,19 +242,31 @@ func (n nativeConn) ReadLabel(_ context.Context, ref connectors.FileRef) (connec
 
 func (n nativeConn) write(ref connectors.FileRef, op string, ls connectors.LabelState) error {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	s := n.next(op)
 	if s.err != nil && !s.after {
+		n.mu.Unlock()
 		return s.err
 	}
 	f, ok := n.files[ref.ItemID]
 	if !ok {
+		n.mu.Unlock()
 		return notFound(op)
 	}
 	f.label = ls
 	n.writes++
 	n.applied = append(n.applied, ref.ItemID)
+	n.mu.Unlock()
+	if s.landed != nil {
+		s.landed()
+	}
 	return s.err
+}
+
+// setLabel changes a file's label at the provider as a user would: no write is counted.
+func (m *memConn) setLabel(item string, ls connectors.LabelState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.files[item].label = ls
 }
 
 func (n nativeConn) ApplyLabel(_ context.Context, ref connectors.FileRef, labelID string, opts connectors.ApplyOptions) error {

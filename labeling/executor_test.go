@@ -209,6 +209,85 @@ func TestAmbiguousWriteIsCheckedNotRepeated(t *testing.T) {
 	require.Len(t, e.events(store.EventLabelApplied), 1)
 }
 
+// A run killed after its label write landed but before it recorded the outcome leaves the
+// action running. The run after the take-back finds the label in place: because the write was
+// marked as sent first, it records labelgate's write (label_applied, quota unit kept) rather
+// than a label found already there — and never writes twice. A run that died before writing,
+// whose file a user labelled meanwhile, still records the label as found.
+func TestWriteCutShortIsRecordedAsWritten(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			e := setupOn(t, b)
+			restarted, err := labeling.NewExecutor(labeling.ExecutorConfig{Store: e.st, Connectors: labeling.Connectors(nativeConn{e.conn}),
+				Clock: e.clk, Retry: labeling.RetryConfig{Jitter: -1}})
+			require.NoError(t, err)
+			takeBack := func(id int64) {
+				// What the action's next queue job does when it finds the action still running.
+				require.NoError(t, e.st.CompleteAction(ctx, store.Completion{ID: id, State: store.ActionPending, Reason: "requeued"}))
+			}
+
+			ref := e.file("a", "a.docx", 10, connectors.LabelState{})
+			id := e.action(ref, store.ActionApplyLabel, lGeneral)
+			landed, killed := make(chan struct{}), make(chan struct{})
+			e.conn.fail("apply", step{landed: func() { close(landed); <-killed }})
+			firstDone := make(chan struct{})
+			go func() {
+				defer close(firstDone)
+				_, _ = e.ex.Execute(ctx, id) // never records: it stands for the killed process
+			}()
+			t.Cleanup(func() { close(killed); <-firstDone })
+			<-landed
+			a, err := e.st.GetAction(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, store.ActionRunning, a.State)
+
+			takeBack(id)
+			out, err := restarted.Execute(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, store.ActionDone, out.State, out.Reason)
+			require.True(t, out.Wrote)
+			require.Zero(t, out.Calls, "the label was there: not written again")
+			require.Equal(t, 1, e.conn.Writes())
+			require.Contains(t, out.Reason, "interrupted")
+			applied := e.events(store.EventLabelApplied)
+			require.Len(t, applied, 1)
+			require.Equal(t, lGeneral, applied[0].LabelID)
+			require.Equal(t, "a.docx", applied[0].Name)
+			require.Empty(t, e.events(store.EventLabelUnchanged))
+			require.EqualValues(t, 1, e.used(e.conn.app, false), "the write that happened keeps its unit")
+			rec, err := e.st.GetFile(ctx, ref)
+			require.NoError(t, err)
+			require.Equal(t, lGeneral, rec.LabelID)
+			written, err := e.st.LabelWrittenByLabelgate(ctx, ref, lGeneral)
+			require.NoError(t, err)
+			require.True(t, written, "the label counts as labelgate's")
+
+			// A run that died before writing: no mark, and a user labelled the file meanwhile.
+			ref = e.file("b", "b.docx", 10, connectors.LabelState{})
+			id = e.action(ref, store.ActionApplyLabel, lGeneral)
+			c, err := e.st.ClaimAction(ctx, id, e.clk.Now(), nil, func(store.Action) int { return 100 })
+			require.NoError(t, err)
+			require.True(t, c.Claimed)
+			require.False(t, c.WriteSent)
+			e.conn.setLabel("b", connectors.LabelState{LabelID: lGeneral, Tenant: "t1", Method: "standard"})
+			takeBack(id)
+			out, err = restarted.Execute(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, store.ActionDone, out.State)
+			require.False(t, out.Wrote)
+			require.Equal(t, 1, e.conn.Writes())
+			require.Len(t, e.events(store.EventLabelUnchanged), 1)
+			require.EqualValues(t, 1, e.used(e.conn.app, false), "no write, no unit")
+			written, err = e.st.LabelWrittenByLabelgate(ctx, ref, lGeneral)
+			require.NoError(t, err)
+			require.False(t, written, "the user's label is not labelgate's")
+		})
+	}
+}
+
 func TestRetryTimeCapThenLaterAttempt(t *testing.T) {
 	t.Parallel()
 	e := setup(t, func(c *labeling.ExecutorConfig) {

@@ -32,6 +32,10 @@ type Claim struct {
 	// claim so the executor's catalog check costs no query of its own; nil when the catalog
 	// has none, or the action names no label.
 	Label *CatalogLabel
+	// WriteSent is true when an earlier run of the action sent its label write (MarkWriteSent)
+	// and did not record how it ended: a label found in the target state is most likely that
+	// write, cut short by a crash before it was recorded.
+	WriteSent bool
 }
 
 // QuotaCounted reports whether an action kind is a label write that counts against quotas.
@@ -65,7 +69,8 @@ func (s *Store) claimAction(ctx context.Context, sc *stmtCache, id int64, now ti
 		for _, k := range kinds {
 			args = append(args, k)
 		}
-		a, err := scanAction(sc.queryRow(ctx, tx, q+` RETURNING `+actionCols, args...))
+		var sent int64
+		a, err := scanAction(extraScan{sc.queryRow(ctx, tx, q+` RETURNING `+actionCols+`, write_sent_at`, args...), []any{&sent}})
 		if isNoRows(err) {
 			a, err = scanAction(tx.queryRow(ctx, `SELECT `+actionCols+` FROM actions WHERE id = ?`, id))
 			if isNoRows(err) {
@@ -80,7 +85,7 @@ func (s *Store) claimAction(ctx context.Context, sc *stmtCache, id int64, now ti
 		if err != nil {
 			return fmt.Errorf("store: claim action: %w", err)
 		}
-		c.Action, c.Limit = a, -1
+		c.Action, c.Limit, c.WriteSent = a, -1, sent != 0
 		if QuotaCounted(a.Kind) {
 			c.Limit = limit(a)
 		}
@@ -128,6 +133,35 @@ func (s *Store) claimAction(ctx context.Context, sc *stmtCache, id int64, now ti
 func pauseReason(a Action, limit int, reset time.Time) string {
 	return fmt.Sprintf("daily %s quota of %d for %s/%s used up; resumes at %s", AllowanceOf(a.Manual), limit,
 		a.Ref.App, a.Ref.Tenant, reset.Format(time.RFC3339))
+}
+
+// MarkWriteSent records, before the provider is sent a running action's label write, that it
+// was; a later run of the action reads it back in Claim.WriteSent. The time of the first write
+// is kept. It returns ErrNotRunning when the action is no longer running: it was taken back,
+// and this run must not write.
+func (s *Store) MarkWriteSent(ctx context.Context, id int64, now time.Time) error {
+	return s.markWriteSent(ctx, nil, id, now)
+}
+
+func (s *Store) markWriteSent(ctx context.Context, sc *stmtCache, id int64, now time.Time) error {
+	const q = `UPDATE actions SET write_sent_at = CASE WHEN write_sent_at = 0 THEN ? ELSE write_sent_at END
+		WHERE id = ? AND state = ?`
+	var res sql.Result
+	var err error
+	if sc != nil {
+		res, err = sc.execDB(ctx, q, now.UnixMilli(), id, ActionRunning)
+	} else {
+		res, err = s.exec(ctx, q, now.UnixMilli(), id, ActionRunning)
+	}
+	if err != nil {
+		return fmt.Errorf("store: mark write sent: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: mark write sent: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("action %d: %w", id, ErrNotRunning)
+	}
+	return nil
 }
 
 // FileLabel is the label an action left on a file, for the inventory.
@@ -385,6 +419,12 @@ func (p *Prepared) CompleteAction(ctx context.Context, c Completion) error {
 	return p.completeAction(ctx, p.sc, c)
 }
 
+// MarkWriteSent is Store.MarkWriteSent with prepared statements.
+func (p *Prepared) MarkWriteSent(ctx context.Context, id int64, now time.Time) error {
+	p.sc.warm(ctx)
+	return p.markWriteSent(ctx, p.sc, id, now)
+}
+
 // Close releases the prepared statements (not the store).
 func (p *Prepared) Close() error {
 	if p.sc == nil {
@@ -465,6 +505,14 @@ func (c *stmtCache) queryRow(ctx context.Context, tx *Tx, q string, args ...any)
 		}
 	}
 	return tx.queryRow(ctx, q, args...)
+}
+
+// execDB runs q outside any transaction.
+func (c *stmtCache) execDB(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := c.stmt(q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.s.exec(ctx, q, args...)
 }
 
 func (c *stmtCache) exec(ctx context.Context, tx *Tx, q string, args ...any) (sql.Result, error) {

@@ -58,7 +58,7 @@ func (s *Store) claimActionPG(ctx context.Context, id int64, now time.Time, kind
 			quota_window = CASE WHEN fits.ok AND ?::bigint >= 0 THEN ?::bigint ELSE 0 END,
 			updated_at = ?::bigint
 		FROM cand, fits WHERE actions.id = cand.cid
-		RETURNING ` + actionCols
+		RETURNING ` + actionCols + `, write_sent_at`
 	args := []any{id, ActionPending, ActionPaused, nowMS}
 	for _, k := range kinds {
 		args = append(args, k)
@@ -70,7 +70,8 @@ func (s *Store) claimActionPG(ctx context.Context, id int64, now time.Time, kind
 		reset.UnixMilli(),
 		c.Limit, window,
 		nowMS)
-	c.Action, err = scanAction(s.queryRow(ctx, q, args...))
+	var sent int64
+	c.Action, err = scanAction(extraScan{s.queryRow(ctx, q, args...), []any{&sent}})
 	if isNoRows(err) {
 		// Not claimable (any more): report the action as it is now.
 		c.Action, err = scanAction(s.queryRow(ctx, `SELECT `+actionCols+` FROM actions WHERE id = ?`, id))
@@ -85,7 +86,7 @@ func (s *Store) claimActionPG(ctx context.Context, id int64, now time.Time, kind
 	if err != nil {
 		return Claim{}, fmt.Errorf("store: claim action: %w", err)
 	}
-	c.Claimed, c.Paused = c.Action.State == ActionRunning, c.Action.State == ActionPaused
+	c.Claimed, c.Paused, c.WriteSent = c.Action.State == ActionRunning, c.Action.State == ActionPaused, sent != 0
 	return c, nil
 }
 

@@ -326,3 +326,27 @@ func TestClaimActionQuotaConcurrent(t *testing.T) {
 		})
 	}
 }
+
+// The write mark survives the take-back of an action whose run died, so its next claim knows a
+// write was sent; only a running action can be marked.
+func TestMarkWriteSent(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		id := quotaAction(s, t, connectors.AppBox, "f", false)
+		limit := func(store.Action) int { return 10 }
+		require.ErrorIs(t, s.MarkWriteSent(ctx, id, now), store.ErrNotRunning, "a pending action has no run to write")
+		c, err := s.ClaimAction(ctx, id, now, nil, limit)
+		require.NoError(t, err)
+		require.False(t, c.WriteSent)
+		require.NoError(t, s.MarkWriteSent(ctx, id, now))
+		require.NoError(t, s.MarkWriteSent(ctx, id, now.Add(time.Second)), "marking again keeps the first time")
+		require.NoError(t, s.CompleteAction(ctx, store.Completion{ID: id, State: store.ActionPending, Reason: "requeued"}))
+		c, err = s.ClaimAction(ctx, id, now, nil, limit)
+		require.NoError(t, err)
+		require.True(t, c.Claimed)
+		require.True(t, c.WriteSent)
+		require.ErrorIs(t, s.MarkWriteSent(ctx, 999999, now), store.ErrNotRunning)
+	})
+}
