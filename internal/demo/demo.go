@@ -17,7 +17,6 @@ import (
 	"github.com/labelgate/labelgate/internal/gateway"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/labeling/labeltest"
-	"github.com/labelgate/labelgate/policies"
 )
 
 // Config shapes a demo run.
@@ -178,8 +177,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if _, err := g.SyncCatalog(ctx); err != nil {
 		return sum, fmt.Errorf("catalog sync: %w", err)
 	}
-	pm := policies.NewManager(policies.ManagerConfig{Store: st, Logger: cfg.Logger})
-	ids, err := pm.Apply(ctx, []byte(Policies))
+	// Through the gateway's own manager, so its scans see the policies at once.
+	ids, err := g.Policies().Apply(ctx, []byte(Policies))
 	if err != nil {
 		return sum, fmt.Errorf("policies: %w", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/gateway"
 	"github.com/labelgate/labelgate/labeling/labeltest"
-	"github.com/labelgate/labelgate/policies"
 )
 
 // Handle is a started demo tenant without the churn and the summary: the emulators, a
@@ -103,8 +102,8 @@ func Start(ctx context.Context, cfg Config, tune func(*config.Config)) (h *Handl
 	if _, err := g.SyncCatalog(ctx); err != nil {
 		return nil, fmt.Errorf("catalog sync: %w", err)
 	}
-	pm := policies.NewManager(policies.ManagerConfig{Store: g.Store(), Logger: cfg.Logger})
-	if _, err := pm.Apply(ctx, []byte(Policies)); err != nil {
+	// Through the gateway's own manager, so its scans see the policies at once.
+	if _, err := g.Policies().Apply(ctx, []byte(Policies)); err != nil {
 		return nil, fmt.Errorf("policies: %w", err)
 	}
 	for _, c := range gc.Connectors {

@@ -193,6 +193,11 @@ func (g *Gateway) ready(ctx context.Context) error {
 // Store is the gateway's store.
 func (g *Gateway) Store() *store.Store { return g.store }
 
+// Policies is the gateway's policy manager. Change policies through it (or the admin API): the
+// scanner evaluates the policies this manager compiled, and another manager's changes reach it
+// only at its next reload, up to ten seconds later.
+func (g *Gateway) Policies() *policies.Manager { return g.policies }
+
 // AdminURL is the base URL of the admin listener as bound ("" before Run).
 func (g *Gateway) AdminURL() string {
 	if g.admin == nil {
