@@ -146,13 +146,7 @@ func (s *Store) MarkWriteSent(ctx context.Context, id int64, now time.Time) erro
 func (s *Store) markWriteSent(ctx context.Context, sc *stmtCache, id int64, now time.Time) error {
 	const q = `UPDATE actions SET write_sent_at = CASE WHEN write_sent_at = 0 THEN ? ELSE write_sent_at END
 		WHERE id = ? AND state = ?`
-	var res sql.Result
-	var err error
-	if sc != nil {
-		res, err = sc.execDB(ctx, q, now.UnixMilli(), id, ActionRunning)
-	} else {
-		res, err = s.exec(ctx, q, now.UnixMilli(), id, ActionRunning)
-	}
+	res, err := sc.execDB(ctx, s, q, now.UnixMilli(), id, ActionRunning)
 	if err != nil {
 		return fmt.Errorf("store: mark write sent: %w", err)
 	}
@@ -507,12 +501,14 @@ func (c *stmtCache) queryRow(ctx context.Context, tx *Tx, q string, args ...any)
 	return tx.queryRow(ctx, q, args...)
 }
 
-// execDB runs q outside any transaction.
-func (c *stmtCache) execDB(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := c.stmt(q); st != nil {
-		return st.ExecContext(ctx, args...)
+// execDB runs q on s outside any transaction.
+func (c *stmtCache) execDB(ctx context.Context, s *Store, q string, args ...any) (sql.Result, error) {
+	if c != nil {
+		if st := c.stmt(q); st != nil {
+			return st.ExecContext(ctx, args...)
+		}
 	}
-	return c.s.exec(ctx, q, args...)
+	return s.exec(ctx, q, args...)
 }
 
 func (c *stmtCache) exec(ctx context.Context, tx *Tx, q string, args ...any) (sql.Result, error) {
