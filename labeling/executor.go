@@ -329,22 +329,27 @@ func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.C
 		return store.Completion{State: store.ActionRefused, Reason: fmt.Sprintf(format, args...), ReleaseQuota: true,
 			Event: store.EventActionRefused, File: facts}
 	}
+	writeFailed := func(err error) store.Completion {
+		comp := e.failed(a, err)
+		comp.File = facts
+		return comp
+	}
 	want := state{}
 	if apply {
 		want = state{LabelID: target.ID, Tenant: target.Tenant, Method: p.Method}
 	}
 	if cur.LabelID == want.LabelID {
+		found := &store.FileLabel{LabelID: cur.LabelID, Tenant: cur.Tenant, Method: cur.Method}
 		if c.WriteSent {
 			// An earlier run sent this write and was cut short (a crash) before recording
 			// it: the label found is that write. It is recorded as labelgate's and keeps its
 			// quota unit; the inventory names the file and the label it had before.
 			out.Wrote = true
 			return store.Completion{State: store.ActionDone, Reason: "written by an earlier run of this action, interrupted before recording it",
-				Label: &store.FileLabel{LabelID: cur.LabelID, Tenant: cur.Tenant, Method: cur.Method}}
+				Label: found}
 		}
 		return store.Completion{State: store.ActionDone, ReleaseQuota: true, Event: store.EventLabelUnchanged,
-			Reason: "file already in the target state; nothing written", File: facts,
-			Label: &store.FileLabel{LabelID: cur.LabelID, Tenant: cur.Tenant, Method: cur.Method}}
+			Reason: "file already in the target state; nothing written", File: facts, Label: found}
 	}
 	if apply && cur.LabelID != "" && !a.Manual {
 		if p.OnlyIfUnlabelled {
@@ -380,9 +385,7 @@ func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.C
 	// Recorded before the first write leaves, so a crash between the write and its completion
 	// is told apart, on the next run, from a label someone else put in place.
 	if err := e.st.MarkWriteSent(ctx, a.ID, e.clock.Now()); err != nil {
-		comp := e.failed(a, err)
-		comp.File = facts
-		return comp
+		return writeFailed(err)
 	}
 	opts := connectors.ApplyOptions{Method: p.Method, Justification: p.Justification}
 	_, err = e.retry.do(ctx, a.Ref.App, a.Ref.Tenant, func() error {
@@ -393,9 +396,7 @@ func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.C
 		return err == nil && s.LabelID == want.LabelID, err
 	})
 	if err != nil {
-		comp := e.failed(a, err)
-		comp.File = facts
-		return comp
+		return writeFailed(err)
 	}
 	out.Wrote = true
 	return store.Completion{State: store.ActionDone, File: facts,

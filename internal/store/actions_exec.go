@@ -32,9 +32,9 @@ type Claim struct {
 	// claim so the executor's catalog check costs no query of its own; nil when the catalog
 	// has none, or the action names no label.
 	Label *CatalogLabel
-	// WriteSent is true when an earlier run of the action sent its label write (MarkWriteSent)
-	// and did not record how it ended: a label found in the target state is most likely that
-	// write, cut short by a crash before it was recorded.
+	// WriteSent is true when an earlier run of the action sent a label write (MarkWriteSent):
+	// a label this run finds already in the target state is most likely that write, whose run
+	// was cut short (a crash) or failed without knowing it had landed.
 	WriteSent bool
 }
 

@@ -74,14 +74,8 @@ func (s *Store) claimActionPG(ctx context.Context, id int64, now time.Time, kind
 	c.Action, err = scanAction(extraScan{s.queryRow(ctx, q, args...), []any{&sent}})
 	if isNoRows(err) {
 		// Not claimable (any more): report the action as it is now.
-		c.Action, err = scanAction(s.queryRow(ctx, `SELECT `+actionCols+` FROM actions WHERE id = ?`, id))
-		if isNoRows(err) {
-			return Claim{}, fmt.Errorf("action %d: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			return Claim{}, fmt.Errorf("store: claim action: %w", err)
-		}
-		return Claim{Action: c.Action}, nil
+		a, err := s.GetAction(ctx, id)
+		return Claim{Action: a}, err
 	}
 	if err != nil {
 		return Claim{}, fmt.Errorf("store: claim action: %w", err)
