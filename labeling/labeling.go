@@ -32,6 +32,9 @@ type Label struct {
 	Enabled     bool      `json:"enabled"`
 	Removed     bool      `json:"removed,omitempty"`
 	Source      string    `json:"source"` // "labelinfo", "custom", "pdf-info", "pdf-xmp", "cfb-labelinfo"
+	// ParentID is the parent label of a sublabel (the AIP/MIP `_Parent` property), "" for a
+	// top-level label.
+	ParentID string `json:"parentId,omitempty"`
 }
 
 // Result is what a scan found.
