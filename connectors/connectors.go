@@ -165,6 +165,14 @@ type Uploader interface {
 	Upload(ctx context.Context, ref FileRef, content io.Reader, size int64) error
 }
 
+// ConditionalUploader is implemented by connectors whose provider accepts a conditional write:
+// the new version is stored only while the file's current ETag equals etag (If-Match), so a
+// user's edit made between labelgate's read and its upload is never lost. A refusal returns an
+// *Error of KindChanged.
+type ConditionalUploader interface {
+	UploadIfMatch(ctx context.Context, ref FileRef, etag string, content io.Reader, size int64) error
+}
+
 // Subscription is a provider push registration (Graph subscription, Drive channel, Box webhook).
 type Subscription struct {
 	ID         string    `json:"id"`

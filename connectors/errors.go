@@ -18,6 +18,13 @@ const (
 	KindInvalid                // the request is wrong (unknown label, bad argument): do not retry
 	KindLocked                 // the file cannot be changed (423, protected): do not retry
 	KindFatalToday             // a daily provider limit: retry after the provider's day turns
+	// KindChanged: a conditional write was refused because the file changed since it was read
+	// (HTTP 412 to If-Match). Re-read the file and decide again; never overwrite blindly.
+	KindChanged
+	// KindNotConfigured: the tenant or app lacks a set-up step only an administrator can do
+	// (e.g. Graph's metered assignSensitivityLabel before the app is linked to an Azure
+	// subscription). Retrying cannot help: pause the work and alert the operator.
+	KindNotConfigured
 )
 
 func (k Kind) String() string {
@@ -36,6 +43,10 @@ func (k Kind) String() string {
 		return "locked"
 	case KindFatalToday:
 		return "fatal for today"
+	case KindChanged:
+		return "changed since read"
+	case KindNotConfigured:
+		return "not configured"
 	}
 	return "unknown"
 }
