@@ -240,7 +240,9 @@ func (c *CustomProps) Edit(drop func(i int, p Prop) bool, add []Prop) []byte {
 		fmt.Fprintf(&ins, `<%sproperty fmtid="%s" pid="%d" name="%s"><vt:lpwstr%s>%s</vt:lpwstr></%sproperty>`,
 			pre, FmtIDUser, pid, esc(p.Name), vtDecl, esc(p.Value), pre)
 	}
-	return c.doc.rebuild(func(i int) bool { return i < len(c.Props) && c.doc.children[i].local == "property" && drop(i, c.Props[i]) },
+	return c.doc.rebuild(func(i int) bool {
+		return i < len(c.Props) && c.doc.children[i].local == "property" && drop(i, c.Props[i])
+	},
 		nil, ins.String(), c.doc.rootEndTag)
 }
 
