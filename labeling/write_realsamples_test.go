@@ -74,7 +74,6 @@ func wrRealSamples(t *testing.T) []wrSample {
 // byte for byte. Files that cannot be written are refused with a typed error and no output.
 func TestWriterOverRealSamples(t *testing.T) {
 	t.Parallel()
-	written := 0
 	for _, s := range wrRealSamples(t) {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
@@ -101,7 +100,6 @@ func TestWriterOverRealSamples(t *testing.T) {
 					return
 				}
 			}
-			written++
 			for _, tenant := range []string{wrTenantMicrosoft, wrTenantNew} {
 				l.Tenant = tenant
 				wrRoundTrip(t, s.data, name, l)
