@@ -509,6 +509,9 @@ func (p *scanPolicies) write(ctx context.Context, j scanJob, pa policies.Planned
 			}
 		}
 		err = labeling.Apply(ctx, obj, obj.Size(), j.file.Name, l, &buf)
+	} else if p.tenant != "" {
+		// Only the organisation's label goes; other tenants' labels stay (issue 25).
+		err = labeling.RemoveTenant(ctx, obj, obj.Size(), j.file.Name, p.tenant, &buf)
 	} else {
 		err = labeling.Remove(ctx, obj, obj.Size(), j.file.Name, &buf)
 	}
