@@ -589,3 +589,25 @@ func rewriteXMP(x []byte, props []xmpProp, drop func(key string) bool, keys, val
 	res = append(res, d.Bytes()...)
 	return append(res, out[loc[0]:]...), true
 }
+
+// OrgEngine is the label engine of one organisation: Remove takes away only the label of the
+// organisation's tenant (RemoveTenant), so a removal action never erases a partner's label,
+// whatever label the file reads as. Tenant returns the organisation's tenant GUID; while it
+// returns "" (not configured yet) Remove falls back to the tenant-less Remove, which refuses a
+// file carrying labels of several tenants.
+type OrgEngine struct {
+	Engine
+	Tenant func() string
+}
+
+var _ FileCodec = OrgEngine{}
+
+// Remove implements FileCodec.
+func (e OrgEngine) Remove(ctx context.Context, r io.ReaderAt, size int64, name string, w io.Writer) error {
+	if e.Tenant != nil {
+		if t := e.Tenant(); t != "" {
+			return RemoveTenant(ctx, r, size, name, t, w)
+		}
+	}
+	return Remove(ctx, r, size, name, w)
+}
