@@ -1,6 +1,7 @@
 // Command labelgate-officecheck proves label writes with a real office suite (issue 25): it
 // applies the organisation's label to a small fixed set of real files that carry other
-// organisations' labels (../shared/samples/real), checks every foreign label survived, has
+// organisations' labels (../shared/samples/real) and removes one tenant's label from files
+// where another's stays, checks every foreign label survived, has
 // LibreOffice convert each rewritten Office file to PDF, and runs `qpdf --check` on each
 // rewritten PDF. A truncated package goes through the same conversion as a control: LibreOffice
 // must fail on it, or the check could not tell a broken file from a good one.
@@ -43,6 +44,12 @@ var samples = []string{
 	"shapecrawler_076 bitcoin.pptx",   // custom.xml with _Tag, tenant 9343c96b
 	"cogsvc_contoso_benefits_document_example.pdf",
 }
+
+// removals are samples whose removeTenant label is taken out while another tenant's stays
+// (markitdown_test.pptx) or that it is alone in (the PDF).
+var removals = []string{"markitdown_test.pptx", "cogsvc_contoso_benefits_document_example.pdf"}
+
+const removeTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -95,6 +102,19 @@ func run(ctx context.Context, log *slog.Logger, samplesDir, outDir string) error
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		log.Info("label applied, other tenants' labels kept", "file", name)
+		if labeling.TypeOf(name) == labeling.TypePDF {
+			pdfs = append(pdfs, p)
+		} else {
+			office = append(office, p)
+		}
+	}
+	// Removal too: the Microsoft tenant's label taken out of files where another tenant's stays.
+	for _, name := range removals {
+		p, err := removeOne(ctx, filepath.Join(samplesDir, name), written, removeTenant)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		log.Info("label of one tenant removed, the other tenants' kept", "file", name, "tenant", removeTenant)
 		if labeling.TypeOf(name) == labeling.TypePDF {
 			pdfs = append(pdfs, p)
 		} else {
@@ -194,6 +214,53 @@ func rewrite(ctx context.Context, src, dir string) (string, error) {
 		return "", fmt.Errorf("our label does not read back: %+v", after.Labels)
 	}
 	out := filepath.Join(dir, name)
+	return out, os.WriteFile(out, buf.Bytes(), 0o644)
+}
+
+// removeOne removes tenant's label from the sample, checks it is gone and every other
+// tenant's label is unchanged, and writes the result into dir as removed-NAME.
+func removeOne(ctx context.Context, src, dir, tenant string) (string, error) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	name := filepath.Base(src)
+	split := func(r labeling.Result) (own, others []labeling.Label) {
+		for _, l := range r.Labels {
+			if l.Tenant == tenant {
+				own = append(own, l)
+			} else {
+				others = append(others, l)
+			}
+		}
+		return own, others
+	}
+	before, err := labeling.Read(ctx, bytes.NewReader(data), int64(len(data)), name)
+	if err != nil {
+		return "", fmt.Errorf("read: %w", err)
+	}
+	own, others := split(before)
+	if len(own) == 0 {
+		return "", fmt.Errorf("the sample carries no label of tenant %s", tenant)
+	}
+	var buf bytes.Buffer
+	if err := labeling.RemoveTenant(ctx, bytes.NewReader(data), int64(len(data)), name, tenant, &buf); err != nil {
+		return "", fmt.Errorf("remove: %w", err)
+	}
+	after, err := labeling.Read(ctx, bytes.NewReader(buf.Bytes()), int64(buf.Len()), name)
+	if err != nil {
+		return "", fmt.Errorf("read back: %w", err)
+	}
+	ownAfter, othersAfter := split(after)
+	if !reflect.DeepEqual(others, othersAfter) {
+		return "", fmt.Errorf("another organisation's label changed:\nbefore %+v\nafter  %+v", others, othersAfter)
+	}
+	for _, l := range ownAfter {
+		if l.Enabled && !l.Removed {
+			return "", fmt.Errorf("the removed label still reads back: %+v", l)
+		}
+	}
+	out := filepath.Join(dir, "removed-"+name)
 	return out, os.WriteFile(out, buf.Bytes(), 0o644)
 }
 
