@@ -318,8 +318,9 @@ func labelElement(pre string, e LabelEntry) string {
 }
 
 // Replace returns the part with the entries for which match is true replaced by elem: the first
-// one in its place, the others dropped; with no match, elem is added after the last label
-// (before any extLst). An empty elem only drops. Every other byte stays as it was.
+// one in its place, the others dropped; with no match, elem is added before the first label
+// (or before any extLst): readers that take the first entry among equals then find the label
+// just written. An empty elem only drops. Every other byte stays as it was.
 func (li *LabelInfo) Replace(match func(e LabelEntry) bool, elem string) []byte {
 	replace := map[int]string{}
 	drop := map[int]bool{}
@@ -336,7 +337,10 @@ func (li *LabelInfo) Replace(match func(e LabelEntry) bool, elem string) []byte 
 	insert, at := "", li.doc.rootEndTag
 	if len(replace) == 0 {
 		insert = elem
-		if li.extLst >= 0 {
+		switch {
+		case len(li.index) > 0:
+			at = li.doc.children[li.index[0]].start
+		case li.extLst >= 0:
 			at = li.extLst
 		}
 	}

@@ -23,11 +23,17 @@ func TestLabelInfoReplaceKeepsEveryOtherByte(t *testing.T) {
 	out := string(li.Replace(isOurs, el))
 	require.Equal(t, strings.Replace(src, ours, el, 1), out, "only our element changes, in its place")
 
-	// No element of ours: the new one goes after the last label, before extLst.
+	// No element of ours: the new one goes before the first label.
 	li2, err := ParseLabelInfo([]byte(strings.Replace(src, ours, "", 1)))
 	require.NoError(t, err)
 	out = string(li2.Replace(isOurs, el))
-	require.Equal(t, strings.Replace(strings.Replace(src, ours, "", 1), ext, el+ext, 1), out)
+	require.Equal(t, strings.Replace(strings.Replace(src, ours, "", 1), other, el+other, 1), out)
+
+	// Nor any label: before extLst.
+	bare := strings.Replace(strings.Replace(src, ours, "", 1), other, "", 1)
+	li5, err := ParseLabelInfo([]byte(bare))
+	require.NoError(t, err)
+	require.Equal(t, strings.Replace(bare, ext, el+ext, 1), string(li5.Replace(isOurs, el)))
 
 	// An empty list written as one tag ([MS-OFFCRYPTO] 2.6.4.3's example) opens up.
 	empty := `<clbl:labelList xmlns:clbl="` + NSLabelInfo + `" />`
