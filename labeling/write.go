@@ -2,6 +2,7 @@ package labeling
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -265,17 +266,17 @@ func rewriteOOXML(ctx context.Context, r io.ReaderAt, size int64, op writeOp, w 
 	}
 	liName, custName := "", ""
 	hasRel := map[string]bool{}
+	relTarget := map[string]string{} // a new part goes where an existing relationship points
 	for _, rel := range rels.Rels {
 		if strings.EqualFold(rel.TargetMode, "External") {
 			continue
 		}
 		switch rel.Type {
-		case relClassification:
-			liName, hasRel[relClassification] = relTargetPart(rel.Target), true
-		case relCustomProps:
-			custName, hasRel[relCustomProps] = relTargetPart(rel.Target), true
+		case relClassification, relCustomProps:
+			hasRel[rel.Type], relTarget[rel.Type] = true, relTargetPart(rel.Target)
 		}
 	}
+	liName, custName = relTarget[relClassification], relTarget[relCustomProps]
 	// Fall back to the conventional paths when a writer forgot the relationship.
 	if _, ok := a.Lookup(liName); liName == "" || !ok {
 		liName = ""
@@ -345,7 +346,7 @@ func rewriteOOXML(ctx context.Context, r io.ReaderAt, size int64, op writeOp, w 
 		if li != nil {
 			parts[liName] = li.Replace(ours, li.Element(e))
 		} else {
-			liName = labelInfoPath
+			liName = cmp.Or(relTarget[relClassification], labelInfoPath)
 			parts[liName] = ooxml.NewLabelInfo(e)
 		}
 	case li != nil && slices.ContainsFunc(li.Entries, ours):
@@ -377,7 +378,7 @@ func rewriteOOXML(ctx context.Context, r io.ReaderAt, size int64, op writeOp, w 
 			}, add)
 		}
 	} else if len(add) > 0 {
-		custName = customPath
+		custName = cmp.Or(relTarget[relCustomProps], customPath)
 		parts[custName] = ooxml.NewCustomProps(add)
 	}
 	if len(parts) == 0 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labelgate/labelgate/labeling/labeltest"
+	"github.com/labelgate/labelgate/labeling/ooxml"
 	"github.com/labelgate/labelgate/labeling/pdf"
 	"github.com/stretchr/testify/require"
 )
@@ -444,4 +445,20 @@ func TestTypes(t *testing.T) {
 
 func errorsIsAny(err error, targets ...error) bool {
 	return slices.ContainsFunc(targets, func(t error) bool { return errors.Is(err, t) })
+}
+
+// A relationship whose target part is missing: the new part is written where it points.
+func TestApplyFollowsDanglingRelationship(t *testing.T) {
+	t.Parallel()
+	_, l := setup(t)
+	withPart := labeltest.Docx(labeltest.Options{LabelInfo: []labeltest.Label{labeltest.General()}, LabelInfoPath: "meta/labels.xml"})
+	var src bytes.Buffer
+	require.NoError(t, ooxml.Rewrite(bytes.NewReader(withPart), int64(len(withPart)), map[string][]byte{"meta/labels.xml": nil}, &src))
+	require.Empty(t, wrPart(t, src.Bytes(), "meta/labels.xml"))
+	out := apply(t, src.Bytes(), "a.docx", l)
+	require.Contains(t, wrPart(t, out, "meta/labels.xml"), normGUID(l.ID))
+	require.Empty(t, wrPart(t, out, "docMetadata/LabelInfo.xml"))
+	require.Equal(t, 1, strings.Count(wrPart(t, out, "_rels/.rels"), relClassification), "no second relationship")
+	l.ID = normGUID(l.ID)
+	wrOwnIsExactly(t, readOK(t, out, "a.docx"), l, "a.docx")
 }
