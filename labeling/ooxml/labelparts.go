@@ -37,7 +37,7 @@ type xmlDoc struct {
 	rootRaw     string // the root's qualified name as written, e.g. "clbl:labelList"
 	rootAttrs   []xml.Attr
 	rootOpenEnd int // offset just after the root's start tag
-	rootEndTag  int // offset of the root's end tag ("</…>"); == rootOpenEnd-2 stand-in when self-closing
+	rootEndTag  int // offset of the root's end tag ("</…>"); rootOpenEnd when the root is one tag
 	selfClosing bool
 	children    []span
 }
