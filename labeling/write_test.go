@@ -438,6 +438,7 @@ func TestTypes(t *testing.T) {
 	}
 	require.Equal(t, TypeExcel, TypeOf("x/y/Book.XLSM"))
 	require.Equal(t, TypePowerPoint, TypeOf("deck.ppsx"))
+	require.False(t, IsSupported("a.doc"))
 	res, err := Read(context.Background(), bytes.NewReader([]byte("x")), 1, "a.txt")
 	require.ErrorIs(t, err, ErrUnsupported)
 	require.Equal(t, TypeUnsupported, res.Type)
