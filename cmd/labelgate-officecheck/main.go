@@ -1,10 +1,10 @@
 // Command labelgate-officecheck proves label writes with a real office suite (issue 25): it
 // applies the organisation's label to a small fixed set of real files that carry other
-// organisations' labels (../shared/samples/real) and removes one tenant's label from files
-// where another's stays, checks every foreign label survived, has
-// LibreOffice convert each rewritten Office file to PDF, and runs `qpdf --check` on each
-// rewritten PDF. A truncated package goes through the same conversion as a control: LibreOffice
-// must fail on it, or the check could not tell a broken file from a good one.
+// organisations' labels (../shared/samples/real), removes one tenant's label from files where
+// another's stays, checks every foreign label survived each write, has LibreOffice convert each
+// rewritten Office file to PDF, and runs `qpdf --check` on each rewritten PDF. A truncated
+// package goes through the same conversion as a control: LibreOffice must fail on it, or the
+// check could not tell a broken file from a good one.
 //
 // CI runs it after installing libreoffice-{writer,calc,impress}-nogui and qpdf; it fails (exit
 // 1), never skips, when a tool is missing.
