@@ -707,7 +707,7 @@ func (s *Server) handleLabels(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	wire := func(l Label) wLabel {
-		return wLabel{ID: l.ID, Name: l.Name, DisplayName: l.DisplayName, Priority: l.Priority, IsActive: !l.Disabled, HasProtection: l.Protection}
+		return wLabel{ID: l.ID, Name: l.Name, DisplayName: l.DisplayName, Priority: l.Priority, IsEnabled: !l.Disabled, HasProtection: l.Protection}
 	}
 	out := []wLabel{}
 	for _, l := range s.labels {
