@@ -39,6 +39,9 @@ type Expect struct {
 	Schema   *Schema
 	Err      error // the route is not in the description
 	Skip     string
+	// Extract, when set, takes the JSON to check out of a body that is not JSON itself
+	// (the attributes part of a multipart upload).
+	Extract func(body []byte, contentType string) ([]byte, error)
 }
 
 // Mapper tells the checker what a body of an exchange must look like. dir is "request",
@@ -65,11 +68,20 @@ func Check(provider string, exchanges []Exchange, m Mapper) (findings []Finding,
 		case SideNotification:
 			dir, body, ct = "notification", e.ReqBody, e.ReqType
 		}
-		if len(body) == 0 || !IsJSON(ct) {
+		if len(body) == 0 {
 			continue
 		}
 		x := m(e, dir)
 		if x.Skip != "" {
+			continue
+		}
+		if x.Extract != nil {
+			b, err := x.Extract(body, ct)
+			if err != nil {
+				x.Err = err
+			}
+			body = b
+		} else if !IsJSON(ct) {
 			continue
 		}
 		route := e.Pattern

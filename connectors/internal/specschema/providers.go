@@ -59,3 +59,65 @@ func GraphAnnotation(key string) bool {
 	}
 	return graphInstance[term]
 }
+
+var boxOnce = sync.OnceValues(func() (*OpenAPI, error) {
+	dir, err := SpecsDir()
+	if err != nil {
+		return nil, err
+	}
+	o, err := LoadOpenAPI(filepath.Join(dir, "box-openapi.json"))
+	if err != nil {
+		return nil, err
+	}
+	// ClientError's code enum lists generic codes only; Box's reference documents these
+	// operation-specific ones as well: "instance_not_found" (404, Get metadata instance on
+	// file, when the file has no instance of the template) and "tuple_already_exists" (409,
+	// Create metadata instance on file / Add classification to file, when one exists).
+	ce, err := o.Schema("ClientError")
+	if err != nil {
+		return nil, err
+	}
+	if code := ce.Props["code"]; code != nil {
+		code.Enum = append(code.Enum, "instance_not_found", "tuple_already_exists")
+	}
+	return o, nil
+})
+
+// Box is the Box Platform OpenAPI description from ../shared/specs, parsed once per process.
+func Box() (*OpenAPI, error) { return boxOnce() }
+
+// BoxWebhookPayload is the body of a V2 webhook delivery. The OpenAPI document describes the
+// webhook object but not what Box POSTs to it; this is Box's documented payload
+// (developer.box.com, Guides › Webhooks › V2 › "Webhook notifications": type webhook_event,
+// id, created_at, trigger, webhook, created_by, source, additional_info), built from the
+// description's own Webhook--Mini, User--Mini, File and Folder schemas.
+func BoxWebhookPayload(o *OpenAPI) (*Schema, error) {
+	ref := func(name string) (*Schema, error) { return o.Schema(name) }
+	hook, err := ref("Webhook--Mini")
+	if err != nil {
+		return nil, err
+	}
+	user, err := ref("User--Mini")
+	if err != nil {
+		return nil, err
+	}
+	file, err := ref("File")
+	if err != nil {
+		return nil, err
+	}
+	folder, err := ref("Folder")
+	if err != nil {
+		return nil, err
+	}
+	str := &Schema{Name: "string", Kind: KindString}
+	return &Schema{Name: "webhook_event (Box docs)", Kind: KindObject, Props: map[string]*Schema{
+		"type":            {Name: "string", Kind: KindString, Enum: []string{"webhook_event"}},
+		"id":              str,
+		"created_at":      str,
+		"trigger":         str,
+		"webhook":         hook,
+		"created_by":      user,
+		"source":          {Name: "File or Folder", AnyOf: []*Schema{file, folder}},
+		"additional_info": {Name: "additional_info", Kind: KindAny},
+	}, Required: []string{"type", "id", "created_at", "trigger", "webhook", "source"}}, nil
+}

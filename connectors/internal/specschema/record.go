@@ -2,8 +2,10 @@ package specschema
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"sync"
 )
@@ -208,4 +210,24 @@ func (r *Recorder) Receiver(next http.Handler) http.Handler {
 		}
 		r.add(e)
 	})
+}
+
+// MultipartPart returns an Extract function that takes the named part of a multipart body.
+func MultipartPart(name string) func([]byte, string) ([]byte, error) {
+	return func(body []byte, ct string) ([]byte, error) {
+		_, params, err := mime.ParseMediaType(ct)
+		if err != nil {
+			return nil, err
+		}
+		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				return nil, fmt.Errorf("no %q part in the multipart body: %w", name, err)
+			}
+			if p.FormName() == name {
+				return io.ReadAll(io.LimitReader(p, maxRecorded))
+			}
+		}
+	}
 }

@@ -106,7 +106,7 @@ func validate(v any, s *Schema, ptr string, out *[]Problem, depth int) {
 	}
 	if len(s.AnyOf) > 0 {
 		var best []Problem
-		for i, alt := range s.AnyOf {
+		for i, alt := range discriminate(v, s.AnyOf) {
 			var p []Problem
 			validate(v, alt, ptr, &p, depth+1)
 			if len(p) == 0 {
@@ -238,4 +238,28 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// discriminate narrows alternatives by an object's "type" (Box's discriminator: file, folder,
+// web_link, event, ...) to those whose own "type" allows it, so a mismatch is reported
+// against the alternative the body claims to be rather than whichever fails least.
+func discriminate(v any, alts []*Schema) []*Schema {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return alts
+	}
+	t, ok := m["type"].(string)
+	if !ok {
+		return alts
+	}
+	var out []*Schema
+	for _, a := range alts {
+		if ts := a.Props["type"]; ts != nil && len(ts.Enum) > 0 && contains(ts.Enum, t) {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return alts
+	}
+	return out
 }
