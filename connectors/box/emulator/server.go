@@ -190,7 +190,9 @@ func (e *Emulator) itemJSON(it *item, fields map[string]bool) map[string]any {
 		full["parent"] = miniJSON(p)
 	}
 	if it.sharedLink != "" {
-		full["shared_link"] = map[string]any{"url": "https://app.box.com/s/" + it.id, "access": it.sharedLink, "effective_access": it.sharedLink}
+		// Box's shared link object always carries these (box-openapi: Shared link required).
+		full["shared_link"] = map[string]any{"url": "https://app.box.com/s/" + it.id, "access": it.sharedLink, "effective_access": it.sharedLink,
+			"effective_permission": "can_download", "is_password_enabled": false, "download_count": 0, "preview_count": 0}
 	}
 	if fields == nil {
 		delete(full, "file_version")
