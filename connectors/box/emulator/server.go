@@ -195,7 +195,10 @@ func (e *Emulator) itemJSON(it *item, fields map[string]bool) map[string]any {
 			"effective_permission": "can_download", "is_password_enabled": false, "download_count": 0, "preview_count": 0}
 	}
 	if fields == nil {
+		// has_collaborations is a File--Full field Box returns only when asked for; the
+		// standard object (events' and webhooks' source) lacks it (schema suite).
 		delete(full, "file_version")
+		delete(full, "has_collaborations")
 		return full
 	}
 	out := map[string]any{"type": typ, "id": it.id, "etag": full["etag"]}
