@@ -558,7 +558,7 @@ func (e *Emulator) schema(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{
 		"type": "metadata_template", "id": "tmpl-classification", "templateKey": TemplateKey,
 		"scope": "enterprise_" + e.opts.EnterpriseID, "displayName": "Classification", "hidden": false,
-		"fields": []map[string]any{{"type": "enum", "key": FieldKey, "displayName": "Classification", "options": opts}},
+		"fields": []map[string]any{{"id": "field-classification", "type": "enum", "key": FieldKey, "displayName": "Classification", "options": opts}},
 	})
 }
 
