@@ -743,7 +743,7 @@ func (e *Emulator) upload(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"total_count": 1, "entries": []any{e.itemJSON(it, nil)}}
 	pending := e.recordLocked("ITEM_UPLOAD", it)
 	e.mu.Unlock()
-	writeJSON(w, 201, out)
+	writeJSON(w, 200, out) // Upload file version answers 200 (Box OpenAPI); 201 is for new files
 	e.deliver(pending)
 }
 
