@@ -618,7 +618,8 @@ func (e *Emulator) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	entries := []map[string]any{}
 	end := min(off+limit, len(e.webhookOrder))
 	for _, id := range e.webhookOrder[min(off, len(e.webhookOrder)):end] {
-		entries = append(entries, e.webhookJSON(e.webhooks[id]))
+		h := e.webhooks[id] // the list holds Webhook--Mini entries (Box OpenAPI: Webhooks)
+		entries = append(entries, map[string]any{"type": "webhook", "id": h.id, "target": map[string]any{"id": h.targetID, "type": h.targetType}})
 	}
 	resp := map[string]any{"entries": entries, "limit": limit}
 	if end < len(e.webhookOrder) {
