@@ -585,11 +585,13 @@ func (e *Emulator) eventsHandler(w http.ResponseWriter, r *http.Request) {
 	default:
 		n, err := strconv.Atoi(pos)
 		if err != nil || n < 0 {
-			boxError(w, 400, "invalid_stream_position", "invalid stream_position "+pos)
+			boxError(w, 400, "bad_request", "invalid stream_position "+pos)
 			return
 		}
 		if n < e.posBase+e.expiredBefore {
-			boxError(w, 400, "invalid_stream_position", "stream_position "+pos+" is no longer available")
+			// Box documents no error for an expired position (issue 19); "invalid_stream_position"
+			// was invented and is no ClientError code (schema suite), so the code is bad_request.
+			boxError(w, 400, "bad_request", "stream_position "+pos+" is no longer available")
 			return
 		}
 		start = min(n-e.posBase, len(e.events))
