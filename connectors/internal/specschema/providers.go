@@ -121,3 +121,27 @@ func BoxWebhookPayload(o *OpenAPI) (*Schema, error) {
 		"additional_info": {Name: "additional_info", Kind: KindAny},
 	}, Required: []string{"type", "id", "created_at", "trigger", "webhook", "source"}}, nil
 }
+
+var (
+	driveOnce = sync.OnceValues(func() (*Discovery, error) {
+		dir, err := GoogleAPIDir()
+		if err != nil {
+			return nil, err
+		}
+		return LoadDiscovery(filepath.Join(dir, "drive", "v3", "drive-api.json"))
+	})
+	labelsOnce = sync.OnceValues(func() (*Discovery, error) {
+		dir, err := GoogleAPIDir()
+		if err != nil {
+			return nil, err
+		}
+		return LoadDiscovery(filepath.Join(dir, "drivelabels", "v2", "drivelabels-api.json"))
+	})
+)
+
+// Drive is the Drive v3 discovery document shipped in the google.golang.org/api module
+// version go.mod requires, parsed once per process.
+func Drive() (*Discovery, error) { return driveOnce() }
+
+// DriveLabels is the Drive Labels v2 discovery document from the same module.
+func DriveLabels() (*Discovery, error) { return labelsOnce() }
