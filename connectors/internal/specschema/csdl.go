@@ -303,8 +303,14 @@ func (c *CSDL) schemaLocked(t string, nullable bool) *Schema {
 	}
 	var s *Schema
 	switch t {
-	case "Edm.String", "Edm.Guid", "Edm.DateTimeOffset", "Edm.Date", "Edm.TimeOfDay", "Edm.Duration", "Edm.Binary":
+	case "Edm.String", "Edm.TimeOfDay", "Edm.Duration", "Edm.Binary":
 		s = &Schema{Name: t, Kind: KindString}
+	case "Edm.Guid":
+		s = &Schema{Name: t, Kind: KindString, Format: "uuid"}
+	case "Edm.DateTimeOffset":
+		s = &Schema{Name: t, Kind: KindString, Format: "date-time"}
+	case "Edm.Date":
+		s = &Schema{Name: t, Kind: KindString, Format: "date"}
 	case "Edm.Boolean":
 		s = &Schema{Name: t, Kind: KindBoolean}
 	case "Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte":

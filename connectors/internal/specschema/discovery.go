@@ -234,6 +234,12 @@ func (d *Discovery) build(raw json.RawMessage, name, method string) *Schema {
 		s.Enum = n.Enum
 		// Discovery's 64-bit integers are JSON strings ("type": "string", "format": "int64").
 		s.NumericString = n.Format == "int64" || n.Format == "uint64"
+		switch n.Format {
+		case "date-time", "google-datetime":
+			s.Format = "date-time"
+		case "date":
+			s.Format = "date"
+		}
 	case "integer":
 		s.Kind = KindInteger
 	case "number":

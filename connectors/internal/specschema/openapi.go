@@ -317,6 +317,7 @@ func (o *OpenAPI) build(raw json.RawMessage, name string) *Schema {
 		}
 	case "string":
 		s.Kind = KindString
+		s.Format = n.Format
 		for _, e := range n.Enum {
 			if str, ok := e.(string); ok {
 				s.Enum = append(s.Enum, str)

@@ -9,9 +9,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Kind is a JSON value kind.
@@ -49,6 +51,9 @@ type Schema struct {
 	AnyOf []*Schema
 	// Numeric strings: the description encodes a number as a JSON string (discovery int64).
 	NumericString bool
+	// Format of a string: "date-time" (RFC 3339), "date" (YYYY-MM-DD) or "uuid"; others
+	// are not checked.
+	Format string
 	// Derived resolves an "@odata.type" annotation to a type derived from this one.
 	Derived func(typeName string) (*Schema, bool)
 	// Annotation decides whether an instance annotation key (one starting with or containing
@@ -190,6 +195,9 @@ func validate(v any, s *Schema, ptr string, out *[]Problem, depth int) {
 		if len(s.Enum) > 0 && !contains(s.Enum, str) {
 			add("%q is not one of the described values %v", str, s.Enum)
 		}
+		if msg := checkFormat(s.Format, str); msg != "" {
+			add("%q is not %s", str, msg)
+		}
 		if s.NumericString {
 			if _, err := strconv.ParseFloat(str, 64); err != nil {
 				add("%q is not the numeric string the description says", str)
@@ -268,4 +276,25 @@ func discriminate(v any, alts []*Schema) []*Schema {
 		return alts
 	}
 	return out
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
+// checkFormat returns what a string fails to be, or "".
+func checkFormat(format, v string) string {
+	switch format {
+	case "date-time":
+		if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
+			return "an RFC 3339 date-time"
+		}
+	case "date":
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			return "a date (YYYY-MM-DD)"
+		}
+	case "uuid":
+		if !uuidRE.MatchString(v) {
+			return "a UUID"
+		}
+	}
+	return ""
 }
