@@ -88,9 +88,10 @@ type download struct {
 }
 
 type upload struct {
-	item string
-	buf  []byte
-	size int64
+	item    string
+	buf     []byte
+	size    int64
+	expires time.Time
 }
 
 type fault struct {
