@@ -42,6 +42,9 @@ type Expect struct {
 	// Extract, when set, takes the JSON to check out of a body that is not JSON itself
 	// (the attributes part of a multipart upload).
 	Extract func(body []byte, contentType string) ([]byte, error)
+	// AllowDynamic lists the dynamic properties of open types that are allowed, as
+	// "schema/property" (e.g. "microsoft.graph.identity/email"); each needs a cited source.
+	AllowDynamic map[string]bool
 }
 
 // Mapper tells the checker what a body of an exchange must look like. dir is "request",
@@ -115,6 +118,9 @@ func Check(provider string, exchanges []Exchange, m Mapper) (findings []Finding,
 		// Messages carry values (enum misses); strip them from the dedup key only through
 		// the pointer, so each distinct problem shows once per route.
 		for _, p := range Validate(v, x.Schema) {
+			if p.Dynamic && x.AllowDynamic[p.Schema+"/"+p.Pointer[strings.LastIndexByte(p.Pointer, '/')+1:]] {
+				continue
+			}
 			emit(p)
 		}
 	}

@@ -341,9 +341,10 @@ func (c *CSDL) schemaLocked(t string, nullable bool) *Schema {
 			// OData CSDL 4.01 §6.3: an open type (OpenType="true") may carry dynamic
 			// properties beyond its declared ones. Graph marks identity open because
 			// SharePoint adds "email" to the user of an identitySet; driveItem is open too,
-			// so only its declared properties' values are checked, and Dynamic reports extras.
+			// so extras are reported as Dynamic problems for the caller to allow by name.
 			s.Open = s.Open || x.open
 		}
+		s.ReportDynamic = s.Open
 		for i := len(chain) - 1; i >= 0; i-- {
 			for _, p := range chain[i].props {
 				if ps := c.schemaLocked(p.typ, p.nullable); ps != nil {

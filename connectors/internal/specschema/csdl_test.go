@@ -63,5 +63,8 @@ func TestValidateGraphDriveItem(t *testing.T) {
 	require.ElementsMatch(t, []string{
 		"property /value/0/@odata.bogus (schema microsoft.graph.driveItem): instance annotation the description and the allowed list do not have",
 		"property /value/0/size (schema Edm.Int64): JSON string, the description says integer",
+		"property /value/0/createdBy/bogus (schema microsoft.graph.identitySet): dynamic property of an open type, not declared by the description",
+		"property /value/0/createdBy/user/email (schema microsoft.graph.identity): dynamic property of an open type, not declared by the description",
+		"property /value/0/isActive (schema microsoft.graph.driveItem): dynamic property of an open type, not declared by the description",
 	}, msgs)
 }

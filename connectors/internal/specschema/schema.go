@@ -45,6 +45,10 @@ type Schema struct {
 	// (OpenAPI additionalProperties, discovery additionalProperties).
 	Values   *Schema
 	Open     bool // any further property is allowed (OData open types, additionalProperties: true)
+	// ReportDynamic makes Validate report the extra properties of an open type as Dynamic
+	// problems, for the caller to allow by name: an OData open type allows them, but a
+	// property the resource's documentation never lists is just as suspect there.
+	ReportDynamic bool
 	Nullable bool
 	Enum     []string
 	// AnyOf: the value must match one of these (OpenAPI oneOf/anyOf).
@@ -66,6 +70,7 @@ type Problem struct {
 	Pointer string // JSON pointer of the value, e.g. /value/0/isActive
 	Schema  string // the schema the value was checked against
 	Msg     string
+	Dynamic bool // a dynamic property of an open type (see Schema.ReportDynamic)
 }
 
 func (p Problem) String() string {
@@ -162,8 +167,11 @@ func validate(v any, s *Schema, ptr string, out *[]Problem, depth int) {
 				validate(m[k], s.Values, sub, out, depth+1)
 				continue
 			}
-			if !s.Open {
+			switch {
+			case !s.Open:
 				*out = append(*out, Problem{Pointer: sub, Schema: s.Name, Msg: "property the description does not have"})
+			case s.ReportDynamic:
+				*out = append(*out, Problem{Pointer: sub, Schema: s.Name, Msg: "dynamic property of an open type, not declared by the description", Dynamic: true})
 			}
 		}
 		for _, r := range s.Required {
