@@ -43,14 +43,14 @@ type Schema struct {
 	Items    *Schema // array elements
 	// Values, when set, is the schema of every property of a map-like object
 	// (OpenAPI additionalProperties, discovery additionalProperties).
-	Values   *Schema
-	Open     bool // any further property is allowed (OData open types, additionalProperties: true)
+	Values *Schema
+	Open   bool // any further property is allowed (OData open types, additionalProperties: true)
 	// ReportDynamic makes Validate report the extra properties of an open type as Dynamic
 	// problems, for the caller to allow by name: an OData open type allows them, but a
 	// property the resource's documentation never lists is just as suspect there.
 	ReportDynamic bool
-	Nullable bool
-	Enum     []string
+	Nullable      bool
+	Enum          []string
 	// AnyOf: the value must match one of these (OpenAPI oneOf/anyOf).
 	AnyOf []*Schema
 	// Numeric strings: the description encodes a number as a JSON string (discovery int64).
