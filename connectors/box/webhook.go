@@ -59,8 +59,17 @@ func (c *Conn) Subscribe(ctx context.Context, drive connectors.Drive, notifyURL 
 			return connectors.Subscription{}, lerr
 		}
 		for _, x := range all {
-			if x.Target.ID == drive.ID && x.Target.Type == "folder" && x.Address == notifyURL {
-				w, err = x, nil
+			// The list holds Webhook--Mini entries (id, type, target; no address), so
+			// the address is read from the webhook itself.
+			if x.Target.ID != drive.ID || x.Target.Type != "folder" {
+				continue
+			}
+			full, gerr := c.api.webhook(ctx, x.ID)
+			if gerr != nil {
+				return connectors.Subscription{}, gerr
+			}
+			if full.Address == notifyURL {
+				w, err = full, nil
 				break
 			}
 		}

@@ -38,7 +38,11 @@ func (c *Conn) Catalog(ctx context.Context) ([]connectors.Label, error) {
 		if p := l.GetPriority(); p != nil {
 			lab.Priority = int(*p)
 		}
-		if active, ok := anyBool(ad["isActive"]); ok {
+		// isEnabled is the Graph docs' example; the v1.0 CSDL has no enabled flag
+		// (../shared/specs/README.md); isActive is kept for answers that still carry it.
+		if active, ok := anyBool(ad["isEnabled"]); ok {
+			lab.Disabled = !active
+		} else if active, ok := anyBool(ad["isActive"]); ok {
 			lab.Disabled = !active
 		}
 		if prot, ok := anyBool(ad["hasProtection"]); ok {

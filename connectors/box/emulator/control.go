@@ -417,7 +417,7 @@ func (e *Emulator) NotReady(fileID string, retryAfter time.Duration) {
 }
 
 // ExpireStream makes every stream position handed out so far stale, the current end
-// included: using one answers 400 invalid_stream_position. Positions are posBase + event
+// included: using one answers 400 bad_request (about the stream_position). Positions are posBase + event
 // index, and posBase jumps so that new positions are all above the old ones.
 func (e *Emulator) ExpireStream() {
 	e.mu.Lock()

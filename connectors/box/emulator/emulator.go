@@ -49,6 +49,8 @@ type Options struct {
 	Logger  *slog.Logger
 	// HTTPClient sends webhook deliveries; default a client with a 10s timeout.
 	HTTPClient *http.Client
+	// Middleware, when set, wraps the emulator's handler (the schema suite records with it).
+	Middleware func(http.Handler) http.Handler
 }
 
 // Manifest is the seed state of an emulated enterprise.
@@ -259,7 +261,11 @@ func New(opts Options) (*Emulator, error) {
 			return nil, err
 		}
 	}
-	e.srv = httptest.NewServer(e.routes())
+	h := e.routes()
+	if opts.Middleware != nil {
+		h = opts.Middleware(h)
+	}
+	e.srv = httptest.NewServer(h)
 	return e, nil
 }
 

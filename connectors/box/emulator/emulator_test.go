@@ -141,7 +141,7 @@ func TestStreamPositions(t *testing.T) {
 	emu.ExpireStream()
 	status, body := events(start)
 	require.Equal(t, 400, status)
-	require.Equal(t, "invalid_stream_position", body["code"])
+	require.Equal(t, "bad_request", body["code"], "a code Box's ClientError has; Box documents no expired-position error")
 	status, _ = events(strconv.Itoa(emu.StreamPosition()))
 	require.Equal(t, 200, status, "positions handed out after the expiry work")
 }

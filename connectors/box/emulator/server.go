@@ -190,10 +190,15 @@ func (e *Emulator) itemJSON(it *item, fields map[string]bool) map[string]any {
 		full["parent"] = miniJSON(p)
 	}
 	if it.sharedLink != "" {
-		full["shared_link"] = map[string]any{"url": "https://app.box.com/s/" + it.id, "access": it.sharedLink, "effective_access": it.sharedLink}
+		// Box's shared link object always carries these (box-openapi: Shared link required).
+		full["shared_link"] = map[string]any{"url": "https://app.box.com/s/" + it.id, "access": it.sharedLink, "effective_access": it.sharedLink,
+			"effective_permission": "can_download", "is_password_enabled": false, "download_count": 0, "preview_count": 0}
 	}
 	if fields == nil {
+		// has_collaborations is a File--Full field Box returns only when asked for; the
+		// standard object (events' and webhooks' source) lacks it (schema suite).
 		delete(full, "file_version")
+		delete(full, "has_collaborations")
 		return full
 	}
 	out := map[string]any{"type": typ, "id": it.id, "etag": full["etag"]}
@@ -553,7 +558,7 @@ func (e *Emulator) schema(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{
 		"type": "metadata_template", "id": "tmpl-classification", "templateKey": TemplateKey,
 		"scope": "enterprise_" + e.opts.EnterpriseID, "displayName": "Classification", "hidden": false,
-		"fields": []map[string]any{{"type": "enum", "key": FieldKey, "displayName": "Classification", "options": opts}},
+		"fields": []map[string]any{{"id": "field-classification", "type": "enum", "key": FieldKey, "displayName": "Classification", "options": opts}},
 	})
 }
 
@@ -580,11 +585,13 @@ func (e *Emulator) eventsHandler(w http.ResponseWriter, r *http.Request) {
 	default:
 		n, err := strconv.Atoi(pos)
 		if err != nil || n < 0 {
-			boxError(w, 400, "invalid_stream_position", "invalid stream_position "+pos)
+			boxError(w, 400, "bad_request", "invalid stream_position "+pos)
 			return
 		}
 		if n < e.posBase+e.expiredBefore {
-			boxError(w, 400, "invalid_stream_position", "stream_position "+pos+" is no longer available")
+			// Box documents no error for an expired position (issue 19); "invalid_stream_position"
+			// was invented and is no ClientError code (schema suite), so the code is bad_request.
+			boxError(w, 400, "bad_request", "stream_position "+pos+" is no longer available")
 			return
 		}
 		start = min(n-e.posBase, len(e.events))
@@ -613,7 +620,8 @@ func (e *Emulator) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	entries := []map[string]any{}
 	end := min(off+limit, len(e.webhookOrder))
 	for _, id := range e.webhookOrder[min(off, len(e.webhookOrder)):end] {
-		entries = append(entries, e.webhookJSON(e.webhooks[id]))
+		h := e.webhooks[id] // the list holds Webhook--Mini entries (Box OpenAPI: Webhooks)
+		entries = append(entries, map[string]any{"type": "webhook", "id": h.id, "target": map[string]any{"id": h.targetID, "type": h.targetType}})
 	}
 	resp := map[string]any{"entries": entries, "limit": limit}
 	if end < len(e.webhookOrder) {
@@ -738,7 +746,7 @@ func (e *Emulator) upload(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"total_count": 1, "entries": []any{e.itemJSON(it, nil)}}
 	pending := e.recordLocked("ITEM_UPLOAD", it)
 	e.mu.Unlock()
-	writeJSON(w, 201, out)
+	writeJSON(w, 200, out) // Upload file version answers 200 (Box OpenAPI); 201 is for new files
 	e.deliver(pending)
 }
 

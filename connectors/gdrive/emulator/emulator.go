@@ -25,6 +25,8 @@ type Options struct {
 	Client   *http.Client     // posts channel notifications; default a client with a 5 s timeout
 	Logger   *slog.Logger     // default: discard
 	PageSize int              // default files.list/changes.list page size (Drive's default is 100)
+	// Middleware, when set, wraps the emulator's handler (the schema suite records with it).
+	Middleware func(http.Handler) http.Handler
 }
 
 // FolderMime is Drive's folder MIME type.
@@ -130,7 +132,11 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.srv = httptest.NewServer(s.routes())
+	h := s.routes()
+	if opts.Middleware != nil {
+		h = opts.Middleware(h)
+	}
+	s.srv = httptest.NewServer(h)
 	go s.deliverLoop()
 	return s, nil
 }

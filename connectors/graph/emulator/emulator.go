@@ -40,6 +40,8 @@ type Options struct {
 	Seed                   uint64        // seeds the RNG of random faults
 	Logger                 *slog.Logger
 	Now                    func() time.Time
+	// Middleware, when set, wraps the emulator's handler (the schema suite records with it).
+	Middleware func(http.Handler) http.Handler
 }
 
 type item struct {
@@ -86,9 +88,10 @@ type download struct {
 }
 
 type upload struct {
-	item string
-	buf  []byte
-	size int64
+	item    string
+	buf     []byte
+	size    int64
+	expires time.Time
 }
 
 type fault struct {
@@ -214,7 +217,11 @@ func New(opts Options) (*Server, error) {
 			it.labelMethod = "standard"
 		}
 	}
-	s.srv = httptest.NewServer(s.routes())
+	h := s.routes()
+	if opts.Middleware != nil {
+		h = opts.Middleware(h)
+	}
+	s.srv = httptest.NewServer(h)
 	return s, nil
 }
 

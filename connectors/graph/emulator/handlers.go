@@ -601,8 +601,9 @@ func (s *Server) handleCreateUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := randomID()
-	s.uploads[id] = &upload{item: it.id}
-	writeJSON(w, 200, wUploadSession{UploadURL: s.srv.URL + "/_upload/" + id, ExpirationDateTime: graphTime(s.opts.Now().Add(time.Hour)), NextExpectedRanges: []string{"0-"}})
+	up := &upload{item: it.id, expires: s.opts.Now().Add(time.Hour)}
+	s.uploads[id] = up
+	writeJSON(w, 200, wUploadSession{UploadURL: s.srv.URL + "/_upload/" + id, ExpirationDateTime: graphTime(up.expires), NextExpectedRanges: []string{"0-"}})
 }
 
 func (s *Server) handleUploadChunk(w http.ResponseWriter, r *http.Request) {
@@ -632,7 +633,9 @@ func (s *Server) handleUploadChunk(w http.ResponseWriter, r *http.Request) {
 	up.size = total
 	if int64(len(up.buf)) < total {
 		s.mu.Unlock()
-		writeJSON(w, 202, wUploadSession{NextExpectedRanges: []string{fmt.Sprintf("%d-", len(up.buf))}})
+		// Each fragment's answer repeats the session's expiry (Graph docs, "Upload large
+		// files with an upload session"); an empty one is no DateTimeOffset (schema suite).
+		writeJSON(w, 202, wUploadSession{ExpirationDateTime: graphTime(up.expires), NextExpectedRanges: []string{fmt.Sprintf("%d-", len(up.buf))}})
 		return
 	}
 	delete(s.uploads, r.PathValue("id"))
@@ -707,7 +710,7 @@ func (s *Server) handleLabels(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	wire := func(l Label) wLabel {
-		return wLabel{ID: l.ID, Name: l.Name, DisplayName: l.DisplayName, Priority: l.Priority, IsActive: !l.Disabled, HasProtection: l.Protection}
+		return wLabel{ID: l.ID, Name: l.Name, DisplayName: l.DisplayName, Priority: l.Priority, IsEnabled: !l.Disabled, HasProtection: l.Protection}
 	}
 	out := []wLabel{}
 	for _, l := range s.labels {

@@ -98,7 +98,7 @@ type wLabel struct {
 	DisplayName   string   `json:"displayName,omitempty"`
 	Priority      int      `json:"priority"`
 	IsDefault     bool     `json:"isDefault"`
-	IsActive      bool     `json:"isActive"`
+	IsEnabled     bool     `json:"isEnabled"` // the docs' example; not isActive, which the CSDL lacks (schema suite)
 	HasProtection bool     `json:"hasProtection"`
 	Sublabels     []wLabel `json:"sublabels,omitempty"`
 }
