@@ -56,12 +56,12 @@ type Options struct {
 	// BatchWindow holds change notifications raised by API calls (uploads, label jobs) this
 	// long, so that notifications of several subscriptions sharing a notification URL go out
 	// in one POST, as Graph batches them; default 20ms.
-	BatchWindow            time.Duration
-	DownloadTTL            time.Duration // lifetime of download URLs; default 1h
-	HandshakeTimeout       time.Duration // subscription validation deadline; default 10s
-	Seed                   uint64        // seeds the RNG of random faults
-	Logger                 *slog.Logger
-	Now                    func() time.Time
+	BatchWindow      time.Duration
+	DownloadTTL      time.Duration // lifetime of download URLs; default 1h
+	HandshakeTimeout time.Duration // subscription validation deadline; default 10s
+	Seed             uint64        // seeds the RNG of random faults
+	Logger           *slog.Logger
+	Now              func() time.Time
 }
 
 type item struct {
@@ -79,8 +79,8 @@ type item struct {
 	// lockCode, when set, is the 423 error code assignSensitivityLabel answers for the file:
 	// fileDoubleKeyEncrypted, fileDecryptionNotSupported or fileDecryptionDeferred.
 	lockCode string
-	deleted           bool
-	seq               int64
+	deleted  bool
+	seq      int64
 }
 
 type drive struct {
@@ -130,11 +130,11 @@ type fault struct {
 type Delivery struct {
 	Subscription  string   // the first subscription the POST carried an entry for
 	Subscriptions []string // every subscription it carried an entry for (Graph batches them)
-	URL          string
-	Lifecycle    string
-	Status       int
-	Dropped      bool
-	Err          error
+	URL           string
+	Lifecycle     string
+	Status        int
+	Dropped       bool
+	Err           error
 }
 
 // Server is a running emulator.
@@ -551,7 +551,6 @@ func (s *Server) SetRoles(roles ...string) {
 	defer s.mu.Unlock()
 	s.roles = append([]string{}, roles...)
 }
-
 
 // FileLabel is the label recorded on a file.
 func (s *Server) FileLabel(id string) string {

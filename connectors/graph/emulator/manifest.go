@@ -80,7 +80,7 @@ type ManifestFile struct {
 	Sharing     []Share `json:"sharing,omitempty"`
 	Label       string  `json:"label,omitempty"`
 	Protected   bool    `json:"protected,omitempty"`
-	Locked      bool    `json:"locked,omitempty"` // assignSensitivityLabel answers 423 fileDoubleKeyEncrypted
+	Locked      bool    `json:"locked,omitempty"`   // assignSensitivityLabel answers 423 fileDoubleKeyEncrypted
 	LockCode    string  `json:"lockCode,omitempty"` // or 423 with this code (fileDecryptionNotSupported, …)
 
 	data []byte
