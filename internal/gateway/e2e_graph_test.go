@@ -218,6 +218,14 @@ func TestGraphSetUpAndSubscriptionFidelity(t *testing.T) {
 			}, 30*time.Second, 20*time.Millisecond)
 			_, err = h.g.SyncCatalog(ctx)
 			require.NoError(t, err, "the catalog syncs with SensitivityLabel.Read")
+			// A label an administrator disables in Purview is disabled in the catalog, so the
+			// executor refuses it.
+			require.NoError(t, em.SetLabelDisabled(labeltest.LabelPublic, true))
+			_, err = h.g.SyncCatalog(ctx)
+			require.NoError(t, err)
+			pub, err := st.GetLabel(ctx, connectors.AppSharePoint, em.TenantID(), labeltest.LabelPublic)
+			require.NoError(t, err)
+			require.Equal(t, store.LabelDisabled, pub.State)
 
 			// Metered API without billing: paused, alerted, nothing written, no retries.
 			rec, _ := fileByName(st, connectors.AppSharePoint, "unlabelled.docx")
