@@ -586,8 +586,8 @@ type notConfigured struct {
 // provider call until then.
 func (e *Executor) pauseNotConfigured(a store.Action, err error) store.Completion {
 	until := e.clock.Now().Add(e.cfg.NotConfiguredWait)
-	reason := fmt.Sprintf("paused: %s/%s is not set up for label writes (an administrator must complete it); checked again at %s: %v",
-		a.Ref.App, a.Ref.Tenant, until.Format(time.RFC3339), err)
+	reason := fmt.Sprintf("%s%s/%s needs a set-up step by an administrator before label writes; paused, checked again at %s: %v",
+		store.NotConfiguredReason, a.Ref.App, a.Ref.Tenant, until.Format(time.RFC3339), err)
 	e.unconfigured.Store(string(a.Ref.App)+"/"+a.Ref.Tenant, notConfigured{until: until, reason: reason})
 	e.log.Warn("provider set-up missing; label actions paused", "app", a.Ref.App, "tenant", a.Ref.Tenant, "until", until, "err", err)
 	return store.Completion{State: store.ActionPaused, NotBefore: until, Reason: reason, Event: EventNotConfigured}

@@ -51,6 +51,9 @@ func TestNotConfiguredPausesAndAlerts(t *testing.T) {
 			require.Len(t, evs, 1)
 			require.Equal(t, e.conn.app, evs[0].App)
 			require.Contains(t, evs[0].Detail, "paymentRequired")
+			paused, err := e.st.PausedActions(context.Background())
+			require.NoError(t, err)
+			require.Zero(t, paused[string(e.conn.app)+"/t1/"+store.AllowanceAuto], "not counted as waiting for a quota reset")
 
 			stats := e.conn.Calls("stat")
 			out = e.exec(second)

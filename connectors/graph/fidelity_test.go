@@ -41,6 +41,13 @@ func TestPermissionsPerEndpoint(t *testing.T) {
 	require.ErrorContains(t, err, "accessDenied")
 	_, err = e.sp.Drives(ctx)
 	require.NoError(t, err, "the rest works with the old set")
+	// The administrator grants SensitivityLabel.Read: tokens issued from then on carry it.
+	e.emu.SetRoles(append(old.Roles, emulator.RoleLabelRead)...)
+	fresh, err := graph.NewSharePoint(graph.Config{TenantID: e.emu.TenantID(), BaseURL: e.emu.GraphURL(), AuthURL: e.emu.URL(),
+		ClientID: "app", ClientSecret: "pw"})
+	require.NoError(t, err)
+	_, err = fresh.Catalog(ctx)
+	require.NoError(t, err)
 
 	// The README's set works everywhere labelgate goes.
 	e = setup(t, creds)
