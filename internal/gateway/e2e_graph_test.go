@@ -311,3 +311,31 @@ func TestGraphSetUpAndSubscriptionFidelity(t *testing.T) {
 		})
 	}
 }
+
+// TestGraphCatalogPermission: with the permissions the README used to list
+// (InformationProtectionPolicy.Read.All instead of SensitivityLabel.Read) the emulator refuses
+// the catalog with 403, as Graph does; the sync fails loudly with an operational event naming
+// the permission, instead of leaving every label action waiting in silence.
+func TestGraphCatalogPermission(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	em, err := emulator.New(emulator.Options{Manifest: graphManifest(), ClientID: "e2e-app", ClientSecret: "e2e-secret",
+		Roles: []string{emulator.RoleSitesRead, emulator.RoleUserRead, emulator.RoleFilesReadWrite, emulator.RoleInfoProtPolicyRd}})
+	require.NoError(t, err)
+	t.Cleanup(em.Close)
+	h := startGateway(t, storetest.Backends()[0], func(c *config.Config) {
+		c.Connectors = []config.Connector{{Name: "sp", App: "sharepoint", Tenant: em.TenantID(), BaseURL: em.GraphURL(),
+			AuthURL: em.URL(), ClientID: "e2e-app", ClientSecret: "e2e-secret", Domains: []string{"contoso.com"}}}
+	})
+	res, err := h.g.SyncCatalog(ctx)
+	require.Error(t, err)
+	require.Len(t, res, 1)
+	require.Contains(t, res[0].Error, "403")
+	evs, err := h.g.Store().ListEvents(ctx, store.EventFilter{Kind: alerts.EventConnectorAuthFailed}, 10)
+	require.NoError(t, err)
+	require.NotEmpty(t, evs)
+	require.Contains(t, evs[0].Detail, "SensitivityLabel.Read")
+	labels, err := h.g.Store().ListLabels(ctx, store.LabelFilter{App: connectors.AppSharePoint, Tenant: em.TenantID()})
+	require.NoError(t, err)
+	require.Empty(t, labels, "nothing synced")
+}
