@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/labelgate/labelgate/connectors"
@@ -81,6 +82,10 @@ type ExecutorConfig struct {
 	// default 15m. After MaxAttempts tries it fails for good; default 5.
 	RetryLater  time.Duration
 	MaxAttempts int
+	// NotConfiguredWait is how long actions stay paused when the provider says a set-up step
+	// only an administrator can take is missing (connectors.KindNotConfigured, e.g. Graph's
+	// metered API before billing is linked); default 1h. One action then checks again.
+	NotConfiguredWait time.Duration
 	// Workers is how many actions the dispatcher runs at once; default 4.
 	Workers int
 	// PollInterval is how often Run looks for due actions; default 5s.
@@ -110,6 +115,9 @@ type Executor struct {
 	log   *slog.Logger
 	retry *retrier
 	wake  chan struct{}
+	// unconfigured holds, per app and tenant, a provider's "not configured" answer until it
+	// is due to be checked again, so the actions behind the first one pause without a call.
+	unconfigured sync.Map // app/tenant → notConfigured
 }
 
 // NewExecutor builds an executor; cfg.Store and cfg.Connectors are required.
@@ -134,6 +142,9 @@ func NewExecutor(cfg ExecutorConfig) (*Executor, error) {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
+	}
+	if cfg.NotConfiguredWait <= 0 {
+		cfg.NotConfiguredWait = time.Hour
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 5 * time.Second
@@ -171,6 +182,8 @@ type Outcome struct {
 	Calls int `json:"calls"`
 	// NotBefore is when a paused or pending action is due again.
 	NotBefore time.Time `json:"notBefore,omitzero"`
+	// changed is set when the write was refused because the file changed since it was read.
+	changed bool
 }
 
 // executedKinds are the action kinds the executor claims.
@@ -204,6 +217,14 @@ func (e *Executor) runClaimed(ctx context.Context, c store.Claim) (Outcome, erro
 	a := c.Action
 	out := outcomeOf(a.ID, c)
 	comp := e.run(ctx, c, &out)
+	// A conditional upload refused because the file changed since it was read (KindChanged):
+	// read the file again and decide again — the user's edit may have made the write moot or
+	// forbidden — a bounded number of times; the write never overwrites that edit.
+	for try := 1; out.changed && try < maxChangedRetries && ctx.Err() == nil; try++ {
+		e.log.Info("file changed between read and write; deciding again", "id", a.ID, "ref", a.Ref.Key(), "try", try+1)
+		out.changed = false
+		comp = e.run(ctx, c, &out)
+	}
 	comp.ID, comp.Actor = a.ID, actor(a)
 	if ctx.Err() != nil && comp.State != store.ActionDone {
 		// Cancelled mid-way (shutdown): the action goes back to pending; the next run re-reads
@@ -264,6 +285,9 @@ func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.C
 	if !ok {
 		return store.Completion{State: store.ActionPending, NotBefore: e.clock.Now().Add(e.cfg.RetryLater),
 			Reason: fmt.Sprintf("no connector configured for %s/%s", a.Ref.App, a.Ref.Tenant)}
+	}
+	if nc, ok := e.stillUnconfigured(a.Ref); ok {
+		return store.Completion{State: store.ActionPaused, NotBefore: nc.until, Reason: nc.reason}
 	}
 	apply := a.Kind == store.ActionApplyLabel
 	var target store.CatalogLabel
@@ -332,6 +356,7 @@ func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.C
 	writeFailed := func(err error) store.Completion {
 		comp := e.failed(a, err)
 		comp.File = facts
+		out.changed = connectors.KindOf(err) == connectors.KindChanged // runClaimed decides again
 		return comp
 	}
 	want := state{}
@@ -416,6 +441,16 @@ func (e *Executor) failed(a store.Action, err error) store.Completion {
 		return store.Completion{State: store.ActionFailed, Reason: err.Error(), ReleaseQuota: true, Event: store.EventActionFailed}
 	}
 	switch kind := connectors.KindOf(err); kind {
+	case connectors.KindNotConfigured:
+		return e.pauseNotConfigured(a, err)
+	case connectors.KindChanged:
+		// What is left after runClaimed's bounded re-reads: wait and try again later.
+		if a.Attempts < e.cfg.MaxAttempts {
+			return store.Completion{State: store.ActionPending, NotBefore: now.Add(e.cfg.RetryLater),
+				Reason: fmt.Sprintf("the file kept changing between labelgate's read and its write; trying later: %v", err)}
+		}
+		return store.Completion{State: store.ActionFailed, Reason: fmt.Sprintf("the file kept changing between read and write: %v", err),
+			ReleaseQuota: true, Event: store.EventActionFailed}
 	case connectors.KindNotFound, connectors.KindPermission, connectors.KindInvalid, connectors.KindLocked:
 		return store.Completion{State: store.ActionFailed, Reason: fmt.Sprintf("%s: %v", kind, err), ReleaseQuota: true,
 			Event: store.EventActionFailed}
@@ -441,9 +476,13 @@ type labelWriter struct {
 	conn    connectors.Connector
 	labeler connectors.Labeler // native mode
 	up      connectors.Uploader
-	codec   FileCodec // embedded mode
-	name    string
-	clock   Clock
+	// cond, when the connector offers it, uploads only while the file still has etag, the
+	// ETag read (Stat) before its content was: a user's edit in between is never overwritten.
+	cond  connectors.ConditionalUploader
+	etag  string
+	codec FileCodec // embedded mode
+	name  string
+	clock Clock
 }
 
 // writer picks how labels reach a file. Native-API apps label whatever the provider accepts;
@@ -459,7 +498,11 @@ func (e *Executor) writer(conn connectors.Connector, f connectors.File) (*labelW
 	if t := e.cfg.Codec.TypeOf(f.Name); t == TypeUnsupported || t == "" {
 		return nil, fmt.Errorf("%q: %w", f.Name, ErrUnsupported)
 	}
-	return &labelWriter{conn: conn, up: up, codec: e.cfg.Codec, name: f.Name, clock: e.clock}, nil
+	w := &labelWriter{conn: conn, up: up, codec: e.cfg.Codec, name: f.Name, clock: e.clock}
+	if cu, ok := conn.(connectors.ConditionalUploader); ok && f.ETag != "" {
+		w.cond, w.etag = cu, f.ETag
+	}
+	return w, nil
 }
 
 func (e *Executor) readState(ctx context.Context, w *labelWriter, ref connectors.FileRef) (state, error) {
@@ -515,5 +558,52 @@ func (w *labelWriter) write(ctx context.Context, ref connectors.FileRef, apply b
 	if err != nil {
 		return err
 	}
+	if w.cond != nil {
+		return w.cond.UploadIfMatch(ctx, ref, w.etag, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	}
 	return w.up.Upload(ctx, ref, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+}
+
+// maxChangedRetries bounds how often one run reads a file again and decides again after its
+// conditional upload was refused because the file changed meanwhile (KindChanged).
+const maxChangedRetries = 3
+
+// EventNotConfigured is the discovery event (and, through the alerts engine, the operational
+// alert) logged when a provider refuses label writes until an administrator completes a
+// set-up step (connectors.KindNotConfigured). Its detail is the provider's error.
+const EventNotConfigured = "connector_not_configured"
+
+// notConfigured is a provider's "set-up missing" answer for one app and tenant.
+type notConfigured struct {
+	until  time.Time
+	reason string
+}
+
+// pauseNotConfigured pauses an action the provider refused because an administrator has a set-up
+// step to take (KindNotConfigured): retrying cannot help, so the action waits
+// NotConfiguredWait (then one action checks again), its quota unit goes back, and the event
+// raises an operational alert. Other actions of the same app and tenant pause without a
+// provider call until then.
+func (e *Executor) pauseNotConfigured(a store.Action, err error) store.Completion {
+	until := e.clock.Now().Add(e.cfg.NotConfiguredWait)
+	reason := fmt.Sprintf("%s%s/%s needs a set-up step by an administrator before label writes; paused, checked again at %s: %v",
+		store.NotConfiguredReason, a.Ref.App, a.Ref.Tenant, until.Format(time.RFC3339), err)
+	e.unconfigured.Store(string(a.Ref.App)+"/"+a.Ref.Tenant, notConfigured{until: until, reason: reason})
+	e.log.Warn("provider set-up missing; label actions paused", "app", a.Ref.App, "tenant", a.Ref.Tenant, "until", until, "err", err)
+	return store.Completion{State: store.ActionPaused, NotBefore: until, Reason: reason, Event: EventNotConfigured}
+}
+
+// stillUnconfigured reports a recent "not configured" answer for ref's app and tenant that is
+// not yet due to be checked again.
+func (e *Executor) stillUnconfigured(ref connectors.FileRef) (notConfigured, bool) {
+	v, ok := e.unconfigured.Load(string(ref.App) + "/" + ref.Tenant)
+	if !ok {
+		return notConfigured{}, false
+	}
+	nc := v.(notConfigured)
+	if !e.clock.Now().Before(nc.until) {
+		e.unconfigured.CompareAndDelete(string(ref.App)+"/"+ref.Tenant, v)
+		return notConfigured{}, false
+	}
+	return nc, true
 }

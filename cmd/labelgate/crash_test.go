@@ -70,7 +70,7 @@ func newCrashTenant(t *testing.T, spFiles, odFiles int) *crashTenant {
 		},
 	}
 	// Label writes finish on the second monitor poll, a second apart: kills land mid-write.
-	em, err := emulator.New(emulator.Options{Manifest: m, ClientID: "crash-app", ClientSecret: "crash-secret", PageSize: 4,
+	em, err := emulator.New(emulator.Options{Manifest: m, ClientID: "crash-app", ClientSecret: "crash-secret", PageSize: 4, MeteredBilling: true,
 		MonitorPolls: 2, MonitorRetryAfter: time.Second})
 	require.NoError(t, err)
 	t.Cleanup(em.Close)

@@ -116,7 +116,32 @@ func TestDeltaPagingAndResync(t *testing.T) {
 	require.ElementsMatch(t, ids, got)
 	require.GreaterOrEqual(t, e.emu.Requests("GET /v1.0/drives/b!fin-docs/root/delta")-before, 4, "followed nextLinks")
 
-	e.emu.ExpireDeltaTokens()
+	// An expired token: Graph's 410 names resyncChangesApplyDifferences (or …Upload…) and
+	// carries a fresh link in Location; the connector follows it, reporting every file of the
+	// drive, and ends with a new deltaLink that works.
+	for _, code := range []string{emulator.ResyncApplyDifferences, emulator.ResyncUploadDifferences} {
+		e.emu.ExpireDeltaTokensWith(code)
+		got = got[:0]
+		fresh, err := e.sp.Changes(ctx, "b!fin-docs", cur, func(f connectors.File) error {
+			got = append(got, f.Ref.ItemID)
+			return nil
+		})
+		require.NoError(t, err, code)
+		require.NotEqual(t, cur, fresh, code)
+		require.Subset(t, got, ids, "%s: the fresh link enumerates the whole drive", code)
+		id, err := e.emu.AddFile("b!fin-docs", "/Q3", "after-"+code+".xlsx", "", []byte("x"))
+		require.NoError(t, err)
+		got = got[:0]
+		cur, err = e.sp.Changes(ctx, "b!fin-docs", fresh, func(f connectors.File) error {
+			got = append(got, f.Ref.ItemID)
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, []string{id}, got, "the new deltaLink reports only later changes")
+	}
+
+	// A 410 without a Location leaves the resync to the caller.
+	e.emu.FailNext("/v1.0/drives/b!fin-docs/root/delta", http.StatusGone, 0, 1)
 	_, err = e.sp.Changes(ctx, "b!fin-docs", cur, func(connectors.File) error { return nil })
 	require.ErrorIs(t, err, connectors.ErrCursorExpired)
 	require.Equal(t, 410, err.(*connectors.Error).Status)
@@ -192,7 +217,7 @@ func TestCatalogMapping(t *testing.T) {
 func TestAssignWaitsForMonitor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := setup(t, emulator.Options{Manifest: manifest(t), MonitorPolls: 3})
+	e := setup(t, emulator.Options{Manifest: manifest(t), MonitorPolls: 3, MeteredBilling: true})
 	files := walk(t, e.sp, "b!hr-docs")
 	hb := files["/Policies/Handbook.docx"].Ref
 	st, err := e.sp.ReadLabel(ctx, hb)
@@ -222,12 +247,13 @@ func TestAssignWaitsForMonitor(t *testing.T) {
 	require.True(t, st.Protected)
 	err = e.sp.ApplyLabel(ctx, locked, conf, connectors.ApplyOptions{Justification: "x"})
 	require.Equal(t, connectors.KindLocked, connectors.KindOf(err))
+	require.ErrorContains(t, err, "fileDoubleKeyEncrypted", "the code reaches the operator")
 	require.Zero(t, e.emu.LabelWrites(locked.ItemID))
 }
 
 func TestMonitorTimeoutIsBounded(t *testing.T) {
 	t.Parallel()
-	e := setup(t, emulator.Options{Manifest: manifest(t), MonitorPolls: 1000}, func(c *graph.Config) {
+	e := setup(t, emulator.Options{Manifest: manifest(t), MonitorPolls: 1000, MeteredBilling: true}, func(c *graph.Config) {
 		c.MonitorTimeout = 50 * time.Millisecond
 	})
 	ref := walk(t, e.sp, "b!fin-docs")["/Q1/Forecast.xlsx"].Ref
@@ -313,12 +339,15 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		Drive: "b!hr-docs", SubscriptionID: sub.ID}, got[0])
 	require.Empty(t, got[0].DedupKey, "identical bodies for distinct changes must not be dropped as replays")
 
-	for event, kind := range map[string]connectors.NoticeKind{"missed": connectors.NoticeMissed, "reauthorizationRequired": connectors.NoticeReauthorize} {
-		d, err := e.emu.Lifecycle(sub.ID, event)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusAccepted, d.Status)
-		all := in.notices()
-		require.Equal(t, kind, all[len(all)-1].Kind)
+	// driveItem subscriptions get reauthorizationRequired and no other lifecycle event.
+	d, err := e.emu.Lifecycle(sub.ID, "reauthorizationRequired")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, d.Status)
+	all := in.notices()
+	require.Equal(t, connectors.NoticeReauthorize, all[len(all)-1].Kind)
+	for _, event := range []string{"missed", "subscriptionRemoved"} {
+		_, err := e.emu.Lifecycle(sub.ID, event)
+		require.Error(t, err, "%s is an Outlook/Teams event, not a drive's", event)
 	}
 
 	sub.Lifecycled = true
@@ -328,14 +357,15 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	require.Equal(t, 1, e.emu.Reauthorized(sub.ID))
 	require.False(t, renewed.Lifecycled)
 
-	d, err := e.emu.Lifecycle(sub.ID, "subscriptionRemoved")
-	require.NoError(t, err)
-	require.Equal(t, http.StatusAccepted, d.Status)
-	all := in.notices()
-	require.Equal(t, connectors.NoticeRemoved, all[len(all)-1].Kind)
+	// Graph drops a subscription without telling: the next renewal answers 404 and the
+	// connector makes a new one.
+	require.NoError(t, e.emu.RemoveSubscription(sub.ID))
+	n := len(in.notices())
 	recreated, err := e.sp.Renew(ctx, renewed)
 	require.NoError(t, err)
 	require.NotEqual(t, sub.ID, recreated.ID, "a removed subscription is recreated")
+	require.Equal(t, []string{recreated.ID}, e.emu.Subscriptions())
+	require.Len(t, in.notices(), n, "no lifecycle notification announced the removal")
 	require.NoError(t, e.sp.Unsubscribe(ctx, recreated))
 	require.Empty(t, e.emu.Subscriptions())
 	require.NoError(t, e.sp.Unsubscribe(ctx, recreated), "already gone is fine")
@@ -370,11 +400,24 @@ func TestReceiveFailsClosed(t *testing.T) {
 	require.Zero(t, reply.Status)
 	require.Len(t, notices, 1)
 
+	// One POST may carry entries of several subscriptions: the verified ones count, the
+	// others are dropped; only a POST in which nothing verifies is refused.
 	for name, b := range map[string][]byte{"forged": body(ok, forged), "unknown": body(unknown, ok)} {
+		_, notices, err = e.sp.Receive(ctx, connectors.Request{Body: b})
+		require.NoError(t, err, name)
+		require.Len(t, notices, 1, name)
+		require.Equal(t, "sub-1", notices[0].SubscriptionID, name)
+	}
+	for name, b := range map[string][]byte{"forged": body(forged), "unknown": body(unknown), "both": body(forged, unknown),
+		"unknown and unreadable": []byte(`{"value":[{"subscriptionId":"sub-2","clientState":"x"},{"clientState":"x"}]}`)} {
 		_, notices, err = e.sp.Receive(ctx, connectors.Request{Body: b})
 		require.ErrorIs(t, err, connectors.ErrForged, name)
 		require.Empty(t, notices, name)
 	}
+	wrongTenant := map[string]string{"subscriptionId": "sub-1", "clientState": good.Secret, "tenantId": "another-tenant"}
+	_, notices, err = e.sp.Receive(ctx, connectors.Request{Body: body(wrongTenant)})
+	require.ErrorIs(t, err, connectors.ErrForged)
+	require.Empty(t, notices)
 	// Another app's subscription with the same id does not verify a SharePoint notification.
 	e.subs.Put(connectors.AppOneDrive, e.sp.Tenant(), connectors.Subscription{ID: "sub-od", Secret: "x"})
 	_, _, err = e.sp.Receive(ctx, connectors.Request{Body: body(map[string]string{"subscriptionId": "sub-od", "clientState": "x"})})

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path"
 	"slices"
 	"sort"
 	"strings"
 
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/drives"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/sites"
@@ -399,12 +401,25 @@ func (c *Conn) Changes(ctx context.Context, drive, cursor string, fn func(connec
 		return link, nil
 	}
 	link := cursor
+	resynced := false
 	for {
 		var resp drives.ItemItemsItemDeltaGetResponseable
+		var fresh string
 		err := c.call(ctx, "graph delta", func(ctx context.Context) (err error) {
 			resp, err = drives.NewItemItemsItemDeltaRequestBuilder(link, c.adapter).GetAsDeltaGetResponse(ctx, nil)
+			fresh = resyncLocation(err)
 			return err
 		})
+		if fresh != "" && !resynced {
+			// 410 Gone with resyncChangesApplyDifferences / resyncChangesUploadDifferences:
+			// Location holds a fresh link that enumerates the whole drive again and ends in a
+			// new deltaLink (../shared/specs/README.md). Every file it lists is reported as
+			// changed; files deleted meanwhile are caught by the next full rescan, which
+			// marks the files it did not see. Followed once per call.
+			c.log.WarnContext(ctx, "graph delta token expired; re-enumerating from the fresh link", "drive", drive, "err", err)
+			link, resynced = fresh, true
+			continue
+		}
 		if err != nil {
 			return cursor, err
 		}
@@ -438,6 +453,20 @@ func (c *Conn) Changes(ctx context.Context, drive, cursor string, fn func(connec
 		}
 		return cursor, connectors.Errorf(connectors.KindTransient, "graph delta", 0, 0, errors.New("page without nextLink or deltaLink"))
 	}
+}
+
+// resyncLocation returns the fresh link of a delta 410 Gone answer, "" for any other error.
+func resyncLocation(err error) string {
+	var api abs.ApiErrorable
+	if err == nil || !errors.As(err, &api) || api.GetStatusCode() != http.StatusGone {
+		return ""
+	}
+	if h := api.GetResponseHeaders(); h != nil {
+		if v := h.Get("Location"); len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
 }
 
 // Stat reads one item and its sharing.

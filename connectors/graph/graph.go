@@ -33,11 +33,12 @@ import (
 
 // Compile-time checks of the capabilities both connectors offer.
 var (
-	_ connectors.Connector       = (*Conn)(nil)
-	_ connectors.Labeler         = (*Conn)(nil)
-	_ connectors.Uploader        = (*Conn)(nil)
-	_ connectors.Subscriber      = (*Conn)(nil)
-	_ connectors.WebhookReceiver = (*Conn)(nil)
+	_ connectors.Connector           = (*Conn)(nil)
+	_ connectors.Labeler             = (*Conn)(nil)
+	_ connectors.Uploader            = (*Conn)(nil)
+	_ connectors.ConditionalUploader = (*Conn)(nil)
+	_ connectors.Subscriber          = (*Conn)(nil)
+	_ connectors.WebhookReceiver     = (*Conn)(nil)
 )
 
 // Defaults for the public cloud.
@@ -86,7 +87,8 @@ type Conn struct {
 	cfg     Config
 	log     *slog.Logger
 	adapter *khttp.NetHttpRequestAdapter
-	hc      *http.Client // plain client: downloads, monitors, upload fragments
+	hc      *http.Client // plain client: downloads, upload fragments
+	monitor *http.Client // like hc, but never follows redirects
 	params  map[string]string
 
 	catMu   sync.Mutex
@@ -173,7 +175,11 @@ func newConn(app connectors.App, cfg Config) (*Conn, error) {
 		log:     cfg.Logger.With("app", string(app), "tenant", cfg.TenantID),
 		adapter: ad,
 		hc:      &http.Client{Transport: parent, Timeout: base.Timeout},
-		params:  map[string]string{"baseurl": cfg.BaseURL},
+		// Monitor polls must see a 303 See Other themselves: it means "done", and following
+		// it would GET the driveItem without a token (the monitor URL is pre-authenticated).
+		monitor: &http.Client{Transport: parent, Timeout: base.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		params: map[string]string{"baseurl": cfg.BaseURL},
 	}, nil
 }
 
@@ -274,7 +280,17 @@ func classify(op string, err error, now time.Time) error {
 
 func classifyStatus(op string, status int, code string, ra time.Duration, err error) error {
 	switch {
-	case status == http.StatusGone || strings.EqualFold(code, "resyncRequired"):
+	case status == http.StatusPaymentRequired || strings.EqualFold(code, "paymentRequired"):
+		// A metered API (assignSensitivityLabel) called before the app registration was linked
+		// to an Azure subscription: only an administrator can fix that, so retrying is useless
+		// (learn.microsoft.com/graph/metered-api-setup).
+		return connectors.Errorf(connectors.KindNotConfigured, op, status, 0, fmt.Errorf(
+			"%w (link the app registration to an Azure subscription: Microsoft.GraphServices/accounts, see README)", err))
+	case status == http.StatusPreconditionFailed:
+		// If-Match no longer matches: the file changed since it was read.
+		return connectors.Errorf(connectors.KindChanged, op, status, 0, err)
+	case status == http.StatusGone || strings.EqualFold(code, "resyncRequired") ||
+		strings.EqualFold(code, "resyncChangesApplyDifferences") || strings.EqualFold(code, "resyncChangesUploadDifferences"):
 		return connectors.Errorf(connectors.KindNotFound, op, status, 0, fmt.Errorf("%w: %v", connectors.ErrCursorExpired, err))
 	case status == http.StatusTooManyRequests:
 		return connectors.Errorf(connectors.KindThrottled, op, status, ra, err)
@@ -282,6 +298,10 @@ func classifyStatus(op string, status int, code string, ra time.Duration, err er
 		return connectors.Errorf(connectors.KindThrottled, op, status, ra, err)
 	case status == http.StatusUnauthorized, status == http.StatusForbidden:
 		return connectors.Errorf(connectors.KindPermission, op, status, 0, err)
+	case status == http.StatusLocked || lockedCode(code):
+		// The code (fileDoubleKeyEncrypted, fileDecryptionNotSupported, fileDecryptionDeferred)
+		// is in err's message for the operator.
+		return connectors.Errorf(connectors.KindLocked, op, status, 0, err)
 	}
 	return connectors.Errorf(connectors.ClassifyHTTP(status), op, status, ra, err)
 }

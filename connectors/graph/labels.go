@@ -14,6 +14,7 @@ import (
 	khttp "github.com/microsoft/kiota-http-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/drives"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/security"
 
 	"github.com/labelgate/labelgate/connectors"
@@ -31,20 +32,23 @@ func (c *Conn) Catalog(ctx context.Context) ([]connectors.Label, error) {
 		}
 		seen[id] = true
 		ad := l.GetAdditionalData()
+		// The parent is where the label sits: the v1.0 CSDL's sensitivityLabel has no parent
+		// property, only the sublabels containment (../shared/specs/graph-v1.0.csdl).
 		lab := connectors.Label{ID: id, Name: str(l.GetName()), DisplayName: str(l.GetDisplayName()), Parent: parent, Tenant: c.Tenant()}
-		if lab.Parent == "" {
-			lab.Parent = anyString(ad["parent"])
-		}
 		if p := l.GetPriority(); p != nil {
 			lab.Priority = int(*p)
 		}
-		// isEnabled is the Graph docs' example; the v1.0 CSDL has no enabled flag
-		// (../shared/specs/README.md); isActive is kept for answers that still carry it.
-		if active, ok := anyBool(ad["isEnabled"]); ok {
-			lab.Disabled = !active
-		} else if active, ok := anyBool(ad["isActive"]); ok {
-			lab.Disabled = !active
+		// Enabled: the v1.0 CSDL has no such flag; the "List sensitivityLabels" docs' example
+		// answer shows isEnabled, and the beta security sensitivityLabel resource has
+		// isActive. Either one saying false marks the label disabled
+		// (../shared/specs/README.md).
+		for _, k := range []string{"isEnabled", "isActive"} {
+			if on, ok := anyBool(ad[k]); ok && !on {
+				lab.Disabled = true
+			}
 		}
+		// hasProtection is in the v1.0 CSDL, though msgraph-sdk-go v1.89's model lacks a
+		// getter for it: it arrives in the additional data.
 		if prot, ok := anyBool(ad["hasProtection"]); ok {
 			lab.Protection = prot
 		}
@@ -104,19 +108,30 @@ func (c *Conn) cachedLabel(ctx context.Context, id string) (connectors.Label, bo
 
 // ReadLabel asks Graph which label the file carries (extractSensitivityLabels).
 func (c *Conn) ReadLabel(ctx context.Context, ref connectors.FileRef) (connectors.LabelState, error) {
-	var res models.ExtractSensitivityLabelsResultable
-	err := c.call(ctx, "graph extract label", func(ctx context.Context) (err error) {
-		res, err = c.item(ref.Drive, ref.ItemID).ExtractSensitivityLabels().Post(ctx, nil)
+	var raw []byte
+	err := c.call(ctx, "graph extract label", func(ctx context.Context) error {
+		ri, err := c.item(ref.Drive, ref.ItemID).ExtractSensitivityLabels().ToPostRequestInformation(ctx, nil)
+		if err != nil {
+			return err
+		}
+		// Read the body raw: the typed model would read a "value"-wrapped answer as "no
+		// labels" without a word.
+		v, err := c.adapter.SendPrimitive(ctx, ri, "[]byte", abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue})
+		if b, ok := v.([]byte); ok {
+			raw = b
+		}
 		return err
 	})
 	if err != nil {
 		return connectors.LabelState{}, err
 	}
-	for _, a := range res.GetLabels() {
-		st := connectors.LabelState{LabelID: str(a.GetSensitivityLabelId()), Tenant: str(a.GetTenantId())}
-		if m := a.GetAssignmentMethod(); m != nil {
-			st.Method = m.String()
-		}
+	labels, err := extractSensitivityLabels(raw)
+	if err != nil {
+		c.log.WarnContext(ctx, "graph extractSensitivityLabels answer not understood", "file", ref.Key(), "err", err)
+		return connectors.LabelState{}, connectors.Errorf(connectors.KindTransient, "graph extract label", 0, 0, err)
+	}
+	for _, a := range labels {
+		st := connectors.LabelState{LabelID: a.SensitivityLabelID, Tenant: a.TenantID, Method: a.AssignmentMethod}
 		if st.Tenant != "" && !strings.EqualFold(st.Tenant, c.Tenant()) {
 			continue // a label of another tenant: not ours to act on
 		}
@@ -126,6 +141,37 @@ func (c *Conn) ReadLabel(ctx context.Context, ref connectors.FileRef) (connector
 		return st, nil
 	}
 	return connectors.LabelState{}, nil
+}
+
+// labelAssignment is a sensitivityLabelAssignment (v1.0 CSDL).
+type labelAssignment struct {
+	SensitivityLabelID string `json:"sensitivityLabelId"`
+	AssignmentMethod   string `json:"assignmentMethod"`
+	TenantID           string `json:"tenantId"`
+}
+
+// extractSensitivityLabels parses the action's answer in both shapes found in Microsoft's
+// descriptions: the bare extractSensitivityLabelsResult {"labels":[…]} that the v1.0 CSDL
+// declares as the return type, and the docs' example, which wraps it as {"value":{"labels":[…]}}
+// (learn.microsoft.com/graph/api/driveitem-extractsensitivitylabels, response example). An
+// answer with neither is an error, never "unlabelled".
+func extractSensitivityLabels(b []byte) ([]labelAssignment, error) {
+	var res struct {
+		Labels *[]labelAssignment `json:"labels"`
+		Value  *struct {
+			Labels *[]labelAssignment `json:"labels"`
+		} `json:"value"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("extractSensitivityLabels: %w", err)
+	}
+	switch {
+	case res.Labels != nil:
+		return *res.Labels, nil
+	case res.Value != nil && res.Value.Labels != nil:
+		return *res.Value.Labels, nil
+	}
+	return nil, errors.New("extractSensitivityLabels: answer has no labels collection")
 }
 
 // ApplyLabel assigns a label and waits (bounded) for Graph's job to finish.
@@ -199,7 +245,7 @@ func (c *Conn) waitMonitor(ctx context.Context, u string) error {
 		if err != nil {
 			return connectors.Errorf(connectors.KindInvalid, op, 0, 0, err)
 		}
-		resp, err := c.hc.Do(req)
+		resp, err := c.monitor.Do(req)
 		if err != nil {
 			return classify(op, err, c.cfg.Now())
 		}
@@ -210,12 +256,14 @@ func (c *Conn) waitMonitor(ctx context.Context, u string) error {
 		_ = json.Unmarshal(b, &st)
 		switch {
 		case resp.StatusCode == http.StatusSeeOther || strings.EqualFold(st.Status, "completed"):
+			// 303 See Other (Location: the resource) is how a finished long-running
+			// operation may answer instead of {"status":"completed"}.
 			return nil
 		case strings.EqualFold(st.Status, "failed"):
 			msg := "label job failed"
 			if st.Error != nil {
 				msg = st.Error.Code + ": " + st.Error.Message
-				if strings.EqualFold(st.Error.Code, "resourceLocked") {
+				if lockedCode(st.Error.Code) {
 					return connectors.Errorf(connectors.KindLocked, op, resp.StatusCode, 0, errors.New(msg))
 				}
 			}
@@ -237,4 +285,14 @@ func (c *Conn) waitMonitor(ctx context.Context, u string) error {
 		case <-t.C:
 		}
 	}
+}
+
+// lockedCode reports the error codes of a file whose protection blocks relabelling: Graph's
+// 423 codes (../shared/specs/README.md) and the generic resourceLocked.
+func lockedCode(code string) bool {
+	switch strings.ToLower(code) {
+	case "filedoublekeyencrypted", "filedecryptionnotsupported", "filedecryptiondeferred", "resourcelocked":
+		return true
+	}
+	return false
 }

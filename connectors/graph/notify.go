@@ -135,9 +135,14 @@ type notificationBody struct {
 	Value []json.RawMessage `json:"value"`
 }
 
-// Receive answers validation handshakes and verifies notifications: every entry must name a
-// known subscription of this connector and carry its clientState, or the whole request is
-// rejected and yields no notices.
+// Receive answers validation handshakes and verifies notifications entry by entry: Graph may
+// put notifications of several subscriptions in one POST (../shared/specs/README.md), so one
+// entry naming a subscription this connector does not know (another app's, one deleted a
+// moment ago, a forgery) must not cost the others. Each entry must name a known subscription
+// of this connector and carry its clientState (compared in constant time); entries that do
+// not are dropped and logged, never turned into notices. The POST is accepted when at least
+// one entry verifies; when none does it is refused (ErrForged, or ErrMalformed when no entry
+// could even be read), so Graph does not keep retrying a real batch for a stranger's entry.
 func (c *Conn) Receive(ctx context.Context, req connectors.Request) (connectors.Reply, []connectors.Notice, error) {
 	if tok := req.Query.Get("validationToken"); tok != "" {
 		return connectors.Reply{Status: http.StatusOK, ContentType: "text/plain", Body: []byte(tok)}, nil, nil
@@ -153,35 +158,35 @@ func (c *Conn) Receive(ctx context.Context, req connectors.Request) (connectors.
 		return connectors.Reply{}, nil, fmt.Errorf("graph notification: %w: no subscription store configured", connectors.ErrForged)
 	}
 	notices := make([]connectors.Notice, 0, len(body.Value))
-	for _, raw := range body.Value {
+	forged, malformed := 0, 0
+	for i, raw := range body.Value {
 		var n notification
 		if err := json.Unmarshal(raw, &n); err != nil || n.SubscriptionID == "" {
-			return connectors.Reply{}, nil, fmt.Errorf("graph notification: %w: bad entry", connectors.ErrMalformed)
+			malformed++
+			c.log.WarnContext(ctx, "graph notification entry dropped: unreadable", "entry", i)
+			continue
 		}
 		sub, ok, err := c.cfg.Subscriptions.Subscription(ctx, c.app, c.Tenant(), n.SubscriptionID)
 		if err != nil {
+			// The store could not answer: refuse the whole POST so Graph delivers it again.
 			return connectors.Reply{}, nil, fmt.Errorf("graph notification: look up subscription: %w", err)
 		}
-		if !ok || sub.Secret == "" {
-			return connectors.Reply{}, nil, fmt.Errorf("graph notification: %w: unknown subscription", connectors.ErrForged)
-		}
-		if subtle.ConstantTimeCompare([]byte(n.ClientState), []byte(sub.Secret)) != 1 {
-			return connectors.Reply{}, nil, fmt.Errorf("graph notification: %w: clientState mismatch", connectors.ErrForged)
-		}
-		if n.TenantID != "" && !strings.EqualFold(n.TenantID, c.Tenant()) {
-			return connectors.Reply{}, nil, fmt.Errorf("graph notification: %w: tenant mismatch", connectors.ErrForged)
+		if why := verify(n, sub, ok, c.Tenant()); why != "" {
+			forged++
+			c.log.WarnContext(ctx, "graph notification entry dropped: failed verification", "entry", i,
+				"subscription", n.SubscriptionID, "reason", why)
+			continue
 		}
 		kind := connectors.NoticeChanged
 		switch n.LifecycleEvent {
 		case "":
 		case "reauthorizationRequired":
 			kind = connectors.NoticeReauthorize
-		case "subscriptionRemoved":
-			kind = connectors.NoticeRemoved
-		case "missed":
-			kind = connectors.NoticeMissed
 		default:
-			c.log.WarnContext(ctx, "graph unknown lifecycle event, reading the change feed", "event", n.LifecycleEvent)
+			// driveItem subscriptions get no other lifecycle event (missed and
+			// subscriptionRemoved are Outlook's and Teams'); should one come, reading the
+			// change feed is the safe answer.
+			c.log.WarnContext(ctx, "graph unexpected lifecycle event for a drive, reading the change feed", "event", n.LifecycleEvent)
 			kind = connectors.NoticeMissed
 		}
 		// No DedupKey: driveItem notifications carry no per-change id, so two real changes
@@ -191,5 +196,37 @@ func (c *Conn) Receive(ctx context.Context, req connectors.Request) (connectors.
 			Kind: kind, App: c.app, Tenant: c.Tenant(), Drive: sub.Drive, SubscriptionID: n.SubscriptionID,
 		})
 	}
-	return connectors.Reply{}, notices, nil
+	switch {
+	case len(notices) > 0:
+		if forged+malformed > 0 {
+			c.log.InfoContext(ctx, "graph notification accepted in part", "verified", len(notices), "dropped", forged+malformed)
+		}
+		return connectors.Reply{}, notices, nil
+	case forged > 0:
+		return connectors.Reply{}, nil, fmt.Errorf("graph notification: %w: none of %d entries verified", connectors.ErrForged, len(body.Value))
+	}
+	return connectors.Reply{}, nil, fmt.Errorf("graph notification: %w: no readable entry", connectors.ErrMalformed)
+}
+
+// dummySecret is compared against when a notification names no known subscription, so that
+// the time taken does not tell a prober whether a subscription id exists.
+var dummySecret = []byte("labelgate-graph-unknown-subscription-0000000")
+
+// verify says why a notification entry fails verification against the stored subscription,
+// "" when it passes.
+func verify(n notification, sub connectors.Subscription, found bool, tenant string) string {
+	secret := []byte(sub.Secret)
+	if !found || sub.Secret == "" {
+		secret = dummySecret
+	}
+	match := subtle.ConstantTimeCompare([]byte(n.ClientState), secret) == 1
+	switch {
+	case !found || sub.Secret == "":
+		return "unknown subscription"
+	case !match:
+		return "clientState mismatch"
+	case n.TenantID != "" && !strings.EqualFold(n.TenantID, tenant):
+		return "tenant mismatch"
+	}
+	return ""
 }

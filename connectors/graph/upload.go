@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/drives"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
@@ -21,6 +22,27 @@ const smallUploadMax = 4 << 20
 // Upload stores content as a new version of the file: one PUT up to 4 MiB, an upload
 // session above.
 func (c *Conn) Upload(ctx context.Context, ref connectors.FileRef, content io.Reader, size int64) error {
+	return c.upload(ctx, ref, "", content, size)
+}
+
+// UploadIfMatch stores content only while the file's eTag or cTag is still etag: Graph
+// answers 412 Precondition Failed otherwise (If-Match on PUT …/content and on
+// createUploadSession, learn.microsoft.com/graph/api/driveitem-put-content and
+// driveitem-createuploadsession), which comes back as KindChanged. A user's edit made after
+// labelgate read the file is so never overwritten.
+func (c *Conn) UploadIfMatch(ctx context.Context, ref connectors.FileRef, etag string, content io.Reader, size int64) error {
+	if etag == "" {
+		return connectors.Errorf(connectors.KindInvalid, "graph upload", 0, 0, errors.New("conditional upload without an etag"))
+	}
+	return c.upload(ctx, ref, etag, content, size)
+}
+
+func (c *Conn) upload(ctx context.Context, ref connectors.FileRef, etag string, content io.Reader, size int64) error {
+	var hdrs *abs.RequestHeaders
+	if etag != "" {
+		hdrs = abs.NewRequestHeaders()
+		hdrs.Add("If-Match", etag)
+	}
 	if size <= smallUploadMax {
 		b, err := io.ReadAll(io.LimitReader(content, size+1))
 		if err != nil {
@@ -30,13 +52,14 @@ func (c *Conn) Upload(ctx context.Context, ref connectors.FileRef, content io.Re
 			return connectors.Errorf(connectors.KindInvalid, "graph upload", 0, 0, fmt.Errorf("content is %d bytes, expected %d", len(b), size))
 		}
 		return c.call(ctx, "graph upload", func(ctx context.Context) error {
-			_, err := c.item(ref.Drive, ref.ItemID).Content().Put(ctx, b, nil)
+			_, err := c.item(ref.Drive, ref.ItemID).Content().Put(ctx, b, &drives.ItemItemsItemContentRequestBuilderPutRequestConfiguration{Headers: hdrs})
 			return err
 		})
 	}
 	var sess models.UploadSessionable
 	err := c.call(ctx, "graph upload session", func(ctx context.Context) (err error) {
-		sess, err = c.item(ref.Drive, ref.ItemID).CreateUploadSession().Post(ctx, drives.NewItemItemsItemCreateUploadSessionPostRequestBody(), nil)
+		sess, err = c.item(ref.Drive, ref.ItemID).CreateUploadSession().Post(ctx, drives.NewItemItemsItemCreateUploadSessionPostRequestBody(),
+			&drives.ItemItemsItemCreateUploadSessionRequestBuilderPostRequestConfiguration{Headers: hdrs})
 		return err
 	})
 	if err != nil {

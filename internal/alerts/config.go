@@ -48,6 +48,7 @@ const (
 	RuleQuotaExhausted      = "quota_exhausted"
 	RuleSubscriptionFailing = "subscription_failing"
 	RuleConnectorAuth       = "connector_auth_failed"
+	RuleConnectorSetup      = "connector_not_configured"
 	RuleDeadLetters         = "dead_letters"
 	RulePolicy              = "policy"
 )
@@ -64,6 +65,11 @@ const (
 	EventSubscriptionFailed = "subscription_failed"
 	// EventConnectorAuthFailed: a connector could not authenticate. Detail is the error.
 	EventConnectorAuthFailed = "connector_auth_failed"
+	// EventConnectorNotConfigured: a provider refuses label writes until an administrator
+	// completes a set-up step (Graph's metered assignSensitivityLabel before billing is
+	// linked); the executor pauses the actions. Same value as labeling.EventNotConfigured,
+	// which the executor writes. Detail is the action's reason.
+	EventConnectorNotConfigured = "connector_not_configured"
 )
 
 // Config is the alerts section of labelgate.yaml.
@@ -416,6 +422,7 @@ var builtinRules = map[string]ruleDefaults{
 	RuleQuotaExhausted:      {severity: SeverityHigh, title: "Daily label quota used up"},
 	RuleSubscriptionFailing: {severity: SeverityHigh, title: "Change notifications lost or failing to renew"},
 	RuleConnectorAuth:       {severity: SeverityCritical, title: "Connector cannot authenticate"},
+	RuleConnectorSetup:      {severity: SeverityCritical, title: "Connector set-up incomplete: label writes paused"},
 	RuleDeadLetters:         {severity: SeverityMedium, title: "Scan jobs piling up in the dead letter queue"},
 	RulePolicy:              {severity: SeverityMedium, title: "Policy alert"},
 }

@@ -304,6 +304,12 @@ func (e *Engine) onEvent(ctx context.Context, ev store.Event) error {
 		o.message = fmt.Sprintf("Change notifications for %s/%s drive %q failed: %s. Changes are only seen by polling or rescans until it is fixed.",
 			ev.App, ev.Tenant, ev.Drive, ev.Detail)
 		return e.raise(ctx, o)
+	case EventConnectorNotConfigured:
+		o := base(RuleConnectorSetup)
+		o.group, o.opsOnly = RuleConnectorSetup+"|"+string(ev.App)+"/"+ev.Tenant, true
+		o.message = fmt.Sprintf("Connector %s/%s refuses label writes until an administrator completes its set-up; label actions are paused: %s",
+			ev.App, ev.Tenant, ev.Detail)
+		return e.raise(ctx, o)
 	case EventConnectorAuthFailed:
 		o := base(RuleConnectorAuth)
 		o.group, o.opsOnly = RuleConnectorAuth+"|"+string(ev.App)+"/"+ev.Tenant, true

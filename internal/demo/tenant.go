@@ -201,7 +201,7 @@ func NewTenant(n int, seed uint64, log *slog.Logger) (*Tenant, error) {
 		}
 	}
 	var err error
-	if t.Graph, err = graphemu.New(graphemu.Options{Manifest: &gm, ClientID: clientID, ClientSecret: secret, Logger: log}); err != nil {
+	if t.Graph, err = graphemu.New(graphemu.Options{Manifest: &gm, ClientID: clientID, ClientSecret: secret, MeteredBilling: true, Logger: log}); err != nil {
 		return nil, fmt.Errorf("graph emulator: %w", err)
 	}
 	if t.Drive, err = gdriveemu.New(gdriveemu.Options{Manifest: dm, Logger: log}); err != nil {

@@ -115,7 +115,7 @@ func newChaosTenant(t *testing.T, seed uint64) *chaosTenant {
 	t.Helper()
 	ct := &chaosTenant{rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), boxID: map[string]string{}, ops: map[string]int{}}
 	var err error
-	ct.graph, err = graphemu.New(graphemu.Options{Manifest: &graphemu.Manifest{
+	ct.graph, err = graphemu.New(graphemu.Options{MeteredBilling: true, Manifest: &graphemu.Manifest{
 		Tenant: graphemu.Tenant{ID: labeltest.TenantContoso, Domains: []string{chaosDomain}},
 		Users:  []graphemu.User{{ID: "u-adele", UPN: "adele@" + chaosDomain, DisplayName: "Adele", Drive: chaosODDrive}},
 		Sites: []graphemu.Site{{ID: "contoso.sharepoint.com,chaos,web", Name: "chaos", WebURL: "https://contoso.sharepoint.com/sites/chaos",

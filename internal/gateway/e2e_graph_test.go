@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/connectors/graph/emulator"
+	"github.com/labelgate/labelgate/internal/admin"
+	"github.com/labelgate/labelgate/internal/alerts"
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/internal/store/storetest"
@@ -68,7 +71,8 @@ func TestGraphEndToEnd(t *testing.T) {
 		t.Run(string(b.Name), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			em, err := emulator.New(emulator.Options{Manifest: graphManifest(), ClientID: "e2e-app", ClientSecret: "e2e-secret", PageSize: 3})
+			em, err := emulator.New(emulator.Options{Manifest: graphManifest(), ClientID: "e2e-app", ClientSecret: "e2e-secret", PageSize: 3,
+				MeteredBilling: true})
 			require.NoError(t, err)
 			t.Cleanup(em.Close)
 			files := graphFiles()
@@ -177,4 +181,161 @@ func TestGraphEndToEnd(t *testing.T) {
 			t.Logf("%s: whole flow took %v", b.Name, time.Since(start))
 		})
 	}
+}
+
+// TestGraphSetUpAndSubscriptionFidelity runs the gateway against a Graph tenant behaving as
+// the real one does where it is inconvenient (issue 19):
+//   - assignSensitivityLabel is metered: before billing is linked it answers 402; the action
+//     pauses (no retry storm), its quota unit goes back, and an operational alert is raised;
+//   - a driveItem subscription Graph dropped sends no notification: the next renewal answers
+//     404, the gateway subscribes again and reads the drive's feed, so a change made while
+//     notifications were lost is still scanned;
+//   - one POST carries the notifications of two libraries' subscriptions, and both drives are
+//     read.
+func TestGraphSetUpAndSubscriptionFidelity(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			m := graphManifest()
+			const second = "b!e2e-hr-archive"
+			m.Sites[0].Libraries = append(m.Sites[0].Libraries, emulator.Library{ID: second, Name: "Archive"})
+			em, err := emulator.New(emulator.Options{Manifest: m, ClientID: "e2e-app", ClientSecret: "e2e-secret", PageSize: 3})
+			require.NoError(t, err)
+			t.Cleanup(em.Close)
+			unl, err := em.AddFile(graphSPDrive, "/", "unlabelled.docx", "", labeltest.Docx(labeltest.Options{Text: []string{"plain"}}))
+			require.NoError(t, err)
+			h := startGateway(t, b, func(c *config.Config) {
+				withAdminToken(c)
+				c.Connectors = []config.Connector{{Name: "sp", App: "sharepoint", Tenant: em.TenantID(), BaseURL: em.GraphURL(),
+					AuthURL: em.URL(), ClientID: "e2e-app", ClientSecret: "e2e-secret", Domains: []string{"contoso.com"}}}
+			})
+			st := h.g.Store()
+			require.Eventually(t, func() bool {
+				subs, err := st.Subscriptions(ctx, connectors.AppSharePoint, em.TenantID())
+				return err == nil && len(subs) == 2 && len(em.Subscriptions()) == 2 && scannedCount(st, connectors.AppSharePoint) == 1
+			}, 30*time.Second, 20*time.Millisecond)
+			_, err = h.g.SyncCatalog(ctx)
+			require.NoError(t, err, "the catalog syncs with SensitivityLabel.Read")
+			// A label an administrator disables in Purview is disabled in the catalog, so the
+			// executor refuses it.
+			require.NoError(t, em.SetLabelDisabled(labeltest.LabelPublic, true))
+			_, err = h.g.SyncCatalog(ctx)
+			require.NoError(t, err)
+			pub, err := st.GetLabel(ctx, connectors.AppSharePoint, em.TenantID(), labeltest.LabelPublic)
+			require.NoError(t, err)
+			require.Equal(t, store.LabelDisabled, pub.State)
+
+			// Metered API without billing: paused, alerted, nothing written, no retries.
+			rec, _ := fileByName(st, connectors.AppSharePoint, "unlabelled.docx")
+			status, body := postJSON(t, h.g.AdminURL()+"/api/v1/files/"+admin.FileID(rec.Ref)+"/label",
+				map[string]string{"labelId": labeltest.LabelConfidential, "justification": "e2e"})
+			require.Equal(t, http.StatusAccepted, status, string(body))
+			var res struct {
+				ActionID int64 `json:"actionId"`
+			}
+			require.NoError(t, json.Unmarshal(body, &res))
+			var act store.Action
+			require.Eventually(t, func() bool {
+				act, err = st.GetAction(ctx, res.ActionID)
+				return err == nil && act.State == store.ActionPaused
+			}, 30*time.Second, 20*time.Millisecond)
+			require.Contains(t, act.Reason, "paymentRequired")
+			require.True(t, act.NotBefore.After(time.Now().Add(50*time.Minute)), "paused for the set-up wait, not retried soon")
+			require.Eventually(t, func() bool {
+				as, err := st.ListAlerts(ctx, store.AlertFilter{Rule: alerts.RuleConnectorSetup})
+				return err == nil && len(as) == 1 && strings.Contains(as[0].Message, "paymentRequired")
+			}, 30*time.Second, 50*time.Millisecond, "an operational alert is raised")
+			assigns := em.Requests("POST /v1.0/drives/" + graphSPDrive + "/items/" + unl + "/assignSensitivityLabel")
+			require.Equal(t, 1, assigns)
+			require.Zero(t, em.LabelWrites(unl))
+			used, err := st.QuotaUsed(ctx, connectors.AppSharePoint, em.TenantID(), store.AllowanceManual, store.QuotaWindow(time.Now()))
+			require.NoError(t, err)
+			require.Zero(t, used)
+
+			// Batched notifications of both libraries: one POST, both feeds read.
+			require.Eventually(t, func() bool {
+				cds, err := st.ChangedDrives(ctx, 10)
+				return err == nil && len(cds) == 0
+			}, 30*time.Second, 20*time.Millisecond)
+			a, err := em.AddFile(graphSPDrive, "/", "a.docx", "", labeltest.Docx(labeltest.Options{Text: []string{"a"}}))
+			require.NoError(t, err)
+			bID, err := em.AddFile(second, "/", "b.docx", "", labeltest.Docx(labeltest.Options{Text: []string{"b"}}))
+			require.NoError(t, err)
+			before := len(em.Deliveries())
+			em.NotifyDrives(graphSPDrive, second)
+			ds := em.Deliveries()[before:]
+			require.Len(t, ds, 1)
+			require.Len(t, ds[0].Subscriptions, 2)
+			require.Equal(t, http.StatusAccepted, ds[0].Status)
+			for _, id := range []string{a, bID} {
+				ref := connectors.FileRef{App: connectors.AppSharePoint, Tenant: em.TenantID(), Drive: graphSPDrive, ItemID: id}
+				if id == bID {
+					ref.Drive = second
+				}
+				require.Eventually(t, func() bool {
+					r, err := st.GetFile(ctx, ref)
+					return err == nil && !r.LastScanned.IsZero()
+				}, 30*time.Second, 20*time.Millisecond, id)
+			}
+
+			// Graph drops the archive's subscription silently; a file lands meanwhile and its
+			// notification goes nowhere. At the next renewal (made due here by moving its expiry
+			// into the renewal window) the 404 makes the gateway subscribe again and read the feed.
+			subs, err := st.Subscriptions(ctx, connectors.AppSharePoint, em.TenantID())
+			require.NoError(t, err)
+			var old connectors.Subscription
+			for _, s := range subs {
+				if s.Drive == second {
+					old = s
+				}
+			}
+			require.NoError(t, em.RemoveSubscription(old.ID))
+			lost, err := em.AddFile(second, "/", "while-unsubscribed.docx", "", labeltest.Docx(labeltest.Options{Text: []string{"c"}}))
+			require.NoError(t, err)
+			old.Expires = time.Now().Add(time.Hour)
+			require.NoError(t, st.PutSubscription(ctx, connectors.AppSharePoint, em.TenantID(), old))
+			lostRef := connectors.FileRef{App: connectors.AppSharePoint, Tenant: em.TenantID(), Drive: second, ItemID: lost}
+			require.Eventually(t, func() bool {
+				r, err := st.GetFile(ctx, lostRef)
+				return err == nil && !r.LastScanned.IsZero()
+			}, 30*time.Second, 20*time.Millisecond, "the change made while unsubscribed is scanned")
+			subs, err = st.Subscriptions(ctx, connectors.AppSharePoint, em.TenantID())
+			require.NoError(t, err)
+			require.Len(t, subs, 2)
+			for _, s := range subs {
+				require.NotEqual(t, old.ID, s.ID, "the dropped subscription was replaced")
+			}
+			require.Len(t, em.Subscriptions(), 2)
+		})
+	}
+}
+
+// TestGraphCatalogPermission: with the permissions the README used to list
+// (InformationProtectionPolicy.Read.All instead of SensitivityLabel.Read) the emulator refuses
+// the catalog with 403, as Graph does; the sync fails loudly with an operational event naming
+// the permission, instead of leaving every label action waiting in silence.
+func TestGraphCatalogPermission(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	em, err := emulator.New(emulator.Options{Manifest: graphManifest(), ClientID: "e2e-app", ClientSecret: "e2e-secret",
+		Roles: []string{emulator.RoleSitesRead, emulator.RoleUserRead, emulator.RoleFilesReadWrite, emulator.RoleInfoProtPolicyRd}})
+	require.NoError(t, err)
+	t.Cleanup(em.Close)
+	h := startGateway(t, storetest.Backends()[0], func(c *config.Config) {
+		c.Connectors = []config.Connector{{Name: "sp", App: "sharepoint", Tenant: em.TenantID(), BaseURL: em.GraphURL(),
+			AuthURL: em.URL(), ClientID: "e2e-app", ClientSecret: "e2e-secret", Domains: []string{"contoso.com"}}}
+	})
+	res, err := h.g.SyncCatalog(ctx)
+	require.Error(t, err)
+	require.Len(t, res, 1)
+	require.Contains(t, res[0].Error, "403")
+	evs, err := h.g.Store().ListEvents(ctx, store.EventFilter{Kind: alerts.EventConnectorAuthFailed}, 10)
+	require.NoError(t, err)
+	require.NotEmpty(t, evs)
+	require.Contains(t, evs[0].Detail, "SensitivityLabel.Read")
+	labels, err := h.g.Store().ListLabels(ctx, store.LabelFilter{App: connectors.AppSharePoint, Tenant: em.TenantID()})
+	require.NoError(t, err)
+	require.Empty(t, labels, "nothing synced")
 }

@@ -350,10 +350,15 @@ func (g *Gateway) MaintainSubscriptions(ctx context.Context, c *Conn) error {
 			g.log.Info("subscribed", "connector", c.Name, "drive", d.ID, "subscription", ns.ID, "expires", ns.Expires)
 		case !s.Expires.IsZero() && s.Expires.Sub(now) < sub.RenewBefore():
 			ns, err := sub.Renew(ctx, s)
+			// A different id back from Renew: the connector found the subscription gone and
+			// made a new one (Graph), or replaced it as it always does (Drive channels). Either
+			// way notifications may have fallen between the two, so the feed is read once.
+			recreated := err == nil && ns.ID != s.ID
 			if err != nil {
 				// Lost at the provider: make a new one.
 				if connectors.KindOf(err) == connectors.KindNotFound {
 					ns, err = sub.Subscribe(ctx, d, notifyURL)
+					recreated = err == nil
 				}
 				if err != nil {
 					s.LastError = err.Error()
@@ -374,6 +379,18 @@ func (g *Gateway) MaintainSubscriptions(ctx context.Context, c *Conn) error {
 			if ns.ID != s.ID {
 				if err := g.store.DeleteSubscription(ctx, app, tenant, s.ID); err != nil {
 					errs = append(errs, err)
+				}
+				if recreated {
+					// A Graph driveItem subscription the provider dropped vanishes without any
+					// lifecycle notification (its renewal answers 404), so notifications may have
+					// been lost meanwhile: read the drive's change feed from the stored cursor,
+					// which still covers every change since the last read.
+					g.log.Info("subscription replaced; reading the drive's change feed", "connector", c.Name,
+						"drive", d.ID, "old", s.ID, "new", ns.ID)
+					if err := g.store.MarkDriveChanged(ctx, app, tenant, d.ID, "resubscribed"); err != nil {
+						errs = append(errs, err)
+					}
+					g.poke(g.feedWake)
 				}
 			}
 			g.log.Info("subscription renewed", "connector", c.Name, "drive", d.ID, "subscription", ns.ID, "expires", ns.Expires)

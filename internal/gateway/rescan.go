@@ -11,6 +11,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/alerts"
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/labeling"
@@ -471,6 +472,11 @@ func (g *Gateway) SyncCatalog(ctx context.Context) ([]CatalogResult, error) {
 		if err != nil {
 			res.Error = err.Error()
 			errs = append(errs, fmt.Errorf("catalog %s: %w", c.Name, err))
+			if isAuthError(err) {
+				// A missing permission (Graph's catalog needs SensitivityLabel.Read) leaves the
+				// catalog unsynced and every label action waiting: an operator must know.
+				g.emitOperational(ctx, alerts.EventConnectorAuthFailed, c.C.App(), c.C.Tenant(), c.Name+": "+err.Error())
+			}
 		}
 		out = append(out, res)
 	}

@@ -154,10 +154,16 @@ func (t *Tx) releaseQuota(ctx context.Context, sc *stmtCache, app, tenant, allow
 	return nil
 }
 
+// NotConfiguredReason starts the reason of an action paused because its connector lacks a
+// set-up step only an administrator can take (labeling's executor on KindNotConfigured); such
+// an action waits for that, not for a quota reset.
+const NotConfiguredReason = "not configured: "
+
 // PausedActions counts actions waiting for a quota reset, by app, tenant and allowance
 // (the key is "app/tenant/allowance").
 func (s *Store) PausedActions(ctx context.Context) (map[string]int64, error) {
-	rows, err := s.query(ctx, `SELECT app, tenant, manual, COUNT(*) FROM actions WHERE state = ? GROUP BY app, tenant, manual`, ActionPaused)
+	rows, err := s.query(ctx, `SELECT app, tenant, manual, COUNT(*) FROM actions WHERE state = ? AND reason NOT LIKE ?
+		GROUP BY app, tenant, manual`, ActionPaused, NotConfiguredReason+"%")
 	if err != nil {
 		return nil, fmt.Errorf("store: paused actions: %w", err)
 	}

@@ -47,11 +47,11 @@ func (s *Server) chaosRequest(w http.ResponseWriter, r *http.Request) bool {
 
 // sendNotification posts a change notification, subject to chaos: it may be lost, sent
 // twice, or held back so later ones overtake it. async posts in the background.
-func (s *Server) sendNotification(u, subID string, body wNotifications, async bool) {
+func (s *Server) sendNotification(u string, subIDs []string, body wNotifications, async bool) {
 	d := s.chaos.Delivery()
 	if d.Drop {
 		s.mu.Lock()
-		s.deliveries = append(s.deliveries, Delivery{Subscription: subID, URL: u, Dropped: true})
+		s.deliveries = append(s.deliveries, Delivery{Subscription: subIDs[0], Subscriptions: subIDs, URL: u, Dropped: true})
 		s.mu.Unlock()
 		return
 	}
@@ -60,7 +60,7 @@ func (s *Server) sendNotification(u, subID string, body wNotifications, async bo
 			time.Sleep(d.Delay)
 		}
 		for range d.Copies {
-			s.post(u, subID, "", body)
+			s.post(u, subIDs, "", body)
 		}
 	}
 	if async || d.Delay > 0 {

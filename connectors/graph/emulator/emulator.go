@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,11 +36,32 @@ type Options struct {
 	// ClientID and ClientSecret, when set, make the token endpoint check them and every API
 	// call require a bearer token it issued.
 	ClientID, ClientSecret string
-	DownloadTTL            time.Duration // lifetime of download URLs; default 1h
-	HandshakeTimeout       time.Duration // subscription validation deadline; default 10s
-	Seed                   uint64        // seeds the RNG of random faults
-	Logger                 *slog.Logger
-	Now                    func() time.Time
+	// Roles are the application permissions the app registration was granted (admin
+	// consent); tokens carry them in their "roles" claim and every API call is checked
+	// against the permissions its endpoint needs (permissions.go). nil = DefaultRoles.
+	// Only checked when ClientID is set (anonymous calls carry no token to check).
+	Roles []string
+	// MeteredBilling says the app registration is linked to an Azure subscription (a
+	// Microsoft.GraphServices/accounts resource). Without it the metered, protected
+	// assignSensitivityLabel answers 402 paymentRequired, as Graph does; LinkBilling
+	// changes it later.
+	MeteredBilling bool
+	// MonitorSeeOther makes a completed assignSensitivityLabel monitor answer 303 See Other
+	// (Location: the driveItem) instead of 200 {"status":"completed"}; Graph's
+	// long-running-operation monitors may answer either.
+	MonitorSeeOther bool
+	// ExtractWrapped answers extractSensitivityLabels as the docs' example does,
+	// {"value":{"labels":[…]}}, instead of the bare result the v1.0 CSDL declares.
+	ExtractWrapped bool
+	// BatchWindow holds change notifications raised by API calls (uploads, label jobs) this
+	// long, so that notifications of several subscriptions sharing a notification URL go out
+	// in one POST, as Graph batches them; default 20ms.
+	BatchWindow      time.Duration
+	DownloadTTL      time.Duration // lifetime of download URLs; default 1h
+	HandshakeTimeout time.Duration // subscription validation deadline; default 10s
+	Seed             uint64        // seeds the RNG of random faults
+	Logger           *slog.Logger
+	Now              func() time.Time
 	// Middleware, when set, wraps the emulator's handler (the schema suite records with it).
 	Middleware func(http.Handler) http.Handler
 }
@@ -55,9 +77,12 @@ type item struct {
 	shares            []Share
 	label             string
 	labelMethod       string
-	protected, locked bool
-	deleted           bool
-	seq               int64
+	protected         bool
+	// lockCode, when set, is the 423 error code assignSensitivityLabel answers for the file:
+	// fileDoubleKeyEncrypted, fileDecryptionNotSupported or fileDecryptionDeferred.
+	lockCode string
+	deleted  bool
+	seq      int64
 }
 
 type drive struct {
@@ -89,6 +114,7 @@ type download struct {
 
 type upload struct {
 	item    string
+	ifMatch string
 	buf     []byte
 	size    int64
 	expires time.Time
@@ -105,12 +131,13 @@ type fault struct {
 
 // Delivery records one notification the emulator POSTed (or dropped).
 type Delivery struct {
-	Subscription string
-	URL          string
-	Lifecycle    string
-	Status       int
-	Dropped      bool
-	Err          error
+	Subscription  string   // the first subscription the POST carried an entry for
+	Subscriptions []string // every subscription it carried an entry for (Graph batches them)
+	URL           string
+	Lifecycle     string
+	Status        int
+	Dropped       bool
+	Err           error
 }
 
 // Server is a running emulator.
@@ -132,12 +159,16 @@ type Server struct {
 	children   map[string]map[string]struct{}
 	seq        int64
 	epoch      int
+	resyncCode string
 	nextID     int
 	subs       map[string]*subscription
 	monitors   map[string]*monitor
 	downloads  map[string]download
 	uploads    map[string]*upload
-	tokens     map[string]time.Time
+	tokens     map[string]token
+	roles      []string
+	billing    bool
+	batches    map[string]*batch // notification URL → notifications waiting to go out together
 	faults     []*fault
 	rng        *rand.Rand
 	drop       int
@@ -166,6 +197,12 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Roles == nil {
+		opts.Roles = DefaultRoles()
+	}
+	if opts.BatchWindow <= 0 {
+		opts.BatchWindow = 20 * time.Millisecond
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -188,7 +225,10 @@ func New(opts Options) (*Server, error) {
 		monitors:  map[string]*monitor{},
 		downloads: map[string]download{},
 		uploads:   map[string]*upload{},
-		tokens:    map[string]time.Time{},
+		tokens:    map[string]token{},
+		roles:     opts.Roles,
+		billing:   opts.MeteredBilling,
+		batches:   map[string]*batch{},
 		rng:       rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		requests:  map[string]int{},
 		served:    map[string]int64{},
@@ -212,7 +252,10 @@ func New(opts Options) (*Server, error) {
 		dir, name := path.Split(f.Path)
 		it := s.create(f.Drive, s.mkdirs(f.Drive, dir, f.Owner), name, f.Owner, f.data)
 		it.shares = append([]Share(nil), f.Sharing...)
-		it.label, it.protected, it.locked = f.Label, f.Protected, f.Locked
+		it.label, it.protected, it.lockCode = f.Label, f.Protected, f.LockCode
+		if f.Locked && it.lockCode == "" {
+			it.lockCode = LockDoubleKey
+		}
 		if it.label != "" {
 			it.labelMethod = "standard"
 		}
@@ -457,16 +500,63 @@ func (s *Server) SetLabel(id, labelID string, protected bool) error {
 	return nil
 }
 
-// SetLocked makes assignSensitivityLabel answer 423 for the file.
+// 423 Locked codes assignSensitivityLabel answers for files whose protection the service
+// cannot lift (../shared/specs/README.md, from the driveItem: assignSensitivityLabel docs).
+const (
+	LockDoubleKey             = "fileDoubleKeyEncrypted"     // double key encryption: the service never holds the second key
+	LockDecryptionUnsupported = "fileDecryptionNotSupported" // protection the service cannot decrypt (e.g. user-defined permissions)
+	LockDecryptionDeferred    = "fileDecryptionDeferred"     // decryption of the file is deferred; the label cannot be changed now
+)
+
+// SetLocked makes assignSensitivityLabel answer 423 fileDoubleKeyEncrypted for the file
+// (false clears any lock).
 func (s *Server) SetLocked(id string, locked bool) error {
+	code := ""
+	if locked {
+		code = LockDoubleKey
+	}
+	return s.SetLockCode(id, code)
+}
+
+// SetLockCode makes assignSensitivityLabel answer 423 with code for the file ("" = not locked).
+func (s *Server) SetLockCode(id, code string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	it, err := s.liveFile(id)
 	if err != nil {
 		return err
 	}
-	it.locked = locked
+	it.lockCode = code
 	return nil
+}
+
+// SetLabelDisabled disables (or enables) a label in the tenant's catalog, as an
+// administrator would in the Purview portal.
+func (s *Server) SetLabelDisabled(id string, disabled bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.label(id)
+	if l == nil {
+		return fmt.Errorf("emulator: no label %q", id)
+	}
+	l.Disabled = disabled
+	return nil
+}
+
+// LinkBilling links (or unlinks) the app registration to an Azure subscription, the set-up
+// the metered assignSensitivityLabel needs.
+func (s *Server) LinkBilling(linked bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.billing = linked
+}
+
+// SetRoles replaces the application permissions granted to the app. Tokens issued before
+// keep the roles they were issued with, as Entra ID tokens do until they expire.
+func (s *Server) SetRoles(roles ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.roles = append([]string{}, roles...)
 }
 
 // FileLabel is the label recorded on a file.
@@ -523,11 +613,22 @@ func (s *Server) Requests(prefix string) int {
 	return n
 }
 
-// ExpireDeltaTokens makes every delta and next link handed out so far answer 410 resyncRequired.
-func (s *Server) ExpireDeltaTokens() {
+// Codes of delta's 410 Gone (../shared/specs/README.md).
+const (
+	ResyncApplyDifferences  = "resyncChangesApplyDifferences"
+	ResyncUploadDifferences = "resyncChangesUploadDifferences"
+)
+
+// ExpireDeltaTokens makes every delta and next link handed out so far answer 410 Gone with
+// resyncChangesApplyDifferences and a fresh link in Location.
+func (s *Server) ExpireDeltaTokens() { s.ExpireDeltaTokensWith(ResyncApplyDifferences) }
+
+// ExpireDeltaTokensWith is ExpireDeltaTokens with the 410's error code.
+func (s *Server) ExpireDeltaTokensWith(code string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.epoch++
+	s.resyncCode = code
 }
 
 // ExpireDownloadURLs makes every download URL handed out so far answer 401.
@@ -614,18 +715,20 @@ func (s *Server) Reauthorized(id string) int {
 	return 0
 }
 
-// Lifecycle sends a lifecycle notification (missed, subscriptionRemoved,
-// reauthorizationRequired) for a subscription to its lifecycle URL. subscriptionRemoved
-// also removes the subscription.
+// Lifecycle sends a lifecycle notification for a subscription to its lifecycle URL. For
+// driveItem subscriptions Graph sends only reauthorizationRequired (missed and
+// subscriptionRemoved are for Outlook and Teams resources; ../shared/specs/README.md), so
+// any other event is an error. A subscription Graph drops is seen only as a 404 when it is
+// next renewed: see RemoveSubscription.
 func (s *Server) Lifecycle(subID, event string) (Delivery, error) {
+	if event != "reauthorizationRequired" {
+		return Delivery{}, fmt.Errorf("emulator: driveItem subscriptions get no %q lifecycle notifications", event)
+	}
 	s.mu.Lock()
 	sub := s.subs[subID]
-	if sub == nil {
+	if sub == nil || sub.removed {
 		s.mu.Unlock()
 		return Delivery{}, fmt.Errorf("emulator: no subscription %q", subID)
-	}
-	if event == "subscriptionRemoved" {
-		sub.removed = true
 	}
 	u := sub.wire.LifecycleNotificationURL
 	if u == "" {
@@ -635,12 +738,29 @@ func (s *Server) Lifecycle(subID, event string) (Delivery, error) {
 	n.LifecycleEvent = event
 	n.ChangeType = ""
 	s.mu.Unlock()
-	d := s.post(u, subID, event, wNotifications{Value: []wNotification{n}})
+	d := s.post(u, []string{subID}, event, wNotifications{Value: []wNotification{n}})
 	return d, d.Err
+}
+
+// RemoveSubscription drops a subscription silently, as Graph does for driveItem
+// subscriptions: no notification tells the owner; its next renewal answers 404.
+func (s *Server) RemoveSubscription(subID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub := s.subs[subID]
+	if sub == nil || sub.removed {
+		return fmt.Errorf("emulator: no subscription %q", subID)
+	}
+	sub.removed = true
+	return nil
 }
 
 // NotifyDrive sends a change notification for a drive as Graph would after a change.
 func (s *Server) NotifyDrive(driveID string) { s.notifyDrive(driveID, false) }
+
+// NotifyDrives sends change notifications for several drives at once: the subscriptions that
+// share a notification URL get one POST carrying all their entries, as Graph batches them.
+func (s *Server) NotifyDrives(driveIDs ...string) { s.notifyDrives(driveIDs, false) }
 
 func (s *Server) notification(sub *subscription) wNotification {
 	return wNotification{
@@ -653,40 +773,80 @@ func (s *Server) notification(sub *subscription) wNotification {
 	}
 }
 
-// notifyDrive POSTs a notification to every live subscription on the drive. async is used
-// from request handlers so an API answer never waits for a webhook receiver.
-func (s *Server) notifyDrive(driveID string, async bool) {
-	type target struct {
-		url, id string
-		body    wNotifications
-	}
-	var targets []target
+func (s *Server) notifyDrive(driveID string, async bool) { s.notifyDrives([]string{driveID}, async) }
+
+// batch is the notifications waiting to go to one URL.
+type batch struct {
+	subs    []string
+	entries []wNotification
+}
+
+func (b *batch) add(subID string, n wNotification) {
+	b.subs = append(b.subs, subID)
+	b.entries = append(b.entries, n)
+}
+
+// notifyDrives notifies every live subscription on the drives, one POST per notification
+// URL. async (from request handlers, so an API answer never waits for a webhook receiver)
+// holds the notifications for BatchWindow so that those raised together, by several drives,
+// share a POST.
+func (s *Server) notifyDrives(driveIDs []string, async bool) {
 	s.mu.Lock()
 	ids := make([]string, 0, len(s.subs))
 	for id := range s.subs {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	now := map[string]*batch{}
+	var order []string
 	for _, id := range ids {
 		sub := s.subs[id]
-		if sub.removed || sub.drive != driveID || !s.opts.Now().Before(sub.expires) {
+		if sub.removed || !slices.Contains(driveIDs, sub.drive) || !s.opts.Now().Before(sub.expires) {
 			continue
 		}
 		if s.drop > 0 {
 			s.drop--
-			s.deliveries = append(s.deliveries, Delivery{Subscription: id, URL: sub.wire.NotificationURL, Dropped: true})
+			s.deliveries = append(s.deliveries, Delivery{Subscription: id, Subscriptions: []string{id}, URL: sub.wire.NotificationURL, Dropped: true})
 			continue
 		}
-		targets = append(targets, target{sub.wire.NotificationURL, id, wNotifications{Value: []wNotification{s.notification(sub)}}})
+		u := sub.wire.NotificationURL
+		if async {
+			b := s.batches[u]
+			if b == nil {
+				b = &batch{}
+				s.batches[u] = b
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					time.Sleep(s.opts.BatchWindow)
+					s.mu.Lock()
+					b := s.batches[u]
+					delete(s.batches, u)
+					s.mu.Unlock()
+					if b != nil {
+						s.sendNotification(u, b.subs, wNotifications{Value: b.entries}, false)
+					}
+				}()
+			}
+			b.add(id, s.notification(sub))
+			continue
+		}
+		b := now[u]
+		if b == nil {
+			b = &batch{}
+			now[u] = b
+			order = append(order, u)
+		}
+		b.add(id, s.notification(sub))
 	}
 	s.mu.Unlock()
-	for _, t := range targets {
-		s.sendNotification(t.url, t.id, t.body, async)
+	for _, u := range order {
+		s.sendNotification(u, now[u].subs, wNotifications{Value: now[u].entries}, false)
 	}
 }
 
-func (s *Server) post(u, subID, lifecycle string, body wNotifications) Delivery {
-	d := Delivery{Subscription: subID, URL: u, Lifecycle: lifecycle}
+func (s *Server) post(u string, subIDs []string, lifecycle string, body wNotifications) Delivery {
+	d := Delivery{Subscription: subIDs[0], Subscriptions: subIDs, URL: u, Lifecycle: lifecycle}
 	b, _ := json.Marshal(body)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

@@ -24,22 +24,22 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("PUT /_upload/{id}", s.handleUploadChunk)
 
 	api := http.NewServeMux()
-	api.HandleFunc("GET /v1.0/sites/getAllSites()", s.handleSites)
-	api.HandleFunc("GET /v1.0/sites", s.handleSites)
-	api.HandleFunc("GET /v1.0/sites/{site}/drives", s.handleSiteDrives)
-	api.HandleFunc("GET /v1.0/users", s.handleUsers)
-	api.HandleFunc("GET /v1.0/users/{user}/drive", s.handleUserDrive)
-	api.HandleFunc("GET /v1.0/drives/{d}", s.handleDrive)
-	api.HandleFunc("GET /v1.0/drives/{d}/root", s.handleItem)
-	api.HandleFunc("GET /v1.0/drives/{d}/items/{i}", s.handleItem)
+	api.HandleFunc("GET /v1.0/sites/getAllSites()", s.withRoles(s.handleSites, needSites...))
+	api.HandleFunc("GET /v1.0/sites", s.withRoles(s.handleSites, needSites...))
+	api.HandleFunc("GET /v1.0/sites/{site}/drives", s.withRoles(s.handleSiteDrives, needFilesRead...))
+	api.HandleFunc("GET /v1.0/users", s.withRoles(s.handleUsers, needUsers...))
+	api.HandleFunc("GET /v1.0/users/{user}/drive", s.withRoles(s.handleUserDrive, needFilesRead...))
+	api.HandleFunc("GET /v1.0/drives/{d}", s.withRoles(s.handleDrive, needFilesRead...))
+	api.HandleFunc("GET /v1.0/drives/{d}/root", s.withRoles(s.handleItem, needFilesRead...))
+	api.HandleFunc("GET /v1.0/drives/{d}/items/{i}", s.withRoles(s.handleItem, needFilesRead...))
 	api.HandleFunc("GET /v1.0/drives/{d}/root/{op}", s.handleItemOp)
 	api.HandleFunc("/v1.0/drives/{d}/items/{i}/{op}", s.handleItemOp)
-	api.HandleFunc("GET /v1.0/security/dataSecurityAndGovernance/sensitivityLabels", s.handleLabels)
-	api.HandleFunc("POST /v1.0/subscriptions", s.handleSubscribe)
-	api.HandleFunc("PATCH /v1.0/subscriptions/{id}", s.handleRenew)
-	api.HandleFunc("GET /v1.0/subscriptions/{id}", s.handleGetSubscription)
-	api.HandleFunc("DELETE /v1.0/subscriptions/{id}", s.handleUnsubscribe)
-	api.HandleFunc("POST /v1.0/subscriptions/{id}/reauthorize", s.handleReauthorize)
+	api.HandleFunc("GET /v1.0/security/dataSecurityAndGovernance/sensitivityLabels", s.withRoles(s.handleLabels, needLabels...))
+	api.HandleFunc("POST /v1.0/subscriptions", s.withRoles(s.handleSubscribe, needSubscribe...))
+	api.HandleFunc("PATCH /v1.0/subscriptions/{id}", s.withRoles(s.handleRenew, needSubscribe...))
+	api.HandleFunc("GET /v1.0/subscriptions/{id}", s.withRoles(s.handleGetSubscription, needSubscribe...))
+	api.HandleFunc("DELETE /v1.0/subscriptions/{id}", s.withRoles(s.handleUnsubscribe, needSubscribe...))
+	api.HandleFunc("POST /v1.0/subscriptions/{id}/reauthorize", s.withRoles(s.handleReauthorize, needSubscribe...))
 	mux.Handle("/v1.0/", s.guard(api))
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,12 +106,18 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if s.opts.ClientID != "" {
 			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			s.mu.Lock()
-			exp, known := s.tokens[tok]
+			t, known := s.tokens[tok]
 			s.mu.Unlock()
-			if !ok || !known || !s.opts.Now().Before(exp) {
+			if !ok || !known || !s.opts.Now().Before(t.expires) {
 				writeErr(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty or invalid.")
 				return
 			}
+			inner := r.WithContext(contextWithRoles(r.Context(), t.roles))
+			next.ServeHTTP(w, inner)
+			// The inner mux records the pattern it matched on its copy of the request; hand it
+			// back so a middleware around the emulator (the schema suite) sees the real route.
+			r.Pattern = inner.Pattern
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -148,9 +154,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, tenant stri
 		writeJSON(w, 401, map[string]string{"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."})
 		return
 	}
-	tok := randomID()
 	s.mu.Lock()
-	s.tokens[tok] = s.opts.Now().Add(time.Hour)
+	tok := s.issueToken()
 	s.mu.Unlock()
 	writeJSON(w, 200, wToken{AccessToken: tok, TokenType: "Bearer", ExpiresIn: 3599})
 }
@@ -304,8 +309,8 @@ func (s *Server) wireItem(it *item, withPath, withDownload bool) wDriveItem {
 	by := &wIdentitySet{User: &wIdentity{ID: "id-" + it.owner, DisplayName: it.owner, Email: it.owner}}
 	w := wDriveItem{
 		ID: it.id, Name: it.name, Size: &size,
-		ETag:      fmt.Sprintf("\"{%s},%d\"", it.id, it.version),
-		CTag:      fmt.Sprintf("\"c:{%s},%d\"", it.id, it.version),
+		ETag:      etagOf(it),
+		CTag:      ctagOf(it),
 		Created:   graphTime(it.created),
 		Modified:  graphTime(it.modified),
 		WebURL:    d.webURL + s.folderPath(it.parent) + "/" + url.PathEscape(it.name),
@@ -358,6 +363,16 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleItemOp(w http.ResponseWriter, r *http.Request) {
 	op := r.PathValue("op")
+	need := needFilesRead
+	switch op {
+	case "content", "createUploadSession", "assignSensitivityLabel":
+		if r.Method != http.MethodGet {
+			need = needFilesWrite
+		}
+	}
+	if !s.need(w, r, need...) {
+		return
+	}
 	switch {
 	case op == "children" && r.Method == http.MethodGet:
 		s.handleChildren(w, r)
@@ -456,7 +471,15 @@ func (s *Server) handleDelta(w http.ResponseWriter, r *http.Request, op string) 
 			return
 		}
 		if tok.E != s.epoch {
-			writeErr(w, 410, "resyncRequired", "Resync required. Replace any local items with the server's version (including deletes) if you're sure that the service was up to date with your local changes when you last sync'd.")
+			// Graph's 410 for an expired delta token names how to reconcile and carries, in
+			// Location, a fresh link that enumerates the whole drive again
+			// (../shared/specs/README.md; learn.microsoft.com/graph/api/driveitem-delta).
+			msg := "Resync required. Replace any local items with the server's version (including deletes) if you're sure that the service was up to date with your local changes when you last sync'd. Upload any local changes that the server doesn't know about."
+			if s.resyncCode == ResyncUploadDifferences {
+				msg = "Resync required. Upload any local items that the service did not return, and upload any files that differ from the server's version (keeping both copies if you're not sure which one is more up-to-date)."
+			}
+			w.Header().Set("Location", link+deltaToken{E: s.epoch}.encode())
+			writeErr(w, http.StatusGone, s.resyncCode, msg)
 			return
 		}
 	}
@@ -586,6 +609,10 @@ func (s *Server) handlePutContent(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 400, "invalidRequest", "not a file")
 		return
 	}
+	if !s.ifMatch(w, r, it) {
+		s.mu.Unlock()
+		return
+	}
 	s.setContent(it, body)
 	out := s.wireItem(it, true, false)
 	s.mu.Unlock()
@@ -593,15 +620,37 @@ func (s *Server) handlePutContent(w http.ResponseWriter, r *http.Request) {
 	s.notifyDrive(it.drive, true)
 }
 
+// ifMatch applies an If-Match header: "if the eTag (or cTag) provided does not match the
+// current etag on the file, a 412 Precondition Failed response is returned"
+// (learn.microsoft.com/graph/api/driveitem-put-content, request headers). Callers hold mu.
+func (s *Server) ifMatch(w http.ResponseWriter, r *http.Request, it *item) bool {
+	want := r.Header.Get("If-Match")
+	if want == "" || want == "*" {
+		return true
+	}
+	if want == etagOf(it) || want == ctagOf(it) {
+		return true
+	}
+	// resourceModified: "the resource being updated has changed since the caller last read
+	// it, usually an eTag mismatch" (learn.microsoft.com/graph/errors).
+	writeErr(w, http.StatusPreconditionFailed, "resourceModified", "ETag does not match current item's value")
+	return false
+}
+
+func etagOf(it *item) string { return fmt.Sprintf("\"{%s},%d\"", it.id, it.version) }
+func ctagOf(it *item) string { return fmt.Sprintf("\"c:{%s},%d\"", it.id, it.version) }
+
 func (s *Server) handleCreateUpload(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	it := s.lookup(w, r)
-	if it == nil {
+	if it == nil || !s.ifMatch(w, r, it) {
 		return
 	}
 	id := randomID()
-	up := &upload{item: it.id, expires: s.opts.Now().Add(time.Hour)}
+	// The session remembers the condition: the upload commits only if the file is still the
+	// version the caller read when the last fragment arrives.
+	up := &upload{item: it.id, ifMatch: r.Header.Get("If-Match"), expires: s.opts.Now().Add(time.Hour)}
 	s.uploads[id] = up
 	writeJSON(w, 200, wUploadSession{UploadURL: s.srv.URL + "/_upload/" + id, ExpirationDateTime: graphTime(up.expires), NextExpectedRanges: []string{"0-"}})
 }
@@ -643,6 +692,11 @@ func (s *Server) handleUploadChunk(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.mu.Unlock()
 		writeErr(w, 404, "itemNotFound", err.Error())
+		return
+	}
+	if m := up.ifMatch; m != "" && m != "*" && m != etagOf(it) && m != ctagOf(it) {
+		s.mu.Unlock()
+		writeErr(w, http.StatusPreconditionFailed, "resourceModified", "ETag does not match current item's value")
 		return
 	}
 	s.setContent(it, up.buf)
@@ -739,6 +793,10 @@ func (s *Server) handleExtract(w http.ResponseWriter, r *http.Request) {
 	if it.label != "" {
 		labels = append(labels, wLabelAssignment{SensitivityLabelID: it.label, AssignmentMethod: it.labelMethod, TenantID: s.tenant.ID})
 	}
+	if s.opts.ExtractWrapped {
+		writeJSON(w, 200, map[string]any{"value": map[string]any{"labels": labels}})
+		return
+	}
 	writeJSON(w, 200, map[string]any{"labels": labels})
 }
 
@@ -750,6 +808,15 @@ func (s *Server) handleAssign(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.billing {
+		// assignSensitivityLabel is a metered, protected API: until the app registration is
+		// linked to an Azure subscription (Microsoft.GraphServices/accounts) Graph refuses it
+		// with 402 paymentRequired (learn.microsoft.com/graph/metered-api-list; the body as
+		// reported in microsoftgraph/microsoft-graph-explorer-v4#3756).
+		writeErr(w, http.StatusPaymentRequired, "paymentRequired",
+			"Payment Required. Ensure that your application is able to call this premium API.For details see https://aka.ms/graph-metered-overview")
+		return
+	}
 	it := s.lookup(w, r)
 	if it == nil {
 		return
@@ -758,8 +825,16 @@ func (s *Server) handleAssign(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 400, "invalidRequest", "labels apply to files")
 		return
 	}
-	if it.locked {
-		writeErr(w, 423, "resourceLocked", "The file is protected with a label this service cannot decrypt.")
+	switch it.lockCode {
+	case "":
+	case LockDoubleKey:
+		writeErr(w, http.StatusLocked, it.lockCode, "The file is protected with double key encryption; its label cannot be changed by the service.")
+		return
+	case LockDecryptionDeferred:
+		writeErr(w, http.StatusLocked, it.lockCode, "Decryption of the file is deferred; its label cannot be changed now.")
+		return
+	default:
+		writeErr(w, http.StatusLocked, it.lockCode, "The file is protected in a way the service cannot decrypt.")
 		return
 	}
 	want := *body.SensitivityLabelID
@@ -767,7 +842,13 @@ func (s *Server) handleAssign(w http.ResponseWriter, r *http.Request) {
 	if want != "" {
 		l := s.label(want)
 		if l == nil || l.Disabled {
-			writeErr(w, 400, "invalidRequest", "Unknown or inactive sensitivity label "+want)
+			writeErr(w, 400, "invalidRequest", "Sensitivity label cannot be assigned since provided sensitivity label is not available or supported.")
+			return
+		}
+		if l.UserDefined && s.opts.ClientID != "" {
+			// User-defined permissions are chosen by the user applying the label; an
+			// app-only call has no user to choose them.
+			writeErr(w, 400, "invalidRequest", "Sensitivity label "+want+" has user-defined permissions and cannot be assigned with an application token.")
 			return
 		}
 		newPri = l.Priority
@@ -826,8 +907,18 @@ func (s *Server) handleMonitor(w http.ResponseWriter, r *http.Request) {
 		s.labelW[it.id]++
 		notify = it.drive
 	}
+	var itemURL string
+	if it := s.items[m.item]; it != nil {
+		itemURL = s.srv.URL + "/v1.0/drives/" + url.PathEscape(it.drive) + "/items/" + url.PathEscape(it.id)
+	}
 	s.mu.Unlock()
-	writeJSON(w, 200, wMonitor{Status: "completed", PercentageComplete: 100, ResourceID: m.item})
+	if s.opts.MonitorSeeOther {
+		// A finished long-running operation may answer 303 See Other pointing at the resource.
+		w.Header().Set("Location", itemURL)
+		w.WriteHeader(http.StatusSeeOther)
+	} else {
+		writeJSON(w, 200, wMonitor{Status: "completed", PercentageComplete: 100, ResourceID: m.item})
+	}
 	if notify != "" {
 		s.notifyDrive(notify, true)
 	}

@@ -53,6 +53,10 @@ type Label struct {
 	Priority    int    `json:"priority"`
 	Protection  bool   `json:"protection,omitempty"`
 	Disabled    bool   `json:"disabled,omitempty"`
+	// UserDefined marks a protecting label whose permissions the user picks when applying it
+	// (user-defined permissions): there is no user in an app-only call, so Graph refuses to
+	// assign it app-only.
+	UserDefined bool `json:"userDefined,omitempty"`
 }
 
 // Share is one grant on a file: a sharing link (Link = anonymous, organization or users)
@@ -76,7 +80,8 @@ type ManifestFile struct {
 	Sharing     []Share `json:"sharing,omitempty"`
 	Label       string  `json:"label,omitempty"`
 	Protected   bool    `json:"protected,omitempty"`
-	Locked      bool    `json:"locked,omitempty"` // assignSensitivityLabel answers 423 (double key)
+	Locked      bool    `json:"locked,omitempty"`   // assignSensitivityLabel answers 423 fileDoubleKeyEncrypted
+	LockCode    string  `json:"lockCode,omitempty"` // or 423 with this code (fileDecryptionNotSupported, …)
 
 	data []byte
 }

@@ -93,14 +93,17 @@ type wUser struct {
 }
 
 type wLabel struct {
-	ID            string   `json:"id"`
-	Name          string   `json:"name"`
-	DisplayName   string   `json:"displayName,omitempty"`
-	Priority      int      `json:"priority"`
-	IsDefault     bool     `json:"isDefault"`
-	IsEnabled     bool     `json:"isEnabled"` // the docs' example; not isActive, which the CSDL lacks (schema suite)
-	HasProtection bool     `json:"hasProtection"`
-	Sublabels     []wLabel `json:"sublabels,omitempty"`
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	DisplayName   string `json:"displayName,omitempty"`
+	Priority      int    `json:"priority"`
+	IsDefault     bool   `json:"isDefault"`
+	HasProtection bool   `json:"hasProtection"` // in the v1.0 CSDL's sensitivityLabel
+	// IsEnabled is not in the v1.0 CSDL; the example answer of "List sensitivityLabels"
+	// (learn.microsoft.com/graph/api/security-sensitivitylabel-list) shows it, so the
+	// emulator sends it as that example does (../shared/specs/README.md).
+	IsEnabled bool     `json:"isEnabled"`
+	Sublabels []wLabel `json:"sublabels,omitempty"`
 }
 
 type wLabelAssignment struct {
