@@ -78,11 +78,13 @@ func (c *Conn) Subscribe(ctx context.Context, drive connectors.Drive, notifyURL 
 	if err != nil {
 		return connectors.Subscription{}, fmt.Errorf("box: webhook on folder %s: %w", drive.ID, err)
 	}
+	now := c.now()
 	return connectors.Subscription{
 		ID:        w.ID,
 		Drive:     drive.ID,
 		Resource:  "folder:" + drive.ID,
-		CreatedAt: c.now(),
+		CreatedAt: now,
+		Expires:   c.recheck(now),
 		NotifyURL: notifyURL,
 		Provider:  string(connectors.AppBox),
 	}, nil
@@ -204,9 +206,7 @@ func (c *Conn) subscribeRoot(ctx context.Context, notifyURL string) (connectors.
 		Drive:     RootFolder,
 		Resource:  fmt.Sprintf("folders:%d/%d", hooked, len(folders)),
 		CreatedAt: now,
-		// Box webhooks do not expire; this is when Renew next reconciles the set of
-		// top-level folders with their webhooks.
-		Expires:   now.Add(2 * c.RenewBefore()),
+		Expires:   c.recheck(now),
 		NotifyURL: notifyURL,
 		Provider:  string(connectors.AppBox),
 	}, nil
@@ -256,7 +256,7 @@ func (c *Conn) Renew(ctx context.Context, sub connectors.Subscription) (connecto
 		if err != nil {
 			return sub, err
 		}
-		fresh.CreatedAt, fresh.RenewedAt = sub.CreatedAt, c.now()
+		fresh.CreatedAt, fresh.RenewedAt = sub.CreatedAt, fresh.CreatedAt
 		return fresh, nil
 	}
 	w, err := c.api.webhook(ctx, sub.ID)
@@ -278,9 +278,15 @@ func (c *Conn) Renew(ctx context.Context, sub connectors.Subscription) (connecto
 		}
 	}
 	sub.RenewedAt = c.now()
+	sub.Expires = c.recheck(sub.RenewedAt)
 	sub.LastError = ""
 	return sub, nil
 }
+
+// recheck is the Expires Box subscriptions carry. Box webhooks do not expire; it is when the
+// gateway next calls Renew, which checks the webhook still exists at the right address (and
+// for "0" reconciles the top-level folders with their webhooks).
+func (c *Conn) recheck(now time.Time) time.Time { return now.Add(2 * c.RenewBefore()) }
 
 // Unsubscribe implements connectors.Subscriber; a webhook already gone is fine. For "0" it
 // removes the webhooks of every top-level folder.

@@ -153,7 +153,8 @@ func TestSubscribeAndSignedDeliveries(t *testing.T) {
 	sub, err := f.conn.Subscribe(ctx, connectors.Drive{ID: "100", Tenant: "E1000"}, srv.URL)
 	require.NoError(t, err)
 	require.NotEmpty(t, sub.ID)
-	require.True(t, sub.Expires.IsZero(), "Box webhooks do not expire")
+	require.WithinDuration(t, f.clock.Now().Add(48*time.Hour), sub.Expires, time.Second,
+		"Box webhooks do not expire: Expires is when Renew next checks the webhook")
 	f.subs.Put(connectors.AppBox, "E1000", sub)
 	hooks := f.emu.Webhooks()
 	require.Len(t, hooks, 1)

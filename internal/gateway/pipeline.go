@@ -335,6 +335,9 @@ func (g *Gateway) MaintainSubscriptions(ctx context.Context, c *Conn) error {
 		}
 		s, exists := byDrive[d.ID]
 		now := g.now()
+		if exists && boxAddressMoved(c, s, notifyURL) {
+			s.NotifyURL, s.Expires = notifyURL, now // renew now, at the new address (boxfeed.go)
+		}
 		switch {
 		case !exists:
 			ns, err := sub.Subscribe(ctx, d, notifyURL)

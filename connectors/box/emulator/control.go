@@ -590,6 +590,18 @@ func (e *Emulator) Webhooks() []Webhook {
 	return out
 }
 
+// SetWebhookAddress points a webhook at another address, as an earlier deployment with
+// another publicURL would have left it.
+func (e *Emulator) SetWebhookAddress(id, address string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h, ok := e.webhooks[id]
+	if ok {
+		h.address = address
+	}
+	return ok
+}
+
 // DeleteWebhook removes a webhook, as Box does when deliveries keep failing.
 func (e *Emulator) DeleteWebhook(id string) bool {
 	e.mu.Lock()
