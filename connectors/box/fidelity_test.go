@@ -182,6 +182,22 @@ func TestRootZeroWithinWebhookLimit(t *testing.T) {
 	require.Equal(t, time.Minute, conn.FeedPollInterval(), "the stream is read on a timer")
 }
 
+func TestRootZeroRetriesFailedFolderWebhooksSooner(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	f.emu.FailNext(emulator.Fault{Method: http.MethodPost, Path: "/webhooks", Status: http.StatusForbidden})
+	sub, err := f.conn.Subscribe(ctx, connectors.Drive{ID: "0"}, "https://gw.example/webhooks/box")
+	require.NoError(t, err, "one folder hooked is enough to go on")
+	require.Equal(t, "folders:1/2", sub.Resource)
+	require.WithinDuration(t, f.clock.Now().Add(25*time.Hour), sub.Expires, time.Second, "renewed in about an hour")
+	renewed, err := f.conn.Renew(ctx, sub)
+	require.NoError(t, err)
+	require.Equal(t, "folders:2/2", renewed.Resource)
+	require.Len(t, f.emu.Webhooks(), 2)
+	require.WithinDuration(t, f.clock.Now().Add(48*time.Hour), renewed.Expires, time.Second)
+}
+
 func TestWebhookAddressChangeUpdatesInPlace(t *testing.T) {
 	t.Parallel()
 	f := setup(t)

@@ -197,16 +197,21 @@ func (c *Conn) subscribeRoot(ctx context.Context, notifyURL string) (connectors.
 	if len(errs) > 0 && hooked == 0 && len(folders) > 0 {
 		return connectors.Subscription{}, fmt.Errorf("box: webhooks on top-level folders: %w", errors.Join(errs...))
 	}
+	now := c.now()
+	expires := c.recheck(now)
 	if len(errs) > 0 {
+		// Retry the missing ones in about an hour rather than at the daily check (the
+		// gateway renews once less than RenewBefore is left); the event stream covers them
+		// meanwhile.
+		expires = now.Add(c.RenewBefore() + time.Hour)
 		c.log.WarnContext(ctx, "box: some top-level folders got no webhook", "err", errors.Join(errs...))
 	}
-	now := c.now()
 	return connectors.Subscription{
 		ID:        rootSubscriptionID,
 		Drive:     RootFolder,
 		Resource:  fmt.Sprintf("folders:%d/%d", hooked, len(folders)),
 		CreatedAt: now,
-		Expires:   c.recheck(now),
+		Expires:   expires,
 		NotifyURL: notifyURL,
 		Provider:  string(connectors.AppBox),
 	}, nil
