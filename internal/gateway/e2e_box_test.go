@@ -175,7 +175,9 @@ func TestBoxEndToEnd(t *testing.T) {
 				withAdminToken(c)
 				c.Connectors = []config.Connector{{Name: "box", App: "box", Tenant: tenant, ClientID: "e2e-app", ClientSecret: "e2e-secret",
 					BaseURL: em.APIURL(), UploadURL: em.UploadURL(), AuthURL: em.TokenURL(), Roots: []string{boxHRRoot, boxFinanceRoot},
-					Domains: []string{"contoso.com"}, PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, LabelMap: boxLabelMap}}
+					Domains: []string{"contoso.com"}, PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, LabelMap: boxLabelMap,
+					// This test is about deliveries: no timed event-stream reads to blur what they did.
+					EventPoll: time.Hour}}
 			})
 			st := h.g.Store()
 			hookURL := h.g.PublicURL() + "/webhooks/box"
@@ -401,6 +403,25 @@ func TestBoxEndToEndRootZero(t *testing.T) {
 	require.Eventually(t, func() bool {
 		_, found := fileByName(st, connectors.AppBox, "Contract.docx")
 		return found
+	}, 30*time.Second, 20*time.Millisecond)
+
+	// Sharing: a file given a public link is rescanned at once (SHARED_LINK.CREATED).
+	notes, _ := fileByName(st, connectors.AppBox, "Notes.pptx")
+	require.Equal(t, connectors.AccessPrivate, notes.Access)
+	require.NoError(t, em.SetSharedLink(notes.Ref.ItemID, "open"))
+	require.Eventually(t, func() bool {
+		rec, err := st.GetFile(ctx, notes.Ref)
+		return err == nil && rec.Access == connectors.AccessPublic
+	}, 30*time.Second, 20*time.Millisecond)
+
+	// A trash whose delivery is lost: the event stream's entry (path_collection: the Trash)
+	// still marks the file deleted.
+	salaries, _ := fileByName(st, connectors.AppBox, "Salaries.docx")
+	em.DropDeliveries(1)
+	require.NoError(t, em.TrashFile(salaries.Ref.ItemID))
+	require.Eventually(t, func() bool {
+		rec, err := st.GetFile(ctx, salaries.Ref)
+		return err == nil && rec.Deleted
 	}, 30*time.Second, 20*time.Millisecond)
 
 	// publicURL moved: Box still has the old address and so does the store. The upkeep
