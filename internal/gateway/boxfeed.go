@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/alerts"
 	"github.com/labelgate/labelgate/internal/store"
 )
 
@@ -89,4 +90,23 @@ func (g *Gateway) pollConnector(ctx context.Context, c *Conn) error {
 // PUT /webhooks/{id}.
 func boxAddressMoved(c *Conn, s connectors.Subscription, notifyURL string) bool {
 	return c.C.App() == connectors.AppBox && s.NotifyURL != "" && s.NotifyURL != notifyURL
+}
+
+// feedAdminRetry is how long a change feed refused for want of an administrator's set-up step
+// (Box's admin_logs_streaming without admin rights or scope) waits before it is tried again:
+// retrying every second cannot help.
+const feedAdminRetry = 5 * time.Minute
+
+// feedNeedsAdmin reports whether a change-feed error needs an administrator's set-up step.
+func feedNeedsAdmin(err error) bool { return connectors.KindOf(err) == connectors.KindNotConfigured }
+
+// feedNeedsAdmin records the refusal as an operational event, which the alert rules turn
+// into an alert for the operator.
+func (g *Gateway) feedNeedsAdmin(ctx context.Context, d store.ChangedDrive, err error) {
+	name := string(d.App)
+	if c, ok := g.reg.lookup(d.App, d.Tenant); ok {
+		name = c.Name
+	}
+	g.emitOperational(context.WithoutCancel(ctx), alerts.EventConnectorAuthFailed, d.App, d.Tenant,
+		name+" change feed of drive "+d.Drive+": "+err.Error())
 }

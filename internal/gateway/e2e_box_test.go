@@ -449,3 +449,35 @@ func TestBoxEndToEndRootZero(t *testing.T) {
 	require.GreaterOrEqual(t, updated, 4)
 	require.Len(t, em.Webhooks(), 4)
 }
+
+// TestBoxEnterpriseStreamNeedsAdmin: with eventStream admin_logs_streaming and a service
+// account that is no admin, Box answers 403; the gateway records an operational event naming
+// the set-up step and waits minutes, not a second, before reading again.
+func TestBoxEnterpriseStreamNeedsAdmin(t *testing.T) {
+	t.Parallel()
+	b := storetest.Backends()[0]
+	ctx := context.Background()
+	seed, dir := boxSeed(t, boxFiles())
+	em, err := emulator.New(emulator.Options{Seed: seed, SeedDir: dir, ClientID: "e2e-app", ClientSecret: "e2e-secret",
+		PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey})
+	require.NoError(t, err)
+	t.Cleanup(em.Close)
+	tenant := em.EnterpriseID()
+	h := startGateway(t, b, func(c *config.Config) {
+		c.Connectors = []config.Connector{{Name: "box", App: "box", Tenant: tenant, ClientID: "e2e-app", ClientSecret: "e2e-secret",
+			BaseURL: em.APIURL(), UploadURL: em.UploadURL(), AuthURL: em.TokenURL(), Roots: []string{boxHRRoot},
+			PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, EventStream: "admin_logs_streaming"}}
+	})
+	st := h.g.Store()
+	var evs []store.Event
+	require.Eventually(t, func() bool {
+		evs, err = st.ListEvents(ctx, store.EventFilter{App: connectors.AppBox, Tenant: tenant, Kind: "connector_auth_failed"}, 10)
+		return err == nil && len(evs) > 0
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Contains(t, evs[0].Detail, "admin_logs_streaming")
+	require.Contains(t, evs[0].Detail, "Manage enterprise properties")
+	require.Never(t, func() bool {
+		evs, err := st.ListEvents(ctx, store.EventFilter{App: connectors.AppBox, Tenant: tenant, Kind: "connector_auth_failed"}, 10)
+		return err != nil || len(evs) > 1
+	}, 2*time.Second, 50*time.Millisecond, "no second attempt within seconds")
+}
