@@ -360,8 +360,8 @@ func (c *Conn) Receive(ctx context.Context, req connectors.Request) (connectors.
 		}
 	}
 	if n.Drive == "" && ev.Source != nil {
-		// A webhook labelgate has no record of (its store was reset): place the file by its
-		// path under the configured roots.
+		// A webhook with no subscription of its own (a top-level folder's under "0", or one
+		// from before the store was reset): place the item by its path under the roots.
 		for _, root := range c.cfg.Roots {
 			if inDrive(root, *ev.Source) {
 				n.Drive = root
