@@ -61,6 +61,7 @@ type request struct {
 	body        []byte
 	stream      io.Reader
 	contentType string
+	header      http.Header // extra request headers (If-Match)
 	// ok lists statuses that are not errors; default 200, 201, 204.
 	ok []int
 }
@@ -152,6 +153,9 @@ func (a *api) do(ctx context.Context, r request, out any) (*http.Response, error
 		req.Header.Set("Content-Type", r.contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
 	client := a.http.Load()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -200,8 +204,11 @@ func (a *api) classify(op string, resp *http.Response) error {
 	}
 	retryAfter := connectors.ParseRetryAfter(resp.Header.Get("Retry-After"), a.now())
 	kind := connectors.ClassifyHTTP(resp.StatusCode)
-	if resp.StatusCode >= 500 && retryAfter > 0 {
+	switch {
+	case resp.StatusCode >= 500 && retryAfter > 0:
 		kind = connectors.KindThrottled
+	case resp.StatusCode == http.StatusPreconditionFailed:
+		kind = connectors.KindChanged // If-Match refused: the file changed since it was read
 	}
 	return connectors.Errorf(kind, op, resp.StatusCode, retryAfter, ae)
 }
@@ -285,8 +292,8 @@ func (a *api) collaborations(ctx context.Context, kind, id string) ([]wireCollab
 	}
 }
 
-func (a *api) events(ctx context.Context, position string, limit int) (wireEvents, error) {
-	q := url.Values{"stream_type": {"changes"}, "stream_position": {position}, "limit": {strconv.Itoa(limit)}}
+func (a *api) events(ctx context.Context, stream EventStream, position string, limit int) (wireEvents, error) {
+	q := url.Values{"stream_type": {string(stream)}, "stream_position": {position}, "limit": {strconv.Itoa(limit)}}
 	var out wireEvents
 	err := a.get(ctx, "box events", "/events", q, &out)
 	return out, err
@@ -384,7 +391,9 @@ func (a *api) deleteClassification(ctx context.Context, fileID string) error {
 // uploadVersion stores new content for a file: a multipart body with the attributes part
 // first, as Box requires, streamed so large files are not held in memory. The name is left
 // out of the attributes, so the file keeps its own.
-func (a *api) uploadVersion(ctx context.Context, fileID string, content io.Reader) (wireItems, error) {
+// ifMatch, when set, is the file's etag as last read: Box refuses the upload with 412 when
+// the file changed since.
+func (a *api) uploadVersion(ctx context.Context, fileID, ifMatch string, content io.Reader) (wireItems, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
@@ -408,8 +417,12 @@ func (a *api) uploadVersion(ctx context.Context, fileID string, content io.Reade
 		pw.CloseWithError(err)
 	}()
 	var out wireItems
+	var h http.Header
+	if ifMatch != "" {
+		h = http.Header{"If-Match": {ifMatch}}
+	}
 	_, err := a.call(ctx, request{op: "box upload", method: http.MethodPost,
-		url: a.uploadBase + "/files/" + url.PathEscape(fileID) + "/content", stream: pr, contentType: mw.FormDataContentType()}, &out)
+		url: a.uploadBase + "/files/" + url.PathEscape(fileID) + "/content", stream: pr, contentType: mw.FormDataContentType(), header: h}, &out)
 	pr.CloseWithError(errors.New("upload finished")) // unblock the writer if the call ended early
 	return out, err
 }
@@ -417,6 +430,13 @@ func (a *api) uploadVersion(ctx context.Context, fileID string, content io.Reade
 func (a *api) createWebhook(ctx context.Context, w wireWebhook) (wireWebhook, error) {
 	var out wireWebhook
 	err := a.sendJSON(ctx, "box create webhook", http.MethodPost, "/webhooks", "", w, &out)
+	return out, err
+}
+
+// updateWebhook changes a webhook's address and triggers (PUT /webhooks/{id}).
+func (a *api) updateWebhook(ctx context.Context, id string, u wireWebhookUpdate) (wireWebhook, error) {
+	var out wireWebhook
+	err := a.sendJSON(ctx, "box update webhook", http.MethodPut, "/webhooks/"+url.PathEscape(id), "", u, &out)
 	return out, err
 }
 

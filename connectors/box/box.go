@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -21,11 +22,12 @@ import (
 
 // Compile-time checks of the capabilities the Box connector offers.
 var (
-	_ connectors.Connector       = (*Conn)(nil)
-	_ connectors.Labeler         = (*Conn)(nil)
-	_ connectors.Uploader        = (*Conn)(nil)
-	_ connectors.Subscriber      = (*Conn)(nil)
-	_ connectors.WebhookReceiver = (*Conn)(nil)
+	_ connectors.Connector           = (*Conn)(nil)
+	_ connectors.Labeler             = (*Conn)(nil)
+	_ connectors.Uploader            = (*Conn)(nil)
+	_ connectors.ConditionalUploader = (*Conn)(nil)
+	_ connectors.Subscriber          = (*Conn)(nil)
+	_ connectors.WebhookReceiver     = (*Conn)(nil)
 )
 
 // Box production endpoints.
@@ -77,6 +79,14 @@ type Config struct {
 	Retries      int           // default 3
 	RetryBackoff time.Duration // default 500ms
 	MaxRetryWait time.Duration // default 2s
+	// EventStream is the event stream the change feed reads: StreamChanges (default; the
+	// service account's own stream, which covers what it can see) or
+	// StreamAdminLogsStreaming (the enterprise's; needs admin rights and the Manage
+	// enterprise properties scope).
+	EventStream EventStream
+	// EventPoll is how often the gateway reads the event stream without a notice; default
+	// one minute. Root-level files of "0" are seen no later than this.
+	EventPoll time.Duration
 }
 
 // Conn is a Box connector.
@@ -87,6 +97,9 @@ type Conn struct {
 	now    func() time.Time
 	keyFor map[string]string // MIP label id → classification key
 	idFor  map[string]string // classification key → MIP label id
+	// notifyURL is the webhook address Subscribe was last given, so that top-level folders
+	// seen in the event stream get their webhook at once.
+	notifyURL atomic.Pointer[string]
 }
 
 // New builds a Box connector. It does not contact Box.
@@ -105,6 +118,15 @@ func New(cfg Config) (*Conn, error) {
 	}
 	if len(cfg.Roots) == 0 {
 		cfg.Roots = []string{"0"}
+	}
+	if cfg.EventStream == "" {
+		cfg.EventStream = StreamChanges
+	}
+	if _, ok := streamRetention[cfg.EventStream]; !ok {
+		return nil, fmt.Errorf("%w, not %q", errNoStream, cfg.EventStream)
+	}
+	if cfg.EventPoll <= 0 {
+		cfg.EventPoll = time.Minute
 	}
 	if cfg.LabelMode == "" {
 		cfg.LabelMode = LabelNative
@@ -406,6 +428,27 @@ func (c *Conn) Upload(ctx context.Context, ref connectors.FileRef, content io.Re
 	if size >= 0 {
 		content = io.LimitReader(content, size)
 	}
-	_, err := c.api.uploadVersion(ctx, ref.ItemID, content)
+	_, err := c.api.uploadVersion(ctx, ref.ItemID, "", content)
+	return err
+}
+
+// UploadIfMatch implements connectors.ConditionalUploader: the new version is stored only if
+// the file is still as it was read. etag is the File.ETag labelgate read (the content's sha1,
+// or Box's etag); Box's If-Match takes its own etag, so the file's current sha1 and etag are
+// read first and the upload then carries that etag, which Box checks atomically (412 when it
+// moved, per POST /files/{id}/content in box-openapi.json).
+func (c *Conn) UploadIfMatch(ctx context.Context, ref connectors.FileRef, etag string, content io.Reader, size int64) error {
+	it, err := c.api.file(ctx, ref.ItemID, "etag,sha1")
+	if err != nil {
+		return err
+	}
+	if etag != it.SHA1 && etag != it.ETag {
+		return connectors.Errorf(connectors.KindChanged, "box upload", http.StatusPreconditionFailed, 0,
+			fmt.Errorf("file %s changed since it was read", ref.ItemID))
+	}
+	if size >= 0 {
+		content = io.LimitReader(content, size)
+	}
+	_, err = c.api.uploadVersion(ctx, ref.ItemID, it.ETag, content)
 	return err
 }

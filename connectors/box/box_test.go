@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,9 +28,28 @@ const (
 )
 
 type fixture struct {
-	emu  *emulator.Emulator
-	conn *box.Conn
-	subs *connectors.MemSubscriptions
+	emu   *emulator.Emulator
+	conn  *box.Conn
+	subs  *connectors.MemSubscriptions
+	clock *clock
+}
+
+// clock is the connector's clock, which tests move forward to age change cursors.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 func setup(t *testing.T, tweak ...func(*box.Config)) fixture {
@@ -38,7 +58,9 @@ func setup(t *testing.T, tweak ...func(*box.Config)) fixture {
 	require.NoError(t, err)
 	t.Cleanup(emu.Close)
 	subs := &connectors.MemSubscriptions{}
+	clk := &clock{t: time.Now()}
 	cfg := box.Config{
+		Now:           clk.Now,
 		EnterpriseID:  emu.EnterpriseID(),
 		ClientID:      "client",
 		ClientSecret:  "secret",
@@ -59,7 +81,7 @@ func setup(t *testing.T, tweak ...func(*box.Config)) fixture {
 	}
 	conn, err := box.New(cfg)
 	require.NoError(t, err)
-	return fixture{emu: emu, conn: conn, subs: subs}
+	return fixture{emu: emu, conn: conn, subs: subs, clock: clk}
 }
 
 func ref(drive, id string) connectors.FileRef {
@@ -208,9 +230,11 @@ func TestChanges(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, next, again)
 
-	// A position Box no longer keeps demands a resync.
+	// A position older than Box keeps events for demands a resync (decided from the
+	// cursor's age: Box answers such a position without an error, events simply gone).
 	require.NoError(t, f.emu.ModifyFile("1001", []byte("v3")))
 	f.emu.ExpireStream()
+	f.clock.Advance(21 * 24 * time.Hour)
 	_, err = f.conn.Changes(ctx, "100", next, func(connectors.File) error { return nil })
 	require.ErrorIs(t, err, connectors.ErrCursorExpired)
 }

@@ -16,6 +16,7 @@ import (
 type control struct {
 	emu   *emulator.Emulator
 	drive string
+	clock *clock
 }
 
 func (c control) Drive() string { return c.drive }
@@ -39,7 +40,12 @@ func (c control) DeleteFile(t testing.TB, ref connectors.FileRef) {
 	require.NoError(t, c.emu.TrashFile(ref.ItemID))
 }
 
-func (c control) ExpireCursors(testing.TB) { c.emu.ExpireStream() }
+// ExpireCursors lets Box's retention pass: the events go, and the connector's clock moves
+// past the retention so that it sees its cursors' age.
+func (c control) ExpireCursors(testing.TB) {
+	c.emu.ExpireStream()
+	c.clock.Advance(22 * 24 * time.Hour)
+}
 
 func (c control) Throttle(_ testing.TB, retryAfter time.Duration) {
 	c.emu.FailNext(emulator.Fault{Status: 429, RetryAfter: retryAfter})
@@ -49,6 +55,6 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	connectortest.Run(t, func(t *testing.T) connectortest.Fixture {
 		f := setup(t, func(c *box.Config) { c.Roots = []string{"200"} })
-		return connectortest.Fixture{Conn: f.conn, Control: control{emu: f.emu, drive: "200"}}
+		return connectortest.Fixture{Conn: f.conn, Control: control{emu: f.emu, drive: "200", clock: f.clock}}
 	})
 }

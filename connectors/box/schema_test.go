@@ -61,6 +61,13 @@ func TestProviderSchema(t *testing.T) {
 	again, err := conn.Subscribe(ctx, drives[0], hook.URL) // 409, then the list of webhooks
 	require.NoError(t, err)
 	require.Equal(t, sub.ID, again.ID)
+	// A new address: Box answers 409 whatever the address, so the webhook is read and updated
+	// in place (PUT /webhooks/{id}); then moved back for the deliveries below.
+	moved, err := conn.Subscribe(ctx, drives[0], hook.URL+"/moved")
+	require.NoError(t, err)
+	require.Equal(t, sub.ID, moved.ID)
+	_, err = conn.Subscribe(ctx, drives[0], hook.URL)
+	require.NoError(t, err)
 
 	// Walks (folder items, collaborations), stat, ranged reads, change feed.
 	var files []connectors.File
@@ -105,6 +112,9 @@ func TestProviderSchema(t *testing.T) {
 
 	// Upload a new version (multipart: the attributes part is checked).
 	require.NoError(t, conn.Upload(ctx, doc, bytes.NewReader([]byte("new content")), 11))
+	// A conditional upload whose etag is stale: Box's 412 body is checked too.
+	err = conn.UploadIfMatch(ctx, doc, "stale-etag", bytes.NewReader([]byte("x")), 1)
+	require.Equal(t, connectors.KindChanged, connectors.KindOf(err), "%v", err)
 
 	_, err = conn.Renew(ctx, sub)
 	require.NoError(t, err)

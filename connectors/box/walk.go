@@ -72,7 +72,12 @@ func decodeWalkCursor(s string) ([]frame, error) {
 
 // Walk implements connectors.Connector.
 func (c *Conn) Walk(ctx context.Context, drive string, cursor string, fn func(connectors.File, string) error) error {
-	stack := []frame{{Folder: drive}}
+	return c.walkFrom(ctx, drive, drive, cursor, fn)
+}
+
+// walkFrom walks the folder tree below folder, reporting its files as files of drive.
+func (c *Conn) walkFrom(ctx context.Context, drive, folder string, cursor string, fn func(connectors.File, string) error) error {
+	stack := []frame{{Folder: folder}}
 	if cursor != "" {
 		var err error
 		if stack, err = decodeWalkCursor(cursor); err != nil {
@@ -88,7 +93,7 @@ func (c *Conn) Walk(ctx context.Context, drive string, cursor string, fn func(co
 		below := stack[:len(stack)-1]
 		page, err := c.api.folderItems(ctx, top.Folder, top.Marker, c.cfg.PageSize, itemFields)
 		if err != nil {
-			if connectors.KindOf(err) == connectors.KindNotFound && top.Folder != drive {
+			if connectors.KindOf(err) == connectors.KindNotFound && top.Folder != folder {
 				// The folder went away since we saw it; the change feed reports its files.
 				c.log.DebugContext(ctx, "box: folder vanished during walk", "folder", top.Folder)
 				stack = below

@@ -153,14 +153,15 @@ func TestSubscribeAndSignedDeliveries(t *testing.T) {
 	sub, err := f.conn.Subscribe(ctx, connectors.Drive{ID: "100", Tenant: "E1000"}, srv.URL)
 	require.NoError(t, err)
 	require.NotEmpty(t, sub.ID)
-	require.True(t, sub.Expires.IsZero(), "Box webhooks do not expire")
+	require.WithinDuration(t, f.clock.Now().Add(48*time.Hour), sub.Expires, time.Second,
+		"Box webhooks do not expire: Expires is when Renew next checks the webhook")
 	f.subs.Put(connectors.AppBox, "E1000", sub)
 	hooks := f.emu.Webhooks()
 	require.Len(t, hooks, 1)
 	require.Equal(t, "100", hooks[0].TargetID)
 	require.ElementsMatch(t, box.Triggers, hooks[0].Triggers)
 
-	// Subscribing again adopts the existing webhook (Box allows one per target and address).
+	// Subscribing again adopts the existing webhook (Box allows one per item per app per user).
 	again, err := f.conn.Subscribe(ctx, connectors.Drive{ID: "100"}, srv.URL)
 	require.NoError(t, err)
 	require.Equal(t, sub.ID, again.ID)
@@ -172,7 +173,7 @@ func TestSubscribeAndSignedDeliveries(t *testing.T) {
 	ds := f.emu.Deliveries()
 	require.Len(t, ds, 1)
 	require.Equal(t, []connectors.Notice{{Kind: connectors.NoticeChanged, App: connectors.AppBox, Tenant: "E1000",
-		Drive: "100", ItemID: "1101", SubscriptionID: sub.ID, DedupKey: "box:" + ds[0].ID}}, notices)
+		Drive: "100", ItemID: "1101", SubscriptionID: sub.ID, DedupKey: "box:" + ds[0].PayloadID}}, notices)
 
 	// A replayed delivery passes verification (within ten minutes) with the same dedup key.
 	status, err := f.emu.Redeliver(ds[0], srv.URL)
@@ -181,12 +182,23 @@ func TestSubscribeAndSignedDeliveries(t *testing.T) {
 	replayed, _ := gw.take()
 	require.Equal(t, notices[0].DedupKey, replayed[0].DedupKey)
 
-	// Duplicate deliveries share their id; dropped ones never arrive.
+	// The same delivery replayed with a fresh BOX-DELIVERY-ID (unsigned) keeps its dedup key.
+	status, err = f.emu.ReplayWithFreshID(ds[0], srv.URL)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, status)
+	fresh, _ := gw.take()
+	require.Equal(t, notices[0].DedupKey, fresh[0].DedupKey)
+
+	// A duplicate arrives as Box's retry: a new delivery id, the same payload id and dedup key.
 	f.emu.DuplicateDeliveries(1)
 	require.NoError(t, f.emu.SetClassification("1001", "Public"))
 	dup, _ := gw.take()
 	require.Len(t, dup, 2)
 	require.Equal(t, dup[0].DedupKey, dup[1].DedupKey)
+	last := f.emu.Deliveries()
+	a, b := last[len(last)-2], last[len(last)-1]
+	require.NotEqual(t, a.ID, b.ID)
+	require.Equal(t, a.PayloadID, b.PayloadID)
 	f.emu.DropDeliveries(1)
 	require.NoError(t, f.emu.TrashFile("1002"))
 	dropped, _ := gw.take()
@@ -205,8 +217,10 @@ func TestSubscribeAndSignedDeliveries(t *testing.T) {
 	require.NoError(t, f.emu.ModifyFile("1005", []byte("x")))
 	forged, errs := gw.take()
 	require.Empty(t, forged)
-	require.Len(t, errs, 1)
-	require.True(t, errors.Is(errs[0], connectors.ErrForged))
+	require.Len(t, errs, 3, "refused, so Box retries (twice in the emulator), each refused")
+	for _, err := range errs {
+		require.True(t, errors.Is(err, connectors.ErrForged))
+	}
 }
 
 func TestRenewAndUnsubscribe(t *testing.T) {

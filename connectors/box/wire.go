@@ -141,6 +141,34 @@ type wireEvent struct {
 	Source    json.RawMessage `json:"source,omitempty"`
 }
 
+// wireEventSource is an event's source: a file or folder as GET /files returns it (the user
+// streams), or the EventSource shape of the enterprise stream (item_type, item_id,
+// item_name, parent, owned_by; box-openapi.json components.schemas.EventSource).
+type wireEventSource struct {
+	wireItem
+	ItemType string `json:"item_type,omitempty"`
+	ItemID   string `json:"item_id,omitempty"`
+	ItemName string `json:"item_name,omitempty"`
+}
+
+// item returns the source as an item, whichever shape it came in.
+func (s wireEventSource) item() wireItem {
+	it := s.wireItem
+	if it.ID == "" && s.ItemID != "" {
+		it.Type, it.ID, it.Name = s.ItemType, s.ItemID, s.ItemName
+	}
+	return it
+}
+
+// topLevel reports whether the item lies directly in "0".
+func (it wireItem) topLevel() bool {
+	if it.PathCollection != nil {
+		e := it.PathCollection.Entries
+		return len(e) == 1 && e[0].ID == "0"
+	}
+	return it.Parent != nil && it.Parent.ID == "0"
+}
+
 type wireEvents struct {
 	ChunkSize          int            `json:"chunk_size"`
 	NextStreamPosition streamPosition `json:"next_stream_position"`
@@ -190,6 +218,12 @@ type wireWebhook struct {
 	Address   string     `json:"address"`
 	Triggers  []string   `json:"triggers"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
+}
+
+// wireWebhookUpdate is the body of PUT /webhooks/{id}; the target stays as it is.
+type wireWebhookUpdate struct {
+	Address  string   `json:"address,omitempty"`
+	Triggers []string `json:"triggers,omitempty"`
 }
 
 type wireWebhooks struct {

@@ -85,6 +85,23 @@ func TestChangesSharedDrive(t *testing.T) {
 	require.Equal(t, "/Reports", got[0].Path)
 }
 
+// TestChangesDriveLevelEntry: a change to the shared drive itself (changeType "drive")
+// carries no fileId; it must not turn into a deleted file with an empty id.
+func TestChangesDriveLevelEntry(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	_, cur := f.changes(t, finance, "")
+	require.NoError(t, f.em.RenameSharedDrive(finance, "Finance (archive)"))
+	require.NoError(t, f.em.ModifyFile("f-budget", []byte("after the rename")))
+	got, next := f.changes(t, finance, cur)
+	require.Equal(t, []string{"f-budget"}, ids(got), "the drive entry reports no file")
+	for _, x := range got {
+		require.NotEmpty(t, x.Ref.ItemID)
+		require.False(t, x.Deleted)
+	}
+	require.NotEqual(t, cur, next)
+}
+
 func TestChangesExpiredTokenNeedsResync(t *testing.T) {
 	t.Parallel()
 	f := setup(t)

@@ -414,7 +414,7 @@ func (c *Conn) Changes(ctx context.Context, driveID, cursor string, fn func(conn
 		var cl *drive.ChangeList
 		err := c.call(ctx, "gdrive changes.list", func() error {
 			call := s.Changes.List(tok).PageSize(c.cfg.PageSize).SupportsAllDrives(true).Context(ctx).
-				Fields(googleapi.Field("nextPageToken,newStartPageToken,changes(fileId,removed,driveId,file(" + fileFields + "))"))
+				Fields(googleapi.Field("nextPageToken,newStartPageToken,changes(changeType,fileId,removed,driveId,file(" + fileFields + "))"))
 			if shared != "" {
 				call = call.DriveId(shared).IncludeItemsFromAllDrives(true)
 			} else {
@@ -433,6 +433,9 @@ func (c *Conn) Changes(ctx context.Context, driveID, cursor string, fn func(conn
 		for _, ch := range cl.Changes {
 			ref := connectors.FileRef{App: connectors.AppGDrive, Tenant: c.cfg.Tenant, Drive: driveID, ItemID: ch.FileId}
 			switch df := ch.File; {
+			case isDriveChange(ch):
+				c.driveChanged(ctx, driveID, ch) // no file to report (changes_drive.go)
+				continue
 			case ch.Removed || df == nil:
 				err = fn(connectors.File{Ref: ref, Deleted: true})
 			case df.MimeType == folderMime:

@@ -132,6 +132,11 @@ type Connector struct {
 	LabelMode         string            `yaml:"labelMode"`                       // native, embedded, both
 	LabelMap          map[string]string `yaml:"labelMap"`                        // MIP label id → provider label
 	Rescan            string            `yaml:"rescan"`                          // cron override
+	// EventStream is the Box event stream the change feed reads: changes (default: the
+	// service account's own stream) or admin_logs_streaming (the enterprise's; needs a
+	// co-admin service account and the Manage enterprise properties scope).
+	EventStream string        `yaml:"eventStream"`
+	EventPoll   time.Duration `yaml:"eventPoll"` // box: how often the event stream is read without a notice; default 1m
 }
 
 // Apps lists the connector apps labelgate knows.
@@ -423,6 +428,14 @@ func (c Config) Validate() Errors {
 			}
 		}
 		checkCron(key+".rescan", cn.Rescan)
+		switch cn.EventStream {
+		case "", "changes", "admin_logs_streaming":
+		default:
+			bad(key+".eventStream", "unknown event stream %q (want changes or admin_logs_streaming)", cn.EventStream)
+		}
+		if cn.EventPoll < 0 {
+			bad(key+".eventPoll", "must not be negative")
+		}
 	}
 	return es
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labelgate/labelgate/connectors"
 	boxemu "github.com/labelgate/labelgate/connectors/box/emulator"
@@ -341,7 +342,11 @@ func (t *Tenant) Connectors(dir string) ([]config.Connector, error) {
 	bx := config.Connector{Name: "box", App: "box", Tenant: t.Box.EnterpriseID(), ClientID: clientID, ClientSecret: secret,
 		BaseURL: t.Box.APIURL(), UploadURL: t.Box.UploadURL(), AuthURL: t.Box.TokenURL(), Domains: []string{domain},
 		PrimaryKey: "primary-key", SecondaryKey: "secondary-key",
-		LabelMap: map[string]string{LabelPublic: "Public", LabelGeneral: "General", LabelConfidential: "Confidential", LabelRestricted: "Restricted"}}
+		LabelMap: map[string]string{LabelPublic: "Public", LabelGeneral: "General", LabelConfidential: "Confidential", LabelRestricted: "Restricted"},
+		// As on a real tenant: Box takes no webhook on "0", so the connector hooks each
+		// top-level folder and reads the event stream for the rest; polled often here, since
+		// the demo lasts seconds.
+		Roots: []string{boxRoot}, EventPoll: 5 * time.Second}
 	return []config.Connector{sp, od, gd, bx}, nil
 }
 

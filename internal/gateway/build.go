@@ -28,6 +28,7 @@ func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log 
 				BaseURL: cc.BaseURL, UploadURL: cc.UploadURL, TokenURL: cc.AuthURL,
 				Roots: cc.Roots, Domains: cc.Domains, PrimaryKey: cc.PrimaryKey, SecondaryKey: cc.SecondaryKey,
 				LabelMap: cc.LabelMap, LabelMode: box.LabelMode(cc.LabelMode), Subscriptions: subs, Logger: l,
+				EventStream: box.EventStream(cc.EventStream), EventPoll: cc.EventPoll,
 			})
 		case "gdrive":
 			var key []byte

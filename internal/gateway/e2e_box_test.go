@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,6 +127,13 @@ func signedBoxDelivery(t *testing.T, id, webhookID, trigger string, source map[s
 	}
 }
 
+// boxPosition is the Box stream position inside a stored change cursor
+// ("s1.<stream>.<unix seconds>.<position>").
+func boxPosition(cursor string) string {
+	parts := strings.SplitN(cursor, ".", 4)
+	return parts[len(parts)-1]
+}
+
 // deliveryFor returns the last delivery the emulator made for a file.
 func deliveryFor(em *emulator.Emulator, fileID string) (emulator.Delivery, bool) {
 	ds := em.Deliveries()
@@ -167,7 +175,9 @@ func TestBoxEndToEnd(t *testing.T) {
 				withAdminToken(c)
 				c.Connectors = []config.Connector{{Name: "box", App: "box", Tenant: tenant, ClientID: "e2e-app", ClientSecret: "e2e-secret",
 					BaseURL: em.APIURL(), UploadURL: em.UploadURL(), AuthURL: em.TokenURL(), Roots: []string{boxHRRoot, boxFinanceRoot},
-					Domains: []string{"contoso.com"}, PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, LabelMap: boxLabelMap}}
+					Domains: []string{"contoso.com"}, PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, LabelMap: boxLabelMap,
+					// This test is about deliveries: no timed event-stream reads to blur what they did.
+					EventPoll: time.Hour}}
 			})
 			st := h.g.Store()
 			hookURL := h.g.PublicURL() + "/webhooks/box"
@@ -203,7 +213,7 @@ func TestBoxEndToEnd(t *testing.T) {
 			for _, root := range []string{boxHRRoot, boxFinanceRoot} {
 				cur, err := st.GetCursor(ctx, connectors.AppBox, tenant, root, store.CursorChanges)
 				require.NoError(t, err)
-				require.Equal(t, strconv.Itoa(em.StreamPosition()), cur, "root %s", root)
+				require.Equal(t, strconv.Itoa(em.StreamPosition()), boxPosition(cur), "root %s", root)
 			}
 			byName := map[string]boxFile{}
 			for _, f := range files {
@@ -249,7 +259,7 @@ func TestBoxEndToEnd(t *testing.T) {
 				rec, err := st.GetFile(ctx, plan.Ref)
 				cur, cerr := st.GetCursor(ctx, connectors.AppBox, tenant, boxFinanceRoot, store.CursorChanges)
 				return err == nil && cerr == nil && rec.LabelID == labeltest.LabelGeneral && rec.LastScanned.After(plan.LastScanned) &&
-					cur == strconv.Itoa(em.StreamPosition())
+					boxPosition(cur) == strconv.Itoa(em.StreamPosition())
 			}, 30*time.Second, 20*time.Millisecond)
 
 			// Key rotation: deliveries signed only with the secondary key are accepted.
@@ -299,6 +309,11 @@ func TestBoxEndToEnd(t *testing.T) {
 			status, err := em.Redeliver(primaryDelivery, hookURL)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusAccepted, status, "replayed delivery id")
+			// Replayed with a fresh BOX-DELIVERY-ID (which no signature covers), as Box's own
+			// retries arrive: the signed payload id is the same, so it is dropped too.
+			status, err = em.ReplayWithFreshID(primaryDelivery, hookURL)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusAccepted, status, "replayed with a fresh delivery id")
 
 			require.Never(t, func() bool {
 				cds, err := st.ChangedDrives(ctx, 10)
@@ -326,4 +341,143 @@ func TestBoxEndToEnd(t *testing.T) {
 			t.Logf("%s: whole flow took %v", b.Name, time.Since(start))
 		})
 	}
+}
+
+// TestBoxEndToEndRootZero runs the default and demo configuration, roots ["0"], the way a
+// real tenant allows it: Box refuses a V2 webhook on "0", so each top-level folder gets one;
+// a file directly in "0" is found by the gateway reading the event stream on a timer; a new
+// top-level folder seen in the stream gets its webhook; and after publicURL changes the
+// existing webhooks are updated in place rather than created again (Box answers 409).
+func TestBoxEndToEndRootZero(t *testing.T) {
+	t.Parallel()
+	b := storetest.Backends()[0]
+	ctx := context.Background()
+	files := boxFiles()
+	seed, dir := boxSeed(t, files)
+	em, err := emulator.New(emulator.Options{Seed: seed, SeedDir: dir, ClientID: "e2e-app", ClientSecret: "e2e-secret",
+		PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey})
+	require.NoError(t, err)
+	t.Cleanup(em.Close)
+	tenant := em.EnterpriseID()
+	h := startGateway(t, b, func(c *config.Config) {
+		c.Connectors = []config.Connector{{Name: "box", App: "box", Tenant: tenant, ClientID: "e2e-app", ClientSecret: "e2e-secret",
+			BaseURL: em.APIURL(), UploadURL: em.UploadURL(), AuthURL: em.TokenURL(), Roots: []string{"0"},
+			Domains: []string{"contoso.com"}, PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, LabelMap: boxLabelMap,
+			EventPoll: 200 * time.Millisecond}}
+	})
+	st := h.g.Store()
+	hookURL := h.g.PublicURL() + "/webhooks/box"
+	targets := func() []string {
+		var out []string
+		for _, w := range em.Webhooks() {
+			out = append(out, w.TargetID)
+		}
+		return out
+	}
+	require.Eventually(t, func() bool {
+		subs, err := st.Subscriptions(ctx, connectors.AppBox, tenant)
+		return err == nil && len(subs) == 1 && len(em.Webhooks()) == 3
+	}, 30*time.Second, 20*time.Millisecond)
+	require.ElementsMatch(t, []string{boxHRRoot, boxFinanceRoot, boxOutsideRoot}, targets(), "every top-level folder, never 0")
+	require.Eventually(t, func() bool { return scannedCount(st, connectors.AppBox) == len(files)+1 }, 45*time.Second, 20*time.Millisecond)
+
+	// A file directly in "0": no webhook can tell, the polled event stream does.
+	rootID, err := em.AddFile("0", "AtTheRoot.docx", labeltest.Docx(labeltest.Options{LabelInfo: []labeltest.Label{labeltest.General()}}), "alice@contoso.com")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		rec, found := fileByName(st, connectors.AppBox, "AtTheRoot.docx")
+		return found && rec.Ref.ItemID == rootID && rec.LabelID == labeltest.LabelGeneral
+	}, 30*time.Second, 20*time.Millisecond)
+
+	// A new top-level folder gets its webhook from the event stream; its files then arrive
+	// by webhook.
+	legal, err := em.AddFolder("0", "Legal")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(em.Webhooks()) == 4 }, 30*time.Second, 20*time.Millisecond)
+	require.Contains(t, targets(), legal)
+	contractID, err := em.AddFile(legal, "Contract.docx", labeltest.Docx(labeltest.Options{}), "alice@contoso.com")
+	require.NoError(t, err)
+	d, ok := deliveryFor(em, contractID)
+	require.True(t, ok)
+	require.Equal(t, http.StatusAccepted, d.Status)
+	require.Eventually(t, func() bool {
+		_, found := fileByName(st, connectors.AppBox, "Contract.docx")
+		return found
+	}, 30*time.Second, 20*time.Millisecond)
+
+	// Sharing: a file given a public link is rescanned at once (SHARED_LINK.CREATED).
+	notes, _ := fileByName(st, connectors.AppBox, "Notes.pptx")
+	require.Equal(t, connectors.AccessPrivate, notes.Access)
+	require.NoError(t, em.SetSharedLink(notes.Ref.ItemID, "open"))
+	require.Eventually(t, func() bool {
+		rec, err := st.GetFile(ctx, notes.Ref)
+		return err == nil && rec.Access == connectors.AccessPublic
+	}, 30*time.Second, 20*time.Millisecond)
+
+	// A trash whose delivery is lost: the event stream's entry (path_collection: the Trash)
+	// still marks the file deleted.
+	salaries, _ := fileByName(st, connectors.AppBox, "Salaries.docx")
+	em.DropDeliveries(1)
+	require.NoError(t, em.TrashFile(salaries.Ref.ItemID))
+	require.Eventually(t, func() bool {
+		rec, err := st.GetFile(ctx, salaries.Ref)
+		return err == nil && rec.Deleted
+	}, 30*time.Second, 20*time.Millisecond)
+
+	// publicURL moved: Box still has the old address and so does the store. The upkeep
+	// loop updates the webhooks in place (no new ones: Box would answer 409).
+	subs, err := st.Subscriptions(ctx, connectors.AppBox, tenant)
+	require.NoError(t, err)
+	old := subs[0]
+	old.NotifyURL = "https://old.example/webhooks/box"
+	require.NoError(t, st.PutSubscription(ctx, connectors.AppBox, tenant, old))
+	for _, w := range em.Webhooks() {
+		require.True(t, em.SetWebhookAddress(w.ID, old.NotifyURL))
+	}
+	created, _ := em.WebhookCalls()
+	require.Eventually(t, func() bool {
+		for _, w := range em.Webhooks() {
+			if w.Address != hookURL {
+				return false
+			}
+		}
+		subs, err := st.Subscriptions(ctx, connectors.AppBox, tenant)
+		return err == nil && len(subs) == 1 && subs[0].NotifyURL == hookURL
+	}, 30*time.Second, 20*time.Millisecond)
+	after, updated := em.WebhookCalls()
+	require.Equal(t, created, after, "no webhook created again")
+	require.GreaterOrEqual(t, updated, 4)
+	require.Len(t, em.Webhooks(), 4)
+}
+
+// TestBoxEnterpriseStreamNeedsAdmin: with eventStream admin_logs_streaming and a service
+// account that is no admin, Box answers 403; the gateway records an operational event naming
+// the set-up step and waits minutes, not a second, before reading again.
+func TestBoxEnterpriseStreamNeedsAdmin(t *testing.T) {
+	t.Parallel()
+	b := storetest.Backends()[0]
+	ctx := context.Background()
+	seed, dir := boxSeed(t, boxFiles())
+	em, err := emulator.New(emulator.Options{Seed: seed, SeedDir: dir, ClientID: "e2e-app", ClientSecret: "e2e-secret",
+		PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey})
+	require.NoError(t, err)
+	t.Cleanup(em.Close)
+	tenant := em.EnterpriseID()
+	h := startGateway(t, b, func(c *config.Config) {
+		c.Connectors = []config.Connector{{Name: "box", App: "box", Tenant: tenant, ClientID: "e2e-app", ClientSecret: "e2e-secret",
+			BaseURL: em.APIURL(), UploadURL: em.UploadURL(), AuthURL: em.TokenURL(), Roots: []string{boxHRRoot},
+			PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, EventStream: "admin_logs_streaming"}}
+	})
+	st := h.g.Store()
+	var evs []store.Event
+	require.Eventually(t, func() bool {
+		evs, err = st.ListEvents(ctx, store.EventFilter{App: connectors.AppBox, Tenant: tenant, Kind: "connector_auth_failed"}, 10)
+		return err == nil && len(evs) > 0
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Contains(t, evs[0].Detail, "admin_logs_streaming")
+	require.Contains(t, evs[0].Detail, "Manage enterprise properties")
+	require.Never(t, func() bool {
+		evs, err := st.ListEvents(ctx, store.EventFilter{App: connectors.AppBox, Tenant: tenant, Kind: "connector_auth_failed"}, 10)
+		return err != nil || len(evs) > 1
+	}, 2*time.Second, 50*time.Millisecond, "no second attempt within seconds")
 }

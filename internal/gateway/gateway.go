@@ -227,6 +227,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.startRescans(bgCtx)
 	g.goBG(func() { g.feedLoop(bgCtx) })
 	g.goBG(func() { g.subLoop(bgCtx) })
+	g.goBG(func() { g.pollFeeds(bgCtx) })
 	g.goBG(func() { g.schedulerLoop(bgCtx) })
 	g.goBG(func() {
 		if err := g.dispatch.Run(bgCtx); err != nil {

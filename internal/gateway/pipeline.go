@@ -204,6 +204,10 @@ func (g *Gateway) readChangedDrives(ctx context.Context) (int, error) {
 			if ra, ok := connectors.RetryAfter(err); ok {
 				delay = ra
 			}
+			if feedNeedsAdmin(err) {
+				delay = feedAdminRetry
+				g.feedNeedsAdmin(ctx, d, err)
+			}
 			g.log.Warn("change feed read failed; will retry", "app", d.App, "tenant", d.Tenant, "drive", d.Drive, "retryIn", delay, "err", err)
 			if rerr := g.store.ReleaseDriveChanged(context.WithoutCancel(ctx), d, delay); rerr != nil {
 				g.log.Error("change feed: release", "drive", d.Drive, "err", rerr)
@@ -335,6 +339,9 @@ func (g *Gateway) MaintainSubscriptions(ctx context.Context, c *Conn) error {
 		}
 		s, exists := byDrive[d.ID]
 		now := g.now()
+		if exists && boxAddressMoved(c, s, notifyURL) {
+			s.NotifyURL, s.Expires = notifyURL, now // renew now, at the new address (boxfeed.go)
+		}
 		switch {
 		case !exists:
 			ns, err := sub.Subscribe(ctx, d, notifyURL)

@@ -18,17 +18,21 @@ import (
 
 // triggerFor maps an event type to the webhook trigger Box fires for it on a file.
 var triggerFor = map[string]string{
-	"ITEM_UPLOAD":              "FILE.UPLOADED",
-	"ITEM_COPY":                "FILE.COPIED",
-	"ITEM_MOVE":                "FILE.MOVED",
-	"ITEM_UNDELETE_VIA_TRASH":  "FILE.RESTORED",
-	"ITEM_RENAME":              "FILE.RENAMED",
-	"ITEM_TRASH":               "FILE.TRASHED",
-	"METADATA_INSTANCE_CREATE": "METADATA_INSTANCE.CREATED",
-	"METADATA_INSTANCE_UPDATE": "METADATA_INSTANCE.UPDATED",
-	"METADATA_INSTANCE_DELETE": "METADATA_INSTANCE.DELETED",
-	"ITEM_SHARED_UPDATE":       "SHARED_LINK.UPDATED",
-	"COLLAB_ADD_COLLABORATOR":  "COLLABORATION.CREATED",
+	"ITEM_UPLOAD":                "FILE.UPLOADED",
+	"ITEM_COPY":                  "FILE.COPIED",
+	"ITEM_MOVE":                  "FILE.MOVED",
+	"ITEM_UNDELETE_VIA_TRASH":    "FILE.RESTORED",
+	"ITEM_RENAME":                "FILE.RENAMED",
+	"ITEM_TRASH":                 "FILE.TRASHED",
+	"METADATA_INSTANCE_CREATE":   "METADATA_INSTANCE.CREATED",
+	"METADATA_INSTANCE_UPDATE":   "METADATA_INSTANCE.UPDATED",
+	"METADATA_INSTANCE_DELETE":   "METADATA_INSTANCE.DELETED",
+	"ITEM_SHARED_CREATE":         "SHARED_LINK.CREATED",
+	"ITEM_SHARED_UPDATE":         "SHARED_LINK.UPDATED",
+	"ITEM_SHARED_UNSHARE":        "SHARED_LINK.DELETED",
+	"COLLAB_ADD_COLLABORATOR":    "COLLABORATION.CREATED",
+	"COLLAB_REMOVE_COLLABORATOR": "COLLABORATION.REMOVED",
+	"COLLAB_ROLE_CHANGE":         "COLLABORATION.UPDATED",
 }
 
 type pendingDelivery struct {
@@ -58,7 +62,7 @@ func (e *Emulator) recordLocked(typ string, it *item) []pendingDelivery {
 		if !slices.Contains(h.triggers, trigger) || !e.underLocked(it, h.targetID) {
 			continue
 		}
-		d := pendingDelivery{id: "dlv-" + e.newID(), hook: *h, trigger: trigger, source: src, at: now, copies: 1}
+		d := pendingDelivery{id: "whe-" + e.newID(), hook: *h, trigger: trigger, source: src, at: now, copies: 1}
 		if e.dropDeliveries > 0 {
 			e.dropDeliveries--
 			d.dropped = true
@@ -87,7 +91,12 @@ func (e *Emulator) underLocked(it *item, folderID string) bool {
 	return false
 }
 
-// deliver POSTs deliveries to their webhook addresses, signed as Box signs them.
+// deliver POSTs deliveries to their webhook addresses, signed as Box signs them. Box retries a
+// delivery that is not answered 2xx within 30 seconds; each attempt carries a new
+// BOX-DELIVERY-ID (and timestamp and signatures) while the payload's id stays the same
+// (https://developer.box.com/guides/webhooks/v2/, "Payload headers", "Payload body" and
+// "Retries"). The emulator retries Options.DeliveryRetries times, RetryDelay apart, instead of
+// Box's hours; a duplicated delivery is such a retry.
 func (e *Emulator) deliver(ds []pendingDelivery) {
 	for _, d := range ds {
 		body, _ := json.Marshal(map[string]any{
@@ -95,36 +104,32 @@ func (e *Emulator) deliver(ds []pendingDelivery) {
 			"webhook": map[string]any{"id": d.hook.id, "type": "webhook"}, "created_by": userJSON(e.service),
 			"source": d.source, "additional_info": []any{},
 		})
-		e.mu.Lock()
-		primary, secondary, secondaryOnly := e.primaryKey, e.secondaryKey, e.secondaryOnly
-		e.mu.Unlock()
-		ts := e.now().Format(time.RFC3339)
-		h := http.Header{}
-		h.Set("Content-Type", "application/json; charset=UTF-8")
-		h.Set("BOX-DELIVERY-ID", d.id)
-		h.Set("BOX-DELIVERY-TIMESTAMP", ts)
-		if !secondaryOnly {
-			h.Set("BOX-SIGNATURE-PRIMARY", Sign(primary, body, ts))
-		}
-		h.Set("BOX-SIGNATURE-SECONDARY", Sign(secondary, body, ts))
-		h.Set("BOX-SIGNATURE-ALGORITHM", "HmacSHA256")
-		h.Set("BOX-SIGNATURE-VERSION", "1")
-		rec := Delivery{ID: d.id, WebhookID: d.hook.id, Trigger: d.trigger, Header: h, Body: body, Dropped: d.dropped}
-		if id, ok := d.source["id"].(string); ok {
-			rec.SourceID = id
-		}
+		sourceID, _ := d.source["id"].(string)
 		if d.dropped {
-			e.record(rec)
+			e.record(Delivery{ID: e.deliveryID(), PayloadID: d.id, WebhookID: d.hook.id, Trigger: d.trigger, SourceID: sourceID,
+				Body: body, Dropped: true})
 			continue
 		}
 		send := func() {
-			for range d.copies {
-				r := rec
-				r.Status, r.Err = e.post(d.hook.address, h, body)
-				if r.Err != "" || r.Status >= 300 {
-					e.log.Debug("box emulator: delivery not accepted", "delivery", d.id, "address", d.hook.address, "status", r.Status, "err", r.Err)
+			sent := 0
+			for attempt := 0; attempt < 1+e.opts.DeliveryRetries+d.copies-1; attempt++ {
+				if attempt > 0 && e.opts.RetryDelay > 0 {
+					time.Sleep(e.opts.RetryDelay)
 				}
-				e.record(r)
+				rec := Delivery{ID: e.deliveryID(), PayloadID: d.id, WebhookID: d.hook.id, Trigger: d.trigger, SourceID: sourceID,
+					Body: body, Header: e.signedHeader(body), Attempt: attempt}
+				rec.Header.Set("BOX-DELIVERY-ID", rec.ID)
+				rec.Status, rec.Err = e.post(d.hook.address, rec.Header, body)
+				e.record(rec)
+				ok := rec.Err == "" && rec.Status >= 200 && rec.Status < 300
+				if !ok {
+					e.log.Debug("box emulator: delivery not accepted", "delivery", rec.ID, "address", d.hook.address, "status", rec.Status, "err", rec.Err)
+				}
+				if ok {
+					if sent++; sent >= d.copies {
+						return
+					}
+				}
 			}
 		}
 		if d.delay > 0 {
@@ -133,6 +138,32 @@ func (e *Emulator) deliver(ds []pendingDelivery) {
 		}
 		send()
 	}
+}
+
+// deliveryID is a fresh BOX-DELIVERY-ID.
+func (e *Emulator) deliveryID() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return "dlv-" + e.newID()
+}
+
+// signedHeader is one delivery attempt's headers: a fresh timestamp and its signatures.
+func (e *Emulator) signedHeader(body []byte) http.Header {
+	e.mu.Lock()
+	primary, secondary, secondaryOnly := e.primaryKey, e.secondaryKey, e.secondaryOnly
+	e.mu.Unlock()
+	ts := e.now().Format(time.RFC3339)
+	h := http.Header{}
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	h.Set("BOX-DELIVERY-TIMESTAMP", ts)
+	if !secondaryOnly {
+		h.Set("BOX-SIGNATURE-PRIMARY", Sign(primary, body, ts))
+	}
+	h.Set("BOX-SIGNATURE-SECONDARY", Sign(secondary, body, ts))
+	h.Set("BOX-SIGNATURE-ALGORITHM", "HmacSHA256")
+	h.Set("BOX-SIGNATURE-VERSION", "1")
+	h.Set("User-Agent", "Box-WH-Client/0.1")
+	return h
 }
 
 func (e *Emulator) post(addr string, h http.Header, body []byte) (int, string) {
@@ -209,7 +240,7 @@ func (e *Emulator) change(id string, k kind, typ string, fn func(*item) error) e
 	return nil
 }
 
-// AddFolder creates a folder (no event: folders matter only through their files).
+// AddFolder creates a folder, recording an ITEM_CREATE event for it.
 func (e *Emulator) AddFolder(parent, name string) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -219,6 +250,7 @@ func (e *Emulator) AddFolder(parent, name string) (string, error) {
 	now := e.now().UTC().Truncate(time.Second)
 	it := &item{id: e.newID(), name: name, parent: parent, folder: true, owner: e.service, created: now, modified: now}
 	e.items[it.id] = it
+	e.recordLocked("ITEM_CREATE", it) // no trigger of labelgate's: nothing to deliver
 	return it.id, nil
 }
 
@@ -243,6 +275,7 @@ func (e *Emulator) EnsureFolder(parent, path string) (string, error) {
 		now := e.now().UTC().Truncate(time.Second)
 		next := &item{id: e.newID(), name: name, parent: cur.id, folder: true, owner: e.service, created: now, modified: now}
 		e.items[next.id] = next
+		e.recordLocked("ITEM_CREATE", next)
 		cur = next
 	}
 	return cur.id, nil
@@ -305,7 +338,18 @@ func (e *Emulator) TrashFile(id string) error {
 // SetSharedLink sets a file's or folder's shared link access: open, company,
 // collaborators, or "" for none.
 func (e *Emulator) SetSharedLink(id, access string) error {
-	return e.change(id, anyKind, "ITEM_SHARED_UPDATE", func(it *item) error {
+	typ := "ITEM_SHARED_UPDATE"
+	e.mu.Lock()
+	if it, ok := e.items[id]; ok {
+		switch {
+		case it.sharedLink == "" && access != "":
+			typ = "ITEM_SHARED_CREATE"
+		case it.sharedLink != "" && access == "":
+			typ = "ITEM_SHARED_UNSHARE"
+		}
+	}
+	e.mu.Unlock()
+	return e.change(id, anyKind, typ, func(it *item) error {
 		switch access {
 		case "", "open", "company", "collaborators":
 		default:
@@ -320,6 +364,18 @@ func (e *Emulator) SetSharedLink(id, access string) error {
 func (e *Emulator) AddCollaborator(id, who, role string) error {
 	return e.change(id, anyKind, "COLLAB_ADD_COLLABORATOR", func(it *item) error {
 		it.collabs = append(it.collabs, e.newCollab(who, role))
+		return nil
+	})
+}
+
+// RemoveCollaborators removes every collaboration of who (a login, or "group:<name>") on a
+// file or folder.
+func (e *Emulator) RemoveCollaborators(id, who string) error {
+	return e.change(id, anyKind, "COLLAB_REMOVE_COLLABORATOR", func(it *item) error {
+		g, isGroup := strings.CutPrefix(who, "group:")
+		it.collabs = slices.DeleteFunc(it.collabs, func(c collab) bool {
+			return (isGroup && c.group == g) || (!isGroup && c.login == who)
+		})
 		return nil
 	})
 }
@@ -416,14 +472,28 @@ func (e *Emulator) NotReady(fileID string, retryAfter time.Duration) {
 	e.mu.Unlock()
 }
 
-// ExpireStream makes every stream position handed out so far stale, the current end
-// included: using one answers 400 bad_request (about the stream_position). Positions are posBase + event
-// index, and posBase jumps so that new positions are all above the old ones.
+// ExpireStream drops every event recorded so far, as Box does once they are older than its
+// retention. A position handed out before is still accepted (Box documents no error for it)
+// and simply finds the lost events gone: a reader must tell from its cursor's age.
 func (e *Emulator) ExpireStream() {
 	e.mu.Lock()
 	e.expiredBefore = len(e.events)
-	e.posBase += 1_000_000
 	e.mu.Unlock()
+}
+
+// SetAdminEvents says whether the service account may read admin_logs_streaming (an admin
+// or co-admin, with the app's Manage enterprise properties scope); otherwise 403.
+func (e *Emulator) SetAdminEvents(on bool) {
+	e.mu.Lock()
+	e.adminEvents = on
+	e.mu.Unlock()
+}
+
+// WebhookCalls counts webhook creations and updates made through the API.
+func (e *Emulator) WebhookCalls() (created, updated int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.webhookCreates, e.webhookUpdates
 }
 
 // DuplicateLastEvents appends the last n events to the stream again with their event ids,
@@ -449,7 +519,8 @@ func (e *Emulator) DropDeliveries(n int) {
 	e.mu.Unlock()
 }
 
-// DuplicateDeliveries makes the next n webhook deliveries arrive twice (same delivery id).
+// DuplicateDeliveries makes the next n webhook deliveries arrive twice, the second as Box's
+// retry would: a new BOX-DELIVERY-ID, the same payload id.
 func (e *Emulator) DuplicateDeliveries(n int) {
 	e.mu.Lock()
 	e.dupDeliveries = n
@@ -478,10 +549,23 @@ func (e *Emulator) Deliveries() []Delivery {
 	return slices.Clone(e.deliveries)
 }
 
-// Redeliver sends a recorded delivery again with its original id, timestamp and signatures,
-// as a replay attacker (or Box's retry) would.
+// Redeliver sends a recorded delivery again with its original headers (id, timestamp and
+// signatures), as a replay attacker would.
 func (e *Emulator) Redeliver(d Delivery, addr string) (int, error) {
-	status, msg := e.post(addr, d.Header, d.Body)
+	return e.replay(d, d.Header, addr)
+}
+
+// ReplayWithFreshID sends a recorded delivery again with its signed body and timestamp but a
+// new BOX-DELIVERY-ID (which no signature covers), as an attacker would to dodge a receiver
+// that deduplicates on the header.
+func (e *Emulator) ReplayWithFreshID(d Delivery, addr string) (int, error) {
+	h := d.Header.Clone()
+	h.Set("BOX-DELIVERY-ID", e.deliveryID())
+	return e.replay(d, h, addr)
+}
+
+func (e *Emulator) replay(d Delivery, h http.Header, addr string) (int, error) {
+	status, msg := e.post(addr, h, d.Body)
 	if msg != "" {
 		return status, errors.New(msg)
 	}
@@ -504,6 +588,18 @@ func (e *Emulator) Webhooks() []Webhook {
 		out = append(out, Webhook{ID: h.id, TargetID: h.targetID, Address: h.address, Triggers: slices.Clone(h.triggers)})
 	}
 	return out
+}
+
+// SetWebhookAddress points a webhook at another address, as an earlier deployment with
+// another publicURL would have left it.
+func (e *Emulator) SetWebhookAddress(id, address string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h, ok := e.webhooks[id]
+	if ok {
+		h.address = address
+	}
+	return ok
 }
 
 // DeleteWebhook removes a webhook, as Box does when deliveries keep failing.

@@ -49,6 +49,17 @@ type Options struct {
 	Logger  *slog.Logger
 	// HTTPClient sends webhook deliveries; default a client with a 10s timeout.
 	HTTPClient *http.Client
+	// DeliveryRetries is how often a delivery not answered 2xx is retried (Box: up to 12
+	// times over two hours); default 2. RetryDelay is the pause between attempts; default 0.
+	DeliveryRetries int
+	RetryDelay      time.Duration
+	// Retention is how long events stay in the stream (Box: 21 days for changes, 14 for
+	// admin_logs_streaming); default 14 days, on Now's clock.
+	Retention time.Duration
+	// MaxWebhooks is Box's limit of webhooks per app per user; default 1000.
+	MaxWebhooks int
+	// AdminEvents lets the service account read admin_logs_streaming (see SetAdminEvents).
+	AdminEvents bool
 	// Middleware, when set, wraps the emulator's handler (the schema suite records with it).
 	Middleware func(http.Handler) http.Handler
 }
@@ -154,9 +165,12 @@ type Fault struct {
 	Times      int // default 1
 }
 
-// Delivery is a webhook delivery the emulator made (or dropped).
+// Delivery is one webhook delivery attempt the emulator made (or dropped). ID is the
+// BOX-DELIVERY-ID, new on every attempt; PayloadID is the body's id, the same on retries.
 type Delivery struct {
 	ID        string
+	PayloadID string
+	Attempt   int // 0 for the first attempt, then retries
 	WebhookID string
 	Trigger   string
 	SourceID  string
@@ -199,6 +213,9 @@ type Emulator struct {
 	secondaryKey    string
 	deliveries      []Delivery
 	chaos           chaos.Injector
+	adminEvents     bool
+	webhookCreates  int
+	webhookUpdates  int
 }
 
 // New starts an emulator.
@@ -227,6 +244,18 @@ func New(opts Options) (*Emulator, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	if opts.DeliveryRetries == 0 {
+		opts.DeliveryRetries = 2
+	}
+	if opts.DeliveryRetries < 0 {
+		opts.DeliveryRetries = 0
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 14 * 24 * time.Hour
+	}
+	if opts.MaxWebhooks <= 0 {
+		opts.MaxWebhooks = 1000
+	}
 	e := &Emulator{
 		opts: opts, log: opts.Logger, now: opts.Now, client: opts.HTTPClient,
 		nextID:       900000,
@@ -239,6 +268,7 @@ func New(opts Options) (*Emulator, error) {
 		labelWrites:  map[string]int{},
 		primaryKey:   opts.PrimaryKey,
 		secondaryKey: opts.SecondaryKey,
+		adminEvents:  opts.AdminEvents,
 	}
 	e.service = &user{id: "1", login: "AutomationUser_" + opts.EnterpriseID + "@boxdevedition.com", name: "labelgate"}
 	e.users[e.service.login] = e.service

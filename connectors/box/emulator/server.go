@@ -34,6 +34,7 @@ func (e *Emulator) routes() http.Handler {
 	api("GET /2.0/webhooks", e.listWebhooks)
 	api("POST /2.0/webhooks", e.createWebhook)
 	api("GET /2.0/webhooks/{id}", e.getWebhook)
+	api("PUT /2.0/webhooks/{id}", e.updateWebhook)
 	api("DELETE /2.0/webhooks/{id}", e.deleteWebhookHandler)
 	api("POST /api/2.0/files/{id}/content", e.upload)
 	// Pre-signed download URLs, like dl.boxcloud.com: no token needed.
@@ -177,7 +178,11 @@ func (e *Emulator) itemJSON(it *item, fields map[string]bool) map[string]any {
 		"shared_link":         nil,
 	}
 	if it.trashed {
+		// A trashed item's path_collection is the Trash (folder "1"), not where it was
+		// (GET /folders/{id}/trash and the Trashed File/Folder resources in Box's reference).
 		full["item_status"] = "trashed"
+		full["path_collection"] = map[string]any{"total_count": 1, "entries": []any{
+			map[string]any{"type": "folder", "id": "1", "sequence_id": nil, "etag": nil, "name": "Trash"}}}
 	}
 	if !it.folder {
 		full["size"] = len(it.content())
@@ -562,14 +567,30 @@ func (e *Emulator) schema(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// eventsHandler serves GET /events. Positions are posBase + event index. Box documents no
+// error for a position older than its retention (21 days for changes, 14 for
+// admin_logs_streaming: https://developer.box.com/guides/events/parameters/stream-types), so
+// such a position is served from the oldest event still kept, as if nothing were lost.
 func (e *Emulator) eventsHandler(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if q.Get("stream_type") != "changes" {
-		boxError(w, 400, "bad_request", "the emulator only serves stream_type=changes")
+	stream := q.Get("stream_type")
+	switch stream {
+	case "changes":
+	case "admin_logs_streaming":
+		e.mu.Lock()
+		admin := e.adminEvents
+		e.mu.Unlock()
+		if !admin {
+			boxError(w, 403, "access_denied_insufficient_permissions", "Access denied - insufficient permission")
+			return
+		}
+	default:
+		boxError(w, 400, "bad_request", "the emulator serves stream_type=changes and admin_logs_streaming")
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.purgeLocked()
 	limit, _, ok := pageParams(w, r, 100, 500)
 	if !ok {
 		return
@@ -578,7 +599,7 @@ func (e *Emulator) eventsHandler(w http.ResponseWriter, r *http.Request) {
 	start := 0
 	switch pos {
 	case "now":
-		writeJSON(w, 200, map[string]any{"chunk_size": 0, "next_stream_position": e.posBase + len(e.events), "entries": []any{}})
+		writeJSON(w, 200, map[string]any{"chunk_size": 0, "next_stream_position": strconv.Itoa(e.posBase + len(e.events)), "entries": []any{}})
 		return
 	case "", "0":
 		start = e.expiredBefore
@@ -588,21 +609,56 @@ func (e *Emulator) eventsHandler(w http.ResponseWriter, r *http.Request) {
 			boxError(w, 400, "bad_request", "invalid stream_position "+pos)
 			return
 		}
-		if n < e.posBase+e.expiredBefore {
-			// Box documents no error for an expired position (issue 19); "invalid_stream_position"
-			// was invented and is no ClientError code (schema suite), so the code is bad_request.
-			boxError(w, 400, "bad_request", "stream_position "+pos+" is no longer available")
-			return
-		}
-		start = min(n-e.posBase, len(e.events))
+		start = min(max(n-e.posBase, e.expiredBefore), len(e.events))
 	}
 	end := min(start+limit, len(e.events))
 	entries := []map[string]any{}
 	for _, ev := range e.events[start:end] {
+		if stream == "admin_logs_streaming" {
+			entries = append(entries, adminEvent(ev, e.service))
+			continue
+		}
 		entries = append(entries, map[string]any{"type": "event", "event_id": ev.id, "event_type": ev.typ,
 			"created_at": ev.at.Format(time.RFC3339), "created_by": userJSON(e.service), "source": ev.source})
 	}
 	writeJSON(w, 200, map[string]any{"chunk_size": len(entries), "next_stream_position": strconv.Itoa(e.posBase + end), "entries": entries})
+}
+
+// adminEventType maps a user-stream event type to the enterprise stream's name for the same
+// action (both sets are in the Event schema's event_type enum of box-openapi.json).
+var adminEventType = map[string]string{
+	"ITEM_UPLOAD": "UPLOAD", "ITEM_CREATE": "UPLOAD", "ITEM_TRASH": "DELETE", "ITEM_MOVE": "MOVE", "ITEM_COPY": "COPY",
+	"ITEM_RENAME": "RENAME", "ITEM_UNDELETE_VIA_TRASH": "UNDELETE", "ITEM_SHARED_UPDATE": "ITEM_SHARED_UPDATE",
+	"ITEM_SHARED_CREATE": "SHARE", "ITEM_SHARED_UNSHARE": "UNSHARE", "COLLAB_ADD_COLLABORATOR": "COLLABORATION_INVITE",
+	"COLLAB_REMOVE_COLLABORATOR": "COLLABORATION_REMOVE", "COLLAB_ROLE_CHANGE": "COLLABORATION_ROLE_CHANGE",
+	"METADATA_INSTANCE_CREATE": "METADATA_INSTANCE_CREATE", "METADATA_INSTANCE_UPDATE": "METADATA_INSTANCE_UPDATE",
+	"METADATA_INSTANCE_DELETE": "METADATA_INSTANCE_DELETE",
+}
+
+// adminEvent renders an event as admin_logs_streaming does: its source is an EventSource
+// (item_type, item_id, item_name, parent, owned_by), with no path_collection.
+func adminEvent(ev event, by *user) map[string]any {
+	typ := adminEventType[ev.typ]
+	if typ == "" {
+		typ = ev.typ
+	}
+	src := map[string]any{"item_type": ev.source["type"], "item_id": ev.source["id"], "item_name": ev.source["name"]}
+	if p, ok := ev.source["parent"]; ok {
+		src["parent"] = p
+	}
+	if o, ok := ev.source["owned_by"]; ok {
+		src["owned_by"] = o
+	}
+	return map[string]any{"type": "event", "event_id": ev.id, "event_type": typ, "created_at": ev.at.Format(time.RFC3339),
+		"created_by": userJSON(by), "source": src, "additional_details": map[string]any{}}
+}
+
+// purgeLocked drops events older than the retention from the stream.
+func (e *Emulator) purgeLocked() {
+	cut := e.now().Add(-e.opts.Retention)
+	for e.expiredBefore < len(e.events) && e.events[e.expiredBefore].at.Before(cut) {
+		e.expiredBefore++
+	}
 }
 
 func (e *Emulator) webhookJSON(h *webhook) map[string]any {
@@ -630,33 +686,60 @@ func (e *Emulator) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, resp)
 }
 
-var knownTriggers = map[string]bool{
-	"FILE.UPLOADED": true, "FILE.COPIED": true, "FILE.MOVED": true, "FILE.RESTORED": true, "FILE.RENAMED": true,
-	"FILE.TRASHED": true, "FILE.DELETED": true, "FILE.DOWNLOADED": true, "FILE.PREVIEWED": true, "FILE.LOCKED": true, "FILE.UNLOCKED": true,
-	"METADATA_INSTANCE.CREATED": true, "METADATA_INSTANCE.UPDATED": true, "METADATA_INSTANCE.DELETED": true,
-	"FOLDER.CREATED": true, "FOLDER.RENAMED": true, "FOLDER.MOVED": true, "FOLDER.TRASHED": true,
-	"SHARED_LINK.CREATED": true, "SHARED_LINK.UPDATED": true, "SHARED_LINK.DELETED": true,
-	"COLLABORATION.CREATED": true, "COLLABORATION.REMOVED": true, "COLLABORATION.UPDATED": true,
+// knownTriggers is the trigger enum of POST /webhooks in box-openapi.json.
+var knownTriggers = map[string]bool{}
+
+func init() {
+	for _, t := range []string{"FILE.UPLOADED", "FILE.PREVIEWED", "FILE.DOWNLOADED", "FILE.TRASHED", "FILE.DELETED",
+		"FILE.RESTORED", "FILE.COPIED", "FILE.MOVED", "FILE.LOCKED", "FILE.UNLOCKED", "FILE.RENAMED", "COMMENT.CREATED",
+		"COMMENT.UPDATED", "COMMENT.DELETED", "TASK_ASSIGNMENT.CREATED", "TASK_ASSIGNMENT.UPDATED",
+		"METADATA_INSTANCE.CREATED", "METADATA_INSTANCE.UPDATED", "METADATA_INSTANCE.DELETED", "FOLDER.CREATED",
+		"FOLDER.RENAMED", "FOLDER.DOWNLOADED", "FOLDER.RESTORED", "FOLDER.DELETED", "FOLDER.COPIED", "FOLDER.MOVED",
+		"FOLDER.TRASHED", "WEBHOOK.DELETED", "COLLABORATION.CREATED", "COLLABORATION.ACCEPTED", "COLLABORATION.REJECTED",
+		"COLLABORATION.REMOVED", "COLLABORATION.UPDATED", "SHARED_LINK.DELETED", "SHARED_LINK.CREATED",
+		"SHARED_LINK.UPDATED", "SIGN_REQUEST.COMPLETED", "SIGN_REQUEST.DECLINED", "SIGN_REQUEST.EXPIRED",
+		"SIGN_REQUEST.SIGNER_EMAIL_BOUNCED", "SIGN_REQUEST.SIGN_SIGNER_SIGNED", "SIGN_REQUEST.SIGN_DOCUMENT_CREATED",
+		"SIGN_REQUEST.SIGN_ERROR_FINALIZING"} {
+		knownTriggers[t] = true
+	}
 }
 
-func (e *Emulator) createWebhook(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Target struct {
-			ID   string `json:"id"`
-			Type string `json:"type"`
-		} `json:"target"`
-		Address  string   `json:"address"`
-		Triggers []string `json:"triggers"`
+type webhookBody struct {
+	Target *struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+	} `json:"target"`
+	Address  string   `json:"address"`
+	Triggers []string `json:"triggers"`
+}
+
+func validTriggers(w http.ResponseWriter, ts []string) bool {
+	for _, t := range ts {
+		if !knownTriggers[t] {
+			boxError(w, 400, "bad_request", "unknown trigger "+t)
+			return false
+		}
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Address == "" || len(body.Triggers) == 0 {
+	return true
+}
+
+// createWebhook follows Box's documented limits
+// (https://developer.box.com/guides/webhooks/v2/limitations-v2/): no V2 webhook on the root
+// folder "0" (the status is not documented; the OpenAPI's 400 "parameters were incorrect" is
+// used), one webhook per item per app per user whatever its address (409, as the OpenAPI
+// documents), and at most 1,000 per app per user (again undocumented status; 400).
+func (e *Emulator) createWebhook(w http.ResponseWriter, r *http.Request) {
+	var body webhookBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Target == nil || body.Address == "" || len(body.Triggers) == 0 {
 		boxError(w, 400, "bad_request", "target, address and triggers are required")
 		return
 	}
-	for _, t := range body.Triggers {
-		if !knownTriggers[t] {
-			boxError(w, 400, "bad_request", "unknown trigger "+t)
-			return
-		}
+	if !validTriggers(w, body.Triggers) {
+		return
+	}
+	if body.Target.ID == "0" {
+		boxError(w, 400, "bad_request", "Webhooks cannot be created on the root folder (ID 0)")
+		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -664,16 +747,64 @@ func (e *Emulator) createWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, id := range e.webhookOrder {
-		if h := e.webhooks[id]; h.targetID == body.Target.ID && h.address == body.Address {
+		if h := e.webhooks[id]; h.targetID == body.Target.ID && h.targetType == body.Target.Type {
 			boxError(w, 409, "conflict", "Webhook:"+id+" already exists on the specified target.")
 			return
 		}
+	}
+	if len(e.webhookOrder) >= e.opts.MaxWebhooks {
+		boxError(w, 400, "bad_request", fmt.Sprintf("the application already has %d webhooks for this user", len(e.webhookOrder)))
+		return
 	}
 	h := &webhook{id: e.newID(), targetID: body.Target.ID, targetType: body.Target.Type, address: body.Address,
 		triggers: body.Triggers, created: e.now().UTC().Truncate(time.Second)}
 	e.webhooks[h.id] = h
 	e.webhookOrder = append(e.webhookOrder, h.id)
+	e.webhookCreates++
 	writeJSON(w, 201, e.webhookJSON(h))
+}
+
+// updateWebhook is PUT /webhooks/{id}: a new address, triggers or target.
+func (e *Emulator) updateWebhook(w http.ResponseWriter, r *http.Request) {
+	var body webhookBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		boxError(w, 400, "bad_request", "invalid JSON")
+		return
+	}
+	if !validTriggers(w, body.Triggers) {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h, ok := e.webhooks[r.PathValue("id")]
+	if !ok {
+		boxError(w, 404, "not_found", "Could not find the specified resource")
+		return
+	}
+	if body.Target != nil && (body.Target.ID != h.targetID || body.Target.Type != h.targetType) {
+		if body.Target.ID == "0" {
+			boxError(w, 400, "bad_request", "Webhooks cannot be created on the root folder (ID 0)")
+			return
+		}
+		if _, ok := e.liveItem(w, body.Target.ID, body.Target.Type == "folder"); !ok {
+			return
+		}
+		for _, id := range e.webhookOrder {
+			if o := e.webhooks[id]; o.targetID == body.Target.ID && o.targetType == body.Target.Type {
+				boxError(w, 409, "conflict", "Webhook:"+id+" already exists on the specified target.")
+				return
+			}
+		}
+		h.targetID, h.targetType = body.Target.ID, body.Target.Type
+	}
+	if body.Address != "" {
+		h.address = body.Address
+	}
+	if len(body.Triggers) > 0 {
+		h.triggers = body.Triggers
+	}
+	e.webhookUpdates++
+	writeJSON(w, 200, e.webhookJSON(h))
 }
 
 func (e *Emulator) getWebhook(w http.ResponseWriter, r *http.Request) {
@@ -742,11 +873,18 @@ func (e *Emulator) upload(w http.ResponseWriter, r *http.Request) {
 	if name, _ := attrs["name"].(string); name != "" {
 		it.name = name
 	}
+	// If-Match: the etag the client last read; 412 when the file has changed since
+	// (POST /files/{id}/content in box-openapi.json).
+	if im := r.Header.Get("If-Match"); im != "" && im != strconv.Itoa(it.etag) {
+		e.mu.Unlock()
+		boxError(w, 412, "precondition_failed", "The resource has been modified. Please retrieve the resource again and retry")
+		return
+	}
 	e.newVersionLocked(it, content)
 	out := map[string]any{"total_count": 1, "entries": []any{e.itemJSON(it, nil)}}
 	pending := e.recordLocked("ITEM_UPLOAD", it)
 	e.mu.Unlock()
-	writeJSON(w, 200, out) // Upload file version answers 200 (Box OpenAPI); 201 is for new files
+	writeJSON(w, 200, out) // the OpenAPI's success status for a new version
 	e.deliver(pending)
 }
 

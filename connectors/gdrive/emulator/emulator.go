@@ -95,6 +95,7 @@ type change struct {
 	owner   string
 	removed bool
 	time    time.Time
+	drive   bool // a change to the shared drive itself: changeType "drive", no fileId
 }
 
 // Fault makes the next matching requests fail.

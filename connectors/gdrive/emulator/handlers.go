@@ -657,12 +657,16 @@ func (s *Server) listChanges(w http.ResponseWriter, r *http.Request, user string
 	i := start - 1
 	for ; i < int64(len(s.changes)); i++ {
 		c := s.changes[i]
-		if c.fileID == "" || c.driveID != driveID || (driveID == "" && c.owner != user) {
+		if (c.fileID == "" && !c.drive) || c.driveID != driveID || (driveID == "" && c.owner != user) {
 			continue
 		}
 		if len(out.Changes) == size {
 			out.NextPageToken = strconv.FormatInt(c.id, 10)
 			break
+		}
+		if c.drive {
+			out.Changes = append(out.Changes, s.driveChangeEntry(c))
+			continue
 		}
 		wc := &drive.Change{Kind: "drive#change", Type: "file", ChangeType: "file", FileId: c.fileID,
 			DriveId: c.driveID, Time: c.time.UTC().Format(time.RFC3339Nano)}

@@ -54,12 +54,16 @@ cases = {
     "wrong-algorithm": dict(headers={**headers(TS), "BOX-SIGNATURE-ALGORITHM": "HmacSHA1"}, verdict="forged"),
     "malformed-json": dict(headers=headers(TS, body="{not json"), body="{not json", verdict="malformed"),
     "replay": dict(headers=headers(TS), verdict="accept"),
+    # Box's retry, or an attacker replaying a captured delivery: a new header id, same payload.
+    "replay-fresh-delivery-id": dict(headers=headers(TS, delivery="dlv-99aa"), verdict="accept"),
 }
 for name, c in cases.items():
     v = {"name": name, "primaryKey": PRIMARY, "secondaryKey": SECONDARY, "now": NOW,
          "body": c.get("body", BODY), "headers": c["headers"], "verdict": c["verdict"]}
     if c["verdict"] == "accept":
-        v["dedupKey"] = "box:" + c["headers"]["BOX-DELIVERY-ID"]
+        # Deliveries are deduplicated on the signed payload id, which Box keeps across
+        # retries (the BOX-DELIVERY-ID header changes on each and is not signed).
+        v["dedupKey"] = "box:" + json.loads(v["body"])["id"]
         v["itemId"], v["drive"], v["webhookId"] = "1001", "100", "wh-1"
     with open(name + ".json", "w") as f:
         json.dump(v, f, indent=2, sort_keys=True)
