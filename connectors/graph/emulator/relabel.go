@@ -20,7 +20,8 @@ func relabelContent(name string, content []byte, labelID, tenant, method string,
 	r := bytes.NewReader(content)
 	var err error
 	if labelID == "" {
-		err = labeling.Remove(context.Background(), r, int64(len(content)), name, &out)
+		// Only the tenant's own label goes: a partner organisation's label stays (issue 25).
+		err = labeling.RemoveTenant(context.Background(), r, int64(len(content)), name, tenant, &out)
 	} else {
 		m := "Standard"
 		if strings.EqualFold(method, "privileged") {
