@@ -77,12 +77,16 @@ type Config struct {
 	MaxBodyBytes int64
 	// OnlyThisTenant hides external labels from listings.
 	OnlyThisTenant bool
+	// Limiter throttles failed authentications per client; nil makes one (share it with
+	// the console so both count the same guesses).
+	Limiter *AuthLimiter
 }
 
 // API is the admin HTTP handler.
 type API struct {
 	cfg Config
 	mux *http.ServeMux
+	h   http.Handler // mux behind the recover and header middleware
 	log *slog.Logger
 }
 
@@ -101,7 +105,11 @@ func New(cfg Config) *API {
 	if a.cfg.MaxBodyBytes <= 0 {
 		a.cfg.MaxBodyBytes = 1 << 20
 	}
+	if a.cfg.Limiter == nil {
+		a.cfg.Limiter = NewAuthLimiter()
+	}
 	a.routes()
+	a.h = NoSniff(Recover(a.log, a.mux))
 	return a
 }
 
@@ -159,8 +167,15 @@ func (a *API) routes() {
 	for _, rt := range a.table() {
 		rt := rt
 		a.mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) {
+			client := ClientKey(r)
+			if ok, wait := a.cfg.Limiter.Allow(client); !ok {
+				TooMany(w, wait)
+				a.log.Warn("admin API: locked out after failed authentications", "remote", r.RemoteAddr)
+				return
+			}
 			tok, ok := authenticate(r, a.cfg.Tokens)
 			if !ok {
+				a.cfg.Limiter.Fail(client)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="labelgate"`)
 				writeErr(w, http.StatusUnauthorized, "missing or invalid bearer token")
 				a.log.Warn("admin API: unauthenticated", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
@@ -196,7 +211,7 @@ func actor(ctx context.Context) string {
 	return "admin"
 }
 
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.h.ServeHTTP(w, r) }
 
 // httpError is an error with the status to answer.
 type httpError struct {
@@ -288,7 +303,7 @@ func (a *API) listFiles(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.ModifiedSince = t
 	}
-	limit, err := intParam(q.Get("limit"), 100)
+	limit, err := limitParam(q.Get("limit"), 100)
 	if err != nil {
 		return err
 	}
@@ -305,6 +320,22 @@ func (a *API) listFiles(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "nextPageToken": next})
 	return nil
+}
+
+// maxLimit bounds every page an API caller may ask for: larger pages cost the store (and
+// River, which panics above 10,000) memory and time for nothing a client cannot page through.
+const maxLimit = 1000
+
+// limitParam reads a page size: default def, refused with 400 outside 1..maxLimit.
+func limitParam(v string, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, badRequest("limit: want a number from 1 to %d, got %q", maxLimit, v)
+	}
+	return n, nil
 }
 
 func intParam(v string, def int) (int, error) {
@@ -406,7 +437,7 @@ func (a *API) listActions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(q.Get("limit"), 100)
+	limit, err := limitParam(q.Get("limit"), 100)
 	if err != nil {
 		return err
 	}
@@ -716,12 +747,12 @@ func (a *API) queueStats(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) queueDead(w http.ResponseWriter, r *http.Request) error {
-	if a.cfg.Queue == nil {
-		return errNotConfigured
-	}
-	limit, err := intParam(r.URL.Query().Get("limit"), 100)
+	limit, err := limitParam(r.URL.Query().Get("limit"), 100)
 	if err != nil {
 		return err
+	}
+	if a.cfg.Queue == nil {
+		return errNotConfigured
 	}
 	v, err := a.cfg.Queue.Dead(r.Context(), limit)
 	if err != nil {
@@ -766,7 +797,7 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("format") == "jsonl" {
 		return a.exportEvents(w, r, f)
 	}
-	limit, err := intParam(q.Get("limit"), 100)
+	limit, err := limitParam(q.Get("limit"), 100)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,12 @@ type Config struct {
 	Now      func() time.Time
 	// SessionTTL bounds a login; default 12 h.
 	SessionTTL time.Duration
+	// SecureCookies marks the session cookie Secure (admin.secureCookies): on for any admin
+	// listener that is not loopback, since behind a TLS-terminating proxy the request the
+	// console sees is plain HTTP even though the browser's is not.
+	SecureCookies bool
+	// Limiter throttles failed logins per client; share the admin API's. Nil makes one.
+	Limiter *admin.AuthLimiter
 }
 
 // Console is the web console handler, mounted at /console/.
@@ -51,6 +57,7 @@ type Console struct {
 	tpl  map[string]*template.Template
 	mux  *http.ServeMux
 	log  *slog.Logger
+	h    http.Handler // mux behind Recover
 	mu   sync.Mutex
 	sess map[string]session
 }
@@ -60,7 +67,20 @@ type session struct {
 	role    admin.Role
 	csrf    string
 	expires time.Time
+	// notes are the messages waiting for the page a form redirects to, by a random key
+	// (?note=KEY): a link cannot make a page say anything, it can only name a note the
+	// server wrote into this very session.
+	notes map[string]note
 }
+
+// note is one message shown once after a redirect.
+type note struct {
+	text  string
+	isErr bool
+}
+
+// maxNotes bounds the notes a session keeps unread.
+const maxNotes = 16
 
 // New builds the console.
 func New(cfg Config) (*Console, error) {
@@ -73,6 +93,9 @@ func New(cfg Config) (*Console, error) {
 	}
 	if c.cfg.SessionTTL <= 0 {
 		c.cfg.SessionTTL = 12 * time.Hour
+	}
+	if c.cfg.Limiter == nil {
+		c.cfg.Limiter = admin.NewAuthLimiter()
 	}
 	funcs := template.FuncMap{
 		"fileID": admin.FileID,
@@ -123,14 +146,24 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET /console/quotas", c.auth(admin.RoleViewer, c.quotas))
 	c.mux.HandleFunc("GET /console/queue", c.auth(admin.RoleViewer, c.queue))
 	c.mux.HandleFunc("POST /console/queue/requeue", c.auth(admin.RoleAdmin, c.requeue))
+	c.h = admin.Recover(c.log, c.mux)
 	return c, nil
 }
 
+// CSP is the console's Content-Security-Policy: only its own scripts and styles, no
+// framing (clickjacking), forms posting only back to it, no <base> rewriting of relative
+// URLs, no plugins.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	c.mux.ServeHTTP(w, r)
+	h := w.Header()
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", CSP)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	c.h.ServeHTTP(w, r)
 }
 
 const cookieName = "labelgate_session"
@@ -144,6 +177,7 @@ type pageData struct {
 	Flash   string
 	Error   string
 	Content any
+	sid     string // the session, for notes
 }
 
 func (c *Console) render(w http.ResponseWriter, page string, d pageData) {
@@ -157,16 +191,31 @@ func (c *Console) render(w http.ResponseWriter, page string, d pageData) {
 	}
 }
 
+// loginMessages are the only things the login page says on its own: a link picks one by
+// code and cannot supply text.
+var loginMessages = map[string]string{
+	"invalid": "That token is not valid.",
+	"locked":  "Too many failed sign-ins from your address; wait a minute and try again.",
+	"expired": "Your session ended; sign in again.",
+}
+
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, "login", pageData{Title: "Sign in", Page: "login", Error: r.URL.Query().Get("error")})
+	c.render(w, "login", pageData{Title: "Sign in", Page: "login", Error: loginMessages[r.URL.Query().Get("error")]})
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	client := admin.ClientKey(r)
+	if ok, _ := c.cfg.Limiter.Allow(client); !ok {
+		c.log.Warn("console: login locked out after failed attempts", "remote", r.RemoteAddr)
+		http.Redirect(w, r, "/console/login?error=locked", http.StatusSeeOther)
+		return
+	}
 	tok, ok := admin.Authenticate(r.PostFormValue("token"), c.cfg.Tokens)
 	if !ok {
+		c.cfg.Limiter.Fail(client)
 		c.log.Warn("console: failed login", "remote", r.RemoteAddr)
-		http.Redirect(w, r, "/console/login?error=That+token+is+not+valid", http.StatusSeeOther)
+		http.Redirect(w, r, "/console/login?error=invalid", http.StatusSeeOther)
 		return
 	}
 	id, csrf := randHex(32), randHex(16)
@@ -174,7 +223,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	c.sess[id] = session{name: tok.Name, role: tok.Role, csrf: csrf, expires: c.cfg.Now().Add(c.cfg.SessionTTL)}
 	c.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/console/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil, MaxAge: int(c.cfg.SessionTTL.Seconds())})
+		Secure: c.cfg.SecureCookies || r.TLS != nil, MaxAge: int(c.cfg.SessionTTL.Seconds())})
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 
@@ -184,7 +233,8 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 		delete(c.sess, ck.Value)
 		c.mu.Unlock()
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/console/", MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/console/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: c.cfg.SecureCookies || r.TLS != nil})
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 
@@ -216,6 +266,7 @@ func (c *Console) auth(role admin.Role, h handler) http.HandlerFunc {
 			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 			return
 		}
+		d := pageData{User: s.name, Admin: s.role >= admin.RoleAdmin, CSRF: s.csrf, sid: ck.Value}
 		if s.role < role {
 			http.Error(w, "your token's role may not do this", http.StatusForbidden)
 			return
@@ -227,9 +278,55 @@ func (c *Console) auth(role admin.Role, h handler) http.HandlerFunc {
 				return
 			}
 		}
-		h(w, r, pageData{User: s.name, Admin: s.role >= admin.RoleAdmin, CSRF: s.csrf, Flash: r.URL.Query().Get("flash"),
-			Error: r.URL.Query().Get("error")})
+		if key := r.URL.Query().Get("note"); key != "" && r.Method == http.MethodGet && r.URL.Query().Get("partial") == "" {
+			if n, ok := c.takeNote(ck.Value, key); ok {
+				if n.isErr {
+					d.Error = n.text
+				} else {
+					d.Flash = n.text
+				}
+			}
+		}
+		h(w, r, d)
 	}
+}
+
+// redirectNote sends the browser to path (which may carry a query) with a message kept in
+// the session under a random key.
+func (c *Console) redirectNote(w http.ResponseWriter, r *http.Request, d pageData, path, text string, isErr bool) {
+	key := randHex(8)
+	c.mu.Lock()
+	if s, ok := c.sess[d.sid]; ok {
+		if s.notes == nil {
+			s.notes = map[string]note{}
+		}
+		if len(s.notes) >= maxNotes {
+			for k := range s.notes {
+				delete(s.notes, k)
+				break
+			}
+		}
+		s.notes[key] = note{text: text, isErr: isErr}
+		c.sess[d.sid] = s
+	}
+	c.mu.Unlock()
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, path+sep+"note="+key, http.StatusSeeOther)
+}
+
+func (c *Console) takeNote(sid, key string) (note, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.sess[sid]
+	if !ok {
+		return note{}, false
+	}
+	n, ok := s.notes[key]
+	delete(s.notes, key)
+	return n, ok
 }
 
 func (c *Console) fail(w http.ResponseWriter, err error) {
@@ -555,7 +652,7 @@ func (c *Console) label(w http.ResponseWriter, r *http.Request, d pageData) {
 	}
 	labelID := r.PostFormValue("label")
 	if kind == store.ActionApplyLabel && labelID == "" {
-		http.Redirect(w, r, "/console/file?id="+id+"&error=choose+a+label", http.StatusSeeOther)
+		c.redirectNote(w, r, d, "/console/file?id="+id, "Choose a label.", true)
 		return
 	}
 	just := r.PostFormValue("justification")
@@ -565,13 +662,11 @@ func (c *Console) label(w http.ResponseWriter, r *http.Request, d pageData) {
 		Kind: kind, Ref: ref, LabelID: labelID, Params: params, RequestedBy: "console:" + d.User, Manual: true, Reason: just,
 	})
 	if err != nil {
-		http.Redirect(w, r, "/console/file?id="+id+"&error="+urlq(err.Error()), http.StatusSeeOther)
+		c.redirectNote(w, r, d, "/console/file?id="+id, err.Error(), true)
 		return
 	}
-	http.Redirect(w, r, "/console/file?id="+id+"&flash="+urlq(fmt.Sprintf("action %d queued", aid)), http.StatusSeeOther)
+	c.redirectNote(w, r, d, "/console/file?id="+id, fmt.Sprintf("action %d queued", aid), false)
 }
-
-func urlq(s string) string { return template.URLQueryEscaper(s) }
 
 type policyRow struct {
 	store.Policy
@@ -622,14 +717,14 @@ func (c *Console) togglePolicy(w http.ResponseWriter, r *http.Request, d pageDat
 	id := r.PostFormValue("id")
 	enable := r.PostFormValue("enable") == "true"
 	if err := c.cfg.Store.SetPolicyEnabled(r.Context(), id, enable); err != nil {
-		http.Redirect(w, r, "/console/policies?error="+urlq(err.Error()), http.StatusSeeOther)
+		c.redirectNote(w, r, d, "/console/policies", err.Error(), true)
 		return
 	}
 	verb := "disabled: its pending actions are suspended"
 	if enable {
 		verb = "enabled: its suspended actions resume"
 	}
-	http.Redirect(w, r, "/console/policies?flash="+urlq("policy "+id+" "+verb), http.StatusSeeOther)
+	c.redirectNote(w, r, d, "/console/policies", "policy "+id+" "+verb, false)
 }
 
 // genericRows turns any JSON-able list into a header and rows for a plain table.
@@ -723,8 +818,8 @@ func (c *Console) requeue(w http.ResponseWriter, r *http.Request, d pageData) {
 		return
 	}
 	if err := c.cfg.Queue.Requeue(r.Context(), id); err != nil {
-		http.Redirect(w, r, "/console/queue?error="+urlq(err.Error()), http.StatusSeeOther)
+		c.redirectNote(w, r, d, "/console/queue", err.Error(), true)
 		return
 	}
-	http.Redirect(w, r, "/console/queue?flash="+urlq(fmt.Sprintf("job %d requeued", id)), http.StatusSeeOther)
+	c.redirectNote(w, r, d, "/console/queue", fmt.Sprintf("job %d requeued", id), false)
 }

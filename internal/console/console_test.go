@@ -84,6 +84,7 @@ func TestLoginRequired(t *testing.T) {
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Contains(t, string(page), "That token is not valid")
+	require.Contains(t, resp.Request.URL.RawQuery, "error=invalid", "a code, not text, in the URL")
 	_, body = get(t, c, b.srv.URL+"/console/")
 	require.Contains(t, body, "Sign in", "no session after a failed login")
 }
