@@ -109,13 +109,15 @@ func table(w io.Writer, header string, rows [][]string) {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		// Cells are escaped here, once, so no table can print a provider's string raw.
+		fmt.Fprintln(tw, strings.Join(safeAll(r), "\t"))
 	}
 	tw.Flush()
 }
 
 func apiFail(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "labelgate: %v\n", err)
+	// Server messages may quote a file name or label: escaped like any table cell.
+	fmt.Fprintf(stderr, "labelgate: %s\n", safe(err.Error()))
 	return 1
 }
 
@@ -231,8 +233,8 @@ func cmdFile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	f := v.File
-	fmt.Fprintf(stdout, "%s/%s\n  app %s, tenant %s, drive %s\n  label %q external=%v protected=%v\n  access %s, owner %s\n",
-		strings.TrimSuffix(f.Path, "/"), f.Name, f.Ref.App, f.Ref.Tenant, f.Ref.Drive, f.LabelID, f.LabelExternal, f.Protected, f.Access, f.Owner)
+	fmt.Fprintf(stdout, "%s/%s\n  app %s, tenant %s, drive %s\n  label %s external=%v protected=%v\n  access %s, owner %s\n",
+		safe(strings.TrimSuffix(f.Path, "/")), safe(f.Name), safe(string(f.Ref.App)), safe(f.Ref.Tenant), safe(f.Ref.Drive), safe(f.LabelID), f.LabelExternal, f.Protected, safe(f.Access), safe(f.Owner))
 	fmt.Fprintf(stdout, "history:\n")
 	for _, h := range v.History {
 		var e struct {
@@ -241,7 +243,7 @@ func cmdFile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Actor                 string
 		}
 		_ = json.Unmarshal(h, &e)
-		fmt.Fprintf(stdout, "  %s  %-16s %s %s %s\n", e.At.Format(time.RFC3339), e.Kind, e.LabelID, e.Actor, e.Detail)
+		fmt.Fprintf(stdout, "  %s  %-16s %s %s %s\n", e.At.Format(time.RFC3339), safe(e.Kind), safe(e.LabelID), safe(e.Actor), safe(e.Detail))
 	}
 	return 0
 }

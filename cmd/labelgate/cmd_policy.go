@@ -74,7 +74,7 @@ func cmdPolicy(ctx context.Context, st *store.Store, args []string, stdout, stde
 			var ve policies.Errors
 			if errors.As(err, &ve) {
 				for _, e := range ve {
-					fmt.Fprintf(stderr, "%s: %v\n", *file, e)
+					fmt.Fprintf(stderr, "%s: %s\n", safe(*file), safe(e.Error()))
 				}
 				return 1
 			}
@@ -115,7 +115,7 @@ func cmdPolicy(ctx context.Context, st *store.Store, args []string, stdout, stde
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tENABLED\tSEVERITY\tCATEGORY\tNAME")
 		for _, p := range rows {
-			fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\n", p.ID, p.Enabled, p.Severity, p.Category, p.Name)
+			fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\n", safe(p.ID), p.Enabled, safe(p.Severity), safe(p.Category), safe(p.Name))
 		}
 		_ = tw.Flush()
 		return 0
