@@ -150,14 +150,7 @@ func cmdPolicy(ctx context.Context, st *store.Store, args []string, stdout, stde
 		if asJSON {
 			return policyJSON(stdout, stderr, rep)
 		}
-		fmt.Fprintf(stdout, "policy %s (enabled: %t) over %d files: %d match, %d would be touched\n",
-			rep.PolicyID, rep.Enabled, rep.Files, rep.Matched, rep.Touched)
-		for _, k := range rep.SortedKinds() {
-			fmt.Fprintf(stdout, "  %-14s %d\n", k, rep.Actions[k])
-		}
-		if rep.ContentConditions {
-			fmt.Fprintln(stdout, "  (content conditions are not evaluated by what-if: figures are a lower bound)")
-		}
+		printWhatIf(stdout, rep)
 		return 0
 	}
 	fmt.Fprintf(stderr, "policy: unknown subcommand %q\n%s", sub, policyUsage)
@@ -172,4 +165,16 @@ func policyJSON(stdout, stderr io.Writer, v any) int {
 		return 1
 	}
 	return 0
+}
+
+// printWhatIf prints a what-if report, from the local store or the admin API.
+func printWhatIf(stdout io.Writer, rep policies.WhatIfReport) {
+	fmt.Fprintf(stdout, "policy %s (enabled: %t) over %d files: %d match, %d would be touched\n",
+		safe(rep.PolicyID), rep.Enabled, rep.Files, rep.Matched, rep.Touched)
+	for _, k := range rep.SortedKinds() {
+		fmt.Fprintf(stdout, "  %-14s %d\n", k, rep.Actions[k])
+	}
+	if rep.ContentConditions {
+		fmt.Fprintln(stdout, "  (content conditions are not evaluated by what-if: figures are a lower bound)")
+	}
 }
