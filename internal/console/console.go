@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,8 +40,10 @@ type Config struct {
 	Queue    admin.Queue
 	Policies admin.Policies
 	Quotas   admin.Quotas
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Rescans cancels rescans from the Rescans page; nil hides the button.
+	Rescans Rescans
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// SessionTTL bounds a login; default 12 h.
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure (admin.secureCookies): on for any admin
@@ -99,13 +102,19 @@ func New(cfg Config) (*Console, error) {
 	}
 	funcs := template.FuncMap{
 		"fileID": admin.FileID,
-		"ago": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
+		// Times carry their zone (the server's, and UTC beside it when that differs).
+		"ago":       when,
+		"when":      when,
+		"kindName":  kindName,
+		"labelText": labelText,
+		"pctInt": func(a, b int64) int {
+			if b <= 0 {
+				return 0
 			}
-			return t.UTC().Format("2006-01-02 15:04")
+			return int(min(100, 100*a/b))
 		},
 		"join": strings.Join,
+		"list": func(xs ...string) []string { return xs },
 		// Root folders are "/": joining with another slash showed "//name".
 		"fullPath": func(dir, name string) string {
 			return strings.TrimSuffix(dir, "/") + "/" + name
@@ -124,7 +133,7 @@ func New(cfg Config) (*Console, error) {
 			return fmt.Sprintf("%.0f%%", 100*float64(a)/float64(b))
 		},
 	}
-	pages := []string{"login", "dashboard", "files", "drawer", "policies", "quotas", "queue"}
+	pages := []string{"login", "dashboard", "files", "drawer", "policies", "quotas", "queue", "alerts", "activity", "actions", "rescans"}
 	for _, p := range pages {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
@@ -146,6 +155,15 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET /console/quotas", c.auth(admin.RoleViewer, c.quotas))
 	c.mux.HandleFunc("GET /console/queue", c.auth(admin.RoleViewer, c.queue))
 	c.mux.HandleFunc("POST /console/queue/requeue", c.auth(admin.RoleAdmin, c.requeue))
+	c.mux.HandleFunc("GET /console/files.csv", c.auth(admin.RoleViewer, c.filesCSV))
+	c.mux.HandleFunc("GET /console/alerts", c.auth(admin.RoleViewer, c.alerts))
+	c.mux.HandleFunc("POST /console/alerts/change", c.auth(admin.RoleAdmin, c.alertChange))
+	c.mux.HandleFunc("GET /console/activity", c.auth(admin.RoleViewer, c.activity))
+	c.mux.HandleFunc("GET /console/activity/export/{format}", c.auth(admin.RoleViewer, c.activityExport))
+	c.mux.HandleFunc("GET /console/actions", c.auth(admin.RoleViewer, c.actions))
+	c.mux.HandleFunc("POST /console/actions/cancel", c.auth(admin.RoleAdmin, c.cancelAction))
+	c.mux.HandleFunc("GET /console/rescans", c.auth(admin.RoleViewer, c.rescans))
+	c.mux.HandleFunc("POST /console/rescans/cancel", c.auth(admin.RoleAdmin, c.cancelRescan))
 	c.h = admin.Recover(c.log, c.mux)
 	return c, nil
 }
@@ -531,14 +549,18 @@ func (c *Console) recentEvents(ctx context.Context, n int) ([]store.Event, error
 
 type filesPage struct {
 	Q      map[string]string
+	Query  string
 	Files  []store.FileRecord
 	Next   string
+	Count  int64
+	Sort   string
 	Labels []store.CatalogLabel
 	Names  map[string]string
 	Apps   []string
 }
 
-func (c *Console) files(w http.ResponseWriter, r *http.Request, d pageData) {
+// filesFilter reads the Files page's filters (shared by the page and its CSV export).
+func filesFilter(r *http.Request) store.FileFilter {
 	q := r.URL.Query()
 	f := store.FileFilter{App: connectors.App(q.Get("app")), LabelID: q.Get("label"), Access: connectors.AccessLevel(q.Get("access")),
 		Owner: q.Get("owner"), PathPrefix: q.Get("path")}
@@ -550,10 +572,35 @@ func (c *Console) files(w http.ResponseWriter, r *http.Request, d pageData) {
 	case "protected":
 		f.Protected = true
 	}
+	return f
+}
+
+// fileSorts order a page of files; the inventory's own order (app, tenant, path) is the
+// default, which keyset paging follows.
+var fileSorts = map[string]func(a, b store.FileRecord) bool{
+	"name":     func(a, b store.FileRecord) bool { return strings.ToLower(a.Name) < strings.ToLower(b.Name) },
+	"label":    func(a, b store.FileRecord) bool { return a.LabelID < b.LabelID },
+	"access":   func(a, b store.FileRecord) bool { return a.Access.Rank() > b.Access.Rank() },
+	"owner":    func(a, b store.FileRecord) bool { return a.Owner < b.Owner },
+	"modified": func(a, b store.FileRecord) bool { return a.Modified.After(b.Modified) },
+}
+
+func (c *Console) files(w http.ResponseWriter, r *http.Request, d pageData) {
+	q := r.URL.Query()
+	f := filesFilter(r)
 	recs, next, err := c.cfg.Store.ListFiles(r.Context(), f, q.Get("page"), 50)
 	if err != nil {
 		c.fail(w, err)
 		return
+	}
+	count, err := c.cfg.Store.CountFiles(r.Context(), f)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	sortBy := q.Get("sort")
+	if less, ok := fileSorts[sortBy]; ok {
+		sort.SliceStable(recs, func(i, j int) bool { return less(recs[i], recs[j]) })
 	}
 	labels, err := c.cfg.Store.ListLabels(r.Context(), store.LabelFilter{})
 	if err != nil {
@@ -565,7 +612,13 @@ func (c *Console) files(w http.ResponseWriter, r *http.Request, d pageData) {
 		qm[k] = q.Get(k)
 	}
 	d.Title, d.Page = "Files", "files"
-	d.Content = filesPage{Q: qm, Files: recs, Next: next, Labels: labels, Names: c.labelNames(r.Context()),
+	exp := url.Values{}
+	for _, k := range []string{"app", "label", "show", "access", "owner", "path", "sort"} {
+		if v := q.Get(k); v != "" {
+			exp.Set(k, v)
+		}
+	}
+	d.Content = filesPage{Q: qm, Query: exp.Encode(), Files: recs, Next: next, Count: count, Sort: sortBy, Labels: labels, Names: c.labelNames(r.Context()),
 		Apps: []string{"sharepoint", "onedrive", "gdrive", "box", "fileshare"}}
 	c.render(w, "files", d)
 }
@@ -671,7 +724,21 @@ func (c *Console) label(w http.ResponseWriter, r *http.Request, d pageData) {
 type policyRow struct {
 	store.Policy
 	Pending, Suspended int
-	WhatIf             string
+	WhatIf             *whatIf
+	WhatIfErr          string
+}
+
+// whatIf is a what-if report as the policies page shows it.
+type whatIf struct {
+	Files, Matched, Touched int64
+	Actions                 map[string]int64
+	ContentConditions       bool
+	Samples                 []struct {
+		Kind    string             `json:"kind"`
+		LabelID string             `json:"labelId"`
+		Ref     connectors.FileRef `json:"ref"`
+		Name    string             `json:"name"`
+	}
 }
 
 func (c *Console) policies(w http.ResponseWriter, r *http.Request, d pageData) {
@@ -699,17 +766,20 @@ func (c *Console) policies(w http.ResponseWriter, r *http.Request, d pageData) {
 		if c.cfg.Policies != nil && r.URL.Query().Get("whatif") == p.ID {
 			v, err := c.cfg.Policies.WhatIf(ctx, p.ID)
 			if err != nil {
-				rows[i].WhatIf = "error: " + err.Error()
+				rows[i].WhatIfErr = err.Error()
 			} else {
+				var wi whatIf
 				b, _ := json.Marshal(v)
-				rows[i].WhatIf = string(b)
+				_ = json.Unmarshal(b, &wi)
+				rows[i].WhatIf = &wi
 			}
 		}
 	}
 	d.Title, d.Page, d.Content = "Policies", "policies", struct {
 		Rows      []policyRow
 		HasWhatIf bool
-	}{rows, c.cfg.Policies != nil}
+		Names     map[string]string
+	}{rows, c.cfg.Policies != nil, c.labelNames(ctx)}
 	c.render(w, "policies", d)
 }
 
@@ -727,87 +797,129 @@ func (c *Console) togglePolicy(w http.ResponseWriter, r *http.Request, d pageDat
 	c.redirectNote(w, r, d, "/console/policies", "policy "+id+" "+verb, false)
 }
 
-// genericRows turns any JSON-able list into a header and rows for a plain table.
-func genericRows(v any) ([]string, [][]string) {
-	b, _ := json.Marshal(v)
-	var list []map[string]any
-	if json.Unmarshal(b, &list) != nil {
-		var one map[string]any
-		if json.Unmarshal(b, &one) != nil {
-			return nil, nil
-		}
-		var rows [][]string
-		keys := sortedKeys(one)
-		for _, k := range keys {
-			vb, _ := json.Marshal(one[k])
-			rows = append(rows, []string{k, strings.Trim(string(vb), `"`)})
-		}
-		return []string{"", ""}, rows
-	}
-	if len(list) == 0 {
-		return nil, nil
-	}
-	keys := sortedKeys(list[0])
-	var rows [][]string
-	for _, m := range list {
-		var row []string
-		for _, k := range keys {
-			vb, _ := json.Marshal(m[k])
-			row = append(row, strings.Trim(string(vb), `"`))
-		}
-		rows = append(rows, row)
-	}
-	return keys, rows
+// quotaRow is one allowance as the quotas page shows it.
+type quotaRow struct {
+	Tenant    string `json:"tenant"`
+	App       string `json:"app"`
+	Allowance string `json:"allowance"`
+	Limit     int64  `json:"limit"` // -1: unlimited
+	Used      int64  `json:"used"`
+	Remaining int64  `json:"remaining"`
+	Paused    int64  `json:"paused"`
 }
 
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+type quotasPage struct {
+	Off         bool
+	Rows        []quotaRow
+	ResetsLocal string
+	ResetsUTC   string
+	ResetsIn    string
 }
 
-type tableData struct {
-	Header []string
-	Rows   [][]string
-	Dead   [][]string
-	DeadH  []string
-	Off    bool
+// nextQuotaReset is the next 12:00 UTC, when every daily allowance starts again.
+func nextQuotaReset(now time.Time) time.Time {
+	u := now.UTC()
+	reset := time.Date(u.Year(), u.Month(), u.Day(), 12, 0, 0, 0, time.UTC)
+	if !u.Before(reset) {
+		reset = reset.AddDate(0, 0, 1)
+	}
+	return reset
 }
 
 func (c *Console) quotas(w http.ResponseWriter, r *http.Request, d pageData) {
-	td := tableData{Off: c.cfg.Quotas == nil}
+	now := c.cfg.Now()
+	reset := nextQuotaReset(now)
+	qp := quotasPage{Off: c.cfg.Quotas == nil, ResetsLocal: reset.Local().Format("Mon 15:04 MST"), ResetsUTC: reset.Format("15:04 UTC"),
+		ResetsIn: reset.Sub(now).Round(time.Minute).String()}
 	if c.cfg.Quotas != nil {
 		v, err := c.cfg.Quotas.Quotas(r.Context())
 		if err != nil {
 			c.fail(w, err)
 			return
 		}
-		td.Header, td.Rows = genericRows(v)
+		b, _ := json.Marshal(v)
+		if err := json.Unmarshal(b, &qp.Rows); err != nil {
+			c.fail(w, fmt.Errorf("quotas: %w", err))
+			return
+		}
 	}
-	d.Title, d.Page, d.Content = "Quotas", "quotas", td
+	d.Title, d.Page, d.Content = "Quotas", "quotas", qp
 	c.render(w, "quotas", d)
 }
 
+// queueStats is the scan queue's snapshot as the queue page reads it.
+type queueStats struct {
+	ByState              map[string]int64 `json:"byState"`
+	ByPriority           map[string]int64 `json:"byPriority"`
+	ByApp                map[string]int64 `json:"byApp"`
+	ByKind               map[string]int64 `json:"byKind"`
+	Dead                 int64            `json:"dead"`
+	OldestPendingSeconds float64          `json:"oldestPendingSeconds"`
+}
+
+type deadJob struct {
+	ID          int64     `json:"id"`
+	Kind        string    `json:"kind"`
+	Key         string    `json:"key"`
+	State       string    `json:"state"`
+	Attempt     int       `json:"attempt"`
+	MaxAttempts int       `json:"maxAttempts"`
+	Error       string    `json:"error"`
+	FailedAt    time.Time `json:"failedAt"`
+}
+
+type kv struct {
+	K string
+	N int64
+}
+
+func sortedKV(m map[string]int64, names map[string]string) []kv {
+	out := make([]kv, 0, len(m))
+	for k, n := range m {
+		if names != nil && names[k] != "" {
+			k = names[k]
+		}
+		out = append(out, kv{k, n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].K < out[j].K })
+	return out
+}
+
+type queuePage struct {
+	Off                             bool
+	States, Priorities, Apps, Kinds []kv
+	Dead                            int64
+	Oldest                          string
+	DeadJobs                        []deadJob
+}
+
+// priorityNames are the queue's priorities as scanqueue numbers them (1 most urgent).
+var priorityNames = map[string]string{"1": "1 · admin", "2": "2 · webhook", "3": "3 · policy", "4": "4 · rescan"}
+
 func (c *Console) queue(w http.ResponseWriter, r *http.Request, d pageData) {
-	td := tableData{Off: c.cfg.Queue == nil}
+	qp := queuePage{Off: c.cfg.Queue == nil}
 	if c.cfg.Queue != nil {
 		st, err := c.cfg.Queue.Stats(r.Context())
 		if err != nil {
 			c.fail(w, err)
 			return
 		}
-		td.Header, td.Rows = genericRows(st)
+		var qs queueStats
+		b, _ := json.Marshal(st)
+		_ = json.Unmarshal(b, &qs)
+		qp.States, qp.Priorities, qp.Apps, qp.Kinds = sortedKV(qs.ByState, nil), sortedKV(qs.ByPriority, priorityNames),
+			sortedKV(qs.ByApp, nil), sortedKV(qs.ByKind, nil)
+		qp.Dead = qs.Dead
+		qp.Oldest = (time.Duration(qs.OldestPendingSeconds) * time.Second).String()
 		dead, err := c.cfg.Queue.Dead(r.Context(), 100)
 		if err != nil {
 			c.fail(w, err)
 			return
 		}
-		td.DeadH, td.Dead = genericRows(dead)
+		b, _ = json.Marshal(dead)
+		_ = json.Unmarshal(b, &qp.DeadJobs)
 	}
-	d.Title, d.Page, d.Content = "Queue", "queue", td
+	d.Title, d.Page, d.Content = "Queue", "queue", qp
 	c.render(w, "queue", d)
 }
 

@@ -103,7 +103,7 @@ func (g *Gateway) adminHandler() (http.Handler, error) {
 	}
 	con, err := console.New(console.Config{Store: g.store, Tokens: toks, Executor: cfg.Executor, Queue: cfg.Queue,
 		Policies: cfg.Policies, Quotas: cfg.Quotas, Logger: g.logger("console"), Now: g.now,
-		SecureCookies: g.cfg.Admin.CookiesSecure(), Limiter: limiter})
+		SecureCookies: g.cfg.Admin.CookiesSecure(), Limiter: limiter, Rescans: rescanAdmin{g}})
 	if err != nil {
 		return nil, err
 	}
