@@ -406,8 +406,13 @@ func (c *Console) labelNames(ctx context.Context) map[string]string {
 	ls, err := c.cfg.Store.ListLabels(ctx, store.LabelFilter{IncludeDeleted: true})
 	if err == nil {
 		for _, l := range ls {
-			if l.Name != "" {
+			switch {
+			case l.Name != "":
 				names[l.ID] = l.Name
+			case l.External && names[l.ID] == "":
+				// Another tenant's label: the catalog knows only its id (its tenant is on
+				// the file, where the files page and drawer show it).
+				names[l.ID] = "External label · " + l.ID[:min(8, len(l.ID))] + "…"
 			}
 		}
 	}
@@ -549,7 +554,7 @@ func (c *Console) recentEvents(ctx context.Context, n int) ([]store.Event, error
 
 type filesPage struct {
 	Q      map[string]string
-	Query  string
+	Query  template.URL // encoded filters for the CSV link, built by url.Values
 	Files  []store.FileRecord
 	Next   string
 	Count  int64
@@ -618,7 +623,7 @@ func (c *Console) files(w http.ResponseWriter, r *http.Request, d pageData) {
 			exp.Set(k, v)
 		}
 	}
-	d.Content = filesPage{Q: qm, Query: exp.Encode(), Files: recs, Next: next, Count: count, Sort: sortBy, Labels: labels, Names: c.labelNames(r.Context()),
+	d.Content = filesPage{Q: qm, Query: template.URL(exp.Encode()), Files: recs, Next: next, Count: count, Sort: sortBy, Labels: labels, Names: c.labelNames(r.Context()),
 		Apps: []string{"sharepoint", "onedrive", "gdrive", "box", "fileshare"}}
 	c.render(w, "files", d)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"sort"
@@ -142,7 +143,7 @@ type activityPage struct {
 	Q      map[string]string
 	Items  []store.Event
 	More   bool
-	Query  string
+	Query  template.URL // encoded filters for the export links, built by url.Values
 	Kinds  []string
 	Labels []store.CatalogLabel
 	Names  map[string]string
@@ -235,7 +236,7 @@ func (c *Console) activity(w http.ResponseWriter, r *http.Request, d pageData) {
 			exp.Set(k, v)
 		}
 	}
-	d.Content = activityPage{Q: qm, Items: last, More: n > len(last), Query: exp.Encode(), Kinds: sortedKinds(), Labels: labels,
+	d.Content = activityPage{Q: qm, Items: last, More: n > len(last), Query: template.URL(exp.Encode()), Kinds: sortedKinds(), Labels: labels,
 		Names: c.labelNames(r.Context()), Apps: []string{"sharepoint", "onedrive", "gdrive", "box", "fileshare"}}
 	c.render(w, "activity", d)
 }

@@ -136,6 +136,8 @@ func TestActionsPageAndFilesExport(t *testing.T) {
 
 	_, body = get(t, adm, b.srv.URL+"/console/files")
 	require.Contains(t, body, `<b id="files-count">2</b>`)
+	_, body = get(t, adm, b.srv.URL+"/console/files?label=L1&error=x")
+	require.Contains(t, body, `href="/console/files.csv?label=L1"`, "the export link carries the filters, and only them")
 	code, raw := get(t, adm, b.srv.URL+"/console/files.csv?label=L1")
 	require.Equal(t, 200, code)
 	rows, err := csv.NewReader(strings.NewReader(raw)).ReadAll()
