@@ -86,6 +86,12 @@ func TestCLIForAnAdmin(t *testing.T) {
 		r = runCLI(t, "label", "apply", f.ID, "CONFIDENTIAL", "-justification", "test")
 		require.Zero(t, r.code, r.stderr)
 	}
+	// The short handle works like the id.
+	require.Len(t, f.Handle, 10)
+	r = runCLI(t, "file", f.Handle)
+	require.Zero(t, r.code, r.stderr)
+	require.Contains(t, r.stdout, f.Name)
+	require.Contains(t, runCLI(t, "files").stdout, f.Handle)
 	r = runCLI(t, "actions", "-o", "json", "-limit", "2")
 	require.Zero(t, r.code, r.stderr)
 	var acts []apiAction

@@ -184,6 +184,7 @@ func apiFail(stderr io.Writer, err error) int {
 
 type apiFile struct {
 	ID            string                                      `json:"id"`
+	Handle        string                                      `json:"handle"`
 	Ref           struct{ App, Tenant, Drive, ItemID string } `json:"ref"`
 	Path          string                                      `json:"path"`
 	Name          string                                      `json:"name"`
@@ -279,9 +280,13 @@ func cmdFiles(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if f.ScanError != "" {
 			flags = "error: " + f.ScanError
 		}
-		rows[i] = []string{f.Ref.App, strings.TrimSuffix(f.Path, "/") + "/" + f.Name, label, f.Access, f.Owner, flags, f.ID}
+		id := f.Handle // short and stable; the full id works too (-o json shows both)
+		if id == "" {
+			id = f.ID
+		}
+		rows[i] = []string{f.Ref.App, strings.TrimSuffix(f.Path, "/") + "/" + f.Name, label, f.Access, f.Owner, flags, id}
 	}
-	table(stdout, "APP\tFILE\tLABEL\tACCESS\tOWNER\tNOTE\tID", rows)
+	table(stdout, "APP\tFILE\tLABEL\tACCESS\tOWNER\tNOTE\tHANDLE", rows)
 	countLine(stdout, len(files), "file", more, "-all, or -limit up to 1000")
 	return 0
 }

@@ -4,6 +4,8 @@ package admin
 import (
 	"context"
 	_ "embed"
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -285,9 +287,57 @@ func parseFileID(id string) (connectors.FileRef, error) {
 	return connectors.FileRef{App: connectors.App(parts[0]), Tenant: parts[1], Drive: parts[2], ItemID: parts[3]}, nil
 }
 
+// FileHandle is a file's short handle: 10 base32 characters of the SHA-256 of its id,
+// stable for as long as the file keeps its ref, and typeable (the ids are ~100 characters
+// of base64). 50 bits make an accidental collision unlikely below millions of files; one
+// that happens is refused as ambiguous, never resolved to the wrong file.
+func FileHandle(ref connectors.FileRef) string {
+	sum := sha256.Sum256([]byte(FileID(ref)))
+	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:handleLen]
+}
+
+const handleLen = 10
+
+func isHandle(s string) bool {
+	if len(s) != handleLen {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// fileRef reads a file id or a short handle. A handle is resolved by walking the inventory
+// (the store keeps no handle index; a walk costs about a second per 100,000 files).
+func (a *API) fileRef(ctx context.Context, id string) (connectors.FileRef, error) {
+	if !isHandle(id) {
+		return parseFileID(id)
+	}
+	var found []connectors.FileRef
+	err := a.cfg.Store.EachFile(ctx, store.FileFilter{}, func(fr store.FileRecord) error {
+		if FileHandle(fr.Ref) == id {
+			found = append(found, fr.Ref)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return connectors.FileRef{}, err
+	case len(found) == 0:
+		return connectors.FileRef{}, fmt.Errorf("file handle %q: %w", id, store.ErrNotFound)
+	case len(found) > 1:
+		return connectors.FileRef{}, badRequest("file handle %q is ambiguous; use the file id", id)
+	}
+	return found[0], nil
+}
+
 // fileView is a file as the API shows it.
 type fileView struct {
-	ID string `json:"id"`
+	ID     string `json:"id"`
+	Handle string `json:"handle"`
 	store.FileRecord
 }
 
@@ -316,7 +366,7 @@ func (a *API) listFiles(w http.ResponseWriter, r *http.Request) error {
 	}
 	items := make([]fileView, len(recs))
 	for i, rec := range recs {
-		items[i] = fileView{ID: FileID(rec.Ref), FileRecord: rec}
+		items[i] = fileView{ID: FileID(rec.Ref), Handle: FileHandle(rec.Ref), FileRecord: rec}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "nextPageToken": next})
 	return nil
@@ -350,7 +400,7 @@ func intParam(v string, def int) (int, error) {
 }
 
 func (a *API) getFile(w http.ResponseWriter, r *http.Request) error {
-	ref, err := parseFileID(r.PathValue("id"))
+	ref, err := a.fileRef(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -366,7 +416,7 @@ func (a *API) getFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"file": fileView{ID: FileID(ref), FileRecord: rec}, "history": hist, "actions": acts})
+	writeJSON(w, http.StatusOK, map[string]any{"file": fileView{ID: FileID(ref), Handle: FileHandle(ref), FileRecord: rec}, "history": hist, "actions": acts})
 	return nil
 }
 
@@ -379,7 +429,7 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request, kind string) error 
 	if a.cfg.Executor == nil {
 		return errNotConfigured
 	}
-	ref, err := parseFileID(r.PathValue("id"))
+	ref, err := a.fileRef(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -420,7 +470,7 @@ func (a *API) scanFile(w http.ResponseWriter, r *http.Request) error {
 	if a.cfg.Queue == nil {
 		return errNotConfigured
 	}
-	ref, err := parseFileID(r.PathValue("id"))
+	ref, err := a.fileRef(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -150,3 +150,21 @@ func TestAPINoSniff(t *testing.T) {
 		require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), tc.path)
 	}
 }
+
+// A short handle works wherever a file id does; an unknown one is 404.
+func TestFileHandles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	h := admin.FileHandle(b.ref)
+	require.Len(t, h, 10)
+	require.Equal(t, h, admin.FileHandle(b.ref), "stable")
+	code, body := b.do(t, "GET", "/api/v1/files/"+h, viewerTok, "")
+	require.Equal(t, 200, code, string(body))
+	require.Contains(t, string(body), `"handle": "`+h+`"`)
+	require.Contains(t, string(body), "plan.docx")
+	code, _ = b.do(t, "GET", "/api/v1/files/aaaaaaaaaa", viewerTok, "")
+	require.Equal(t, 404, code)
+	code, body = b.do(t, "GET", "/api/v1/files", viewerTok, "")
+	require.Equal(t, 200, code)
+	require.Contains(t, string(body), `"handle": "`+h+`"`)
+}
