@@ -3,8 +3,8 @@ package admin
 
 import (
 	"context"
-	_ "embed"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
