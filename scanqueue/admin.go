@@ -115,11 +115,16 @@ var ErrNotDead = errors.New("scanqueue: job is not in the dead letter")
 // ErrNotFound is returned for an unknown job id.
 var ErrNotFound = errors.New("scanqueue: no such job")
 
-// Dead lists the dead letter, most recent first.
+// MaxDeadList is the most dead jobs one Dead call lists: River's JobList refuses (panics
+// on) more than 10,000, and callers page instead.
+const MaxDeadList = 10000
+
+// Dead lists the dead letter, most recent first; limit is clamped to 1..MaxDeadList.
 func (q *Queue) Dead(ctx context.Context, limit int) ([]DeadJob, error) {
 	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, MaxDeadList)
 	res, err := q.eng.client().JobList(ctx, river.NewJobListParams().
 		States(rivertype.JobStateDiscarded, rivertype.JobStateCancelled).
 		OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderDesc).

@@ -113,6 +113,9 @@ const (
 )
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The Graph validation answer echoes the caller's token as text/plain: never let a
+	// browser sniff it into HTML (issue 22).
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	start := h.now()
 	name := strings.TrimPrefix(r.URL.Path, Prefix)
 	route, ok := h.routes[name]

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/gateway"
 	"github.com/labelgate/labelgate/internal/store/storetest"
@@ -73,6 +74,12 @@ func startCLIServer(t *testing.T) (adminURL, cfgPath string, files int) {
 		}
 	})
 	require.Eventually(t, func() bool { return g.AdminURL() != "" }, 10*time.Second, 10*time.Millisecond)
+	// The organisation's catalog for the share, as a label source would give it, so label
+	// names resolve (the file share has no label API of its own).
+	_, err = g.Store().SyncLabels(context.Background(), connectors.AppFileShare, "local", []connectors.Label{
+		{ID: labeltest.LabelGeneral, Name: "General", Priority: 1, Tenant: labeltest.TenantContoso},
+		{ID: labeltest.LabelConfidential, Name: "Confidential", Priority: 2, Tenant: labeltest.TenantContoso}})
+	require.NoError(t, err)
 	cfgPath = filepath.Join(dir, "labelgate.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte("dataDir: "+cfg.DataDir+"\nstore:\n  url: "+cfg.Store.URL+"\n"), 0o600))
 	return g.AdminURL(), cfgPath, len(cases)

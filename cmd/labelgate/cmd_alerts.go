@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/internal/alerts"
@@ -22,8 +21,20 @@ const alertsUsage = `usage: labelgate alerts [list] [-state S] [-rule R] [-sever
 list shows unresolved alerts (open and acknowledged) newest first; -state open, acknowledged,
 resolved or all changes that.`
 
-// cmdAlerts lists, acknowledges and resolves alerts in the inbox.
+// alertInbox is the inbox as the CLI uses it: the local store's, or the admin API's.
+type alertInbox interface {
+	List(ctx context.Context, f alerts.ListFilter) (alerts.Page, error)
+	Ack(ctx context.Context, id int64, by string) (store.Alert, error)
+	Resolve(ctx context.Context, id int64, by string) (store.Alert, error)
+}
+
+// cmdAlerts lists, acknowledges and resolves alerts in the local store's inbox.
 func cmdAlerts(ctx context.Context, st *store.Store, args []string, stdout, stderr io.Writer) int {
+	return cmdAlertsOn(ctx, alerts.NewInbox(st), args, stdout, stderr)
+}
+
+// cmdAlertsOn lists, acknowledges and resolves alerts in inbox.
+func cmdAlertsOn(ctx context.Context, inbox alertInbox, args []string, stdout, stderr io.Writer) int {
 	sub := "list"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		sub, args = args[0], args[1:]
@@ -53,7 +64,6 @@ func cmdAlerts(ctx context.Context, st *store.Store, args []string, stdout, stde
 		fmt.Fprintf(stderr, "labelgate alerts: -o %q: want table or json\n", *out)
 		return 2
 	}
-	inbox := alerts.NewInbox(st)
 	switch sub {
 	case "list":
 		if len(pos) > 0 {
@@ -129,7 +139,7 @@ func printAlerts(w io.Writer, as []store.Alert) {
 			where += "/" + a.Ref.Tenant
 		}
 		rows = append(rows, []string{strconv.FormatInt(a.ID, 10), a.State, a.Severity, a.Rule, strconv.FormatInt(a.Count, 10),
-			a.LastAt.Local().Format(time.DateTime), where, a.Title})
+			localTime(a.LastAt), where, a.Title})
 	}
 	table(w, "ID\tSTATE\tSEVERITY\tRULE\tCOUNT\tLAST SEEN\tWHERE\tTITLE", rows)
 }

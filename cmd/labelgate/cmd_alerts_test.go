@@ -35,7 +35,7 @@ func TestCmdAlerts(t *testing.T) {
 
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, cmdAlerts(ctx, st, nil, &out, &errb), errb.String())
-	require.Regexp(t, `2\s+open\s+high\s+label_removed\s+1\s+\S+ \S+\s+box:/Finance/f1.docx\s+Sensitivity label removed`, out.String())
+	require.Regexp(t, `2\s+open\s+high\s+label_removed\s+1\s+\S+ \S+ \S+\s+box:/Finance/f1.docx\s+Sensitivity label removed`, out.String())
 
 	out.Reset()
 	require.Equal(t, 0, cmdAlerts(ctx, st, []string{"ack", "1", "-by", "ann", "-o", "json"}, &out, &errb), errb.String())

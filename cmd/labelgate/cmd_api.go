@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -98,6 +101,64 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any, out a
 	return nil
 }
 
+// raw is a GET whose answer is not JSON (a policy as YAML).
+func (c *apiClient) raw(ctx context.Context, method, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.server+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach %s: %w", c.server, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		return nil, &apiError{Status: resp.StatusCode, Msg: e.Error}
+	}
+	return b, nil
+}
+
+// newFlags is a flag set that reports to stderr.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseAnywhere parses flags before, between and after the positional arguments (the
+// README writes "label apply ID LABEL -justification …" and "rescan NAME -wait");
+// everything after "--" is positional.
+func parseAnywhere(fs *flag.FlagSet, args []string) ([]string, bool) {
+	var pos, tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, false
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+	return append(pos, tail...), true
+}
+
 // printJSON writes v indented.
 func printJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
@@ -109,18 +170,21 @@ func table(w io.Writer, header string, rows [][]string) {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		// Cells are escaped here, once, so no table can print a provider's string raw.
+		fmt.Fprintln(tw, strings.Join(safeAll(r), "\t"))
 	}
 	tw.Flush()
 }
 
 func apiFail(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "labelgate: %v\n", err)
+	// Server messages may quote a file name or label: escaped like any table cell.
+	fmt.Fprintf(stderr, "labelgate: %s\n", safe(err.Error()))
 	return 1
 }
 
 type apiFile struct {
 	ID            string                                      `json:"id"`
+	Handle        string                                      `json:"handle"`
 	Ref           struct{ App, Tenant, Drive, ItemID string } `json:"ref"`
 	Path          string                                      `json:"path"`
 	Name          string                                      `json:"name"`
@@ -156,7 +220,10 @@ func cmdFiles(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	protected := fs.Bool("protected", false, "only protected files")
 	limit := fs.Int("limit", 100, "files per page")
 	all := fs.Bool("all", false, "fetch every page")
-	if err := fs.Parse(args); err != nil {
+	if pos, ok := parseAnywhere(fs, args); !ok {
+		return 2
+	} else if len(pos) > 0 {
+		fmt.Fprintf(stderr, "labelgate files: unexpected %q (filters are flags, e.g. -label NAME)\n", pos[0])
 		return 2
 	}
 	for k, v := range map[string]bool{"noLabel": *noLabel, "external": *external, "protected": *protected} {
@@ -164,8 +231,21 @@ func cmdFiles(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			q.Set(k, "true")
 		}
 	}
+	if err := errorsJoin(checkEnum("app", q.Get("app"), appValues, false), checkEnum("access", q.Get("access"), accessValues, false)); err != nil {
+		fmt.Fprintf(stderr, "labelgate files: %v\n", err)
+		return 2
+	}
 	q.Set("limit", fmt.Sprint(*limit))
 	c := newAPIClient(*server)
+	res := &labelResolver{c: c}
+	if l := q.Get("label"); l != "" {
+		id, err := res.resolve(ctx, l)
+		if err != nil {
+			return apiFail(stderr, err)
+		}
+		q.Set("label", id)
+	}
+	more := false
 	var files []apiFile
 	for {
 		var page struct {
@@ -177,6 +257,7 @@ func cmdFiles(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		files = append(files, page.Items...)
 		if !*all || page.Next == "" {
+			more = page.Next != ""
 			break
 		}
 		q.Set("pageToken", page.Next)
@@ -188,12 +269,10 @@ func cmdFiles(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 0
 	}
+	names := res.names(ctx)
 	rows := make([][]string, len(files))
 	for i, f := range files {
-		label := f.LabelID
-		if f.LabelExternal {
-			label += " (external)"
-		}
+		label := labelShown(names, f.LabelID, f.LabelExternal)
 		flags := ""
 		if f.Protected {
 			flags = "protected"
@@ -201,20 +280,57 @@ func cmdFiles(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if f.ScanError != "" {
 			flags = "error: " + f.ScanError
 		}
-		rows[i] = []string{f.Ref.App, strings.TrimSuffix(f.Path, "/") + "/" + f.Name, label, f.Access, f.Owner, flags, f.ID}
+		id := f.Handle // short and stable; the full id works too (-o json shows both)
+		if id == "" {
+			id = f.ID
+		}
+		rows[i] = []string{f.Ref.App, strings.TrimSuffix(f.Path, "/") + "/" + f.Name, label, f.Access, f.Owner, flags, id}
 	}
-	table(stdout, "APP\tFILE\tLABEL\tACCESS\tOWNER\tNOTE\tID", rows)
+	table(stdout, "APP\tFILE\tLABEL\tACCESS\tOWNER\tNOTE\tHANDLE", rows)
+	countLine(stdout, len(files), "file", more, "-all, or -limit up to 1000")
 	return 0
 }
+
+// countLine says how many rows a list showed and how to see the rest.
+func countLine(w io.Writer, n int, noun string, more bool, how string) {
+	s := "s"
+	if n == 1 {
+		s = ""
+	}
+	if more {
+		fmt.Fprintf(w, "%d %s%s shown; there are more (%s)\n", n, noun, s, how)
+		return
+	}
+	fmt.Fprintf(w, "%d %s%s\n", n, noun, s)
+}
+
+// labelShown is a label as people read it: its catalog name, "external:" for another
+// tenant's, the id when the catalog does not know it.
+func labelShown(names map[string]string, id string, external bool) string {
+	if id == "" {
+		return "-"
+	}
+	n := names[strings.ToLower(id)]
+	if n == "" {
+		n = id
+	}
+	if external && !strings.HasPrefix(n, "external:") {
+		n = "external:" + n
+	}
+	return n
+}
+
+func errorsJoin(errs ...error) error { return errors.Join(errs...) }
 
 func cmdFile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("file", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server, out := apiFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, ok := parseAnywhere(fs, args)
+	if !ok {
 		return 2
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: labelgate file [-o json] FILE-ID")
 		return 2
 	}
@@ -223,7 +339,8 @@ func cmdFile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		History []json.RawMessage `json:"history"`
 		Actions []json.RawMessage `json:"actions"`
 	}
-	if err := newAPIClient(*server).do(ctx, "GET", "/api/v1/files/"+url.PathEscape(fs.Arg(0)), nil, &v); err != nil {
+	c := newAPIClient(*server)
+	if err := c.do(ctx, "GET", "/api/v1/files/"+url.PathEscape(pos[0]), nil, &v); err != nil {
 		return apiFail(stderr, err)
 	}
 	if *out == "json" {
@@ -231,8 +348,10 @@ func cmdFile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	f := v.File
-	fmt.Fprintf(stdout, "%s/%s\n  app %s, tenant %s, drive %s\n  label %q external=%v protected=%v\n  access %s, owner %s\n",
-		strings.TrimSuffix(f.Path, "/"), f.Name, f.Ref.App, f.Ref.Tenant, f.Ref.Drive, f.LabelID, f.LabelExternal, f.Protected, f.Access, f.Owner)
+	names := (&labelResolver{c: c}).names(ctx)
+	fmt.Fprintf(stdout, "%s/%s\n  app %s, tenant %s, drive %s\n  label %s (%s) external=%v protected=%v\n  access %s, owner %s\n",
+		safe(strings.TrimSuffix(f.Path, "/")), safe(f.Name), safe(string(f.Ref.App)), safe(f.Ref.Tenant), safe(f.Ref.Drive),
+		safe(labelShown(names, f.LabelID, f.LabelExternal)), safe(f.LabelID), f.LabelExternal, f.Protected, safe(f.Access), safe(f.Owner))
 	fmt.Fprintf(stdout, "history:\n")
 	for _, h := range v.History {
 		var e struct {
@@ -241,7 +360,7 @@ func cmdFile(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Actor                 string
 		}
 		_ = json.Unmarshal(h, &e)
-		fmt.Fprintf(stdout, "  %s  %-16s %s %s %s\n", e.At.Format(time.RFC3339), e.Kind, e.LabelID, e.Actor, e.Detail)
+		fmt.Fprintf(stdout, "  %s  %-16s %s %s %s\n", e.At.Format(time.RFC3339), safe(e.Kind), safe(e.LabelID), safe(e.Actor), safe(e.Detail))
 	}
 	return 0
 }
@@ -256,7 +375,8 @@ func cmdLabel(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	server, out := apiFlags(fs)
 	just := fs.String("justification", "", "why (required by some providers to remove or downgrade)")
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, ok := parseAnywhere(fs, args[1:])
+	if !ok {
 		return 2
 	}
 	c := newAPIClient(*server)
@@ -265,14 +385,19 @@ func cmdLabel(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	var err error
 	switch {
-	case args[0] == "apply" && fs.NArg() == 2:
-		err = c.do(ctx, "POST", "/api/v1/files/"+url.PathEscape(fs.Arg(0))+"/label", map[string]string{"labelId": fs.Arg(1), "justification": *just}, &res)
-	case args[0] == "remove" && fs.NArg() == 1:
+	case args[0] == "apply" && len(pos) == 2:
+		// A name ("Confidential", "Highly Confidential/Finance") or an id.
+		labelID, rerr := (&labelResolver{c: c}).resolve(ctx, pos[1])
+		if rerr != nil {
+			return apiFail(stderr, rerr)
+		}
+		err = c.do(ctx, "POST", "/api/v1/files/"+url.PathEscape(pos[0])+"/label", map[string]string{"labelId": labelID, "justification": *just}, &res)
+	case args[0] == "remove" && len(pos) == 1:
 		var body any
 		if *just != "" {
 			body = map[string]string{"justification": *just}
 		}
-		err = c.do(ctx, "DELETE", "/api/v1/files/"+url.PathEscape(fs.Arg(0))+"/label", body, &res)
+		err = c.do(ctx, "DELETE", "/api/v1/files/"+url.PathEscape(pos[0])+"/label", body, &res)
 	default:
 		fmt.Fprintln(stderr, usage)
 		return 2
@@ -288,54 +413,98 @@ func cmdLabel(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
+type apiAction struct {
+	ID        int64     `json:"id"`
+	Kind      string    `json:"kind"`
+	State     string    `json:"state"`
+	LabelID   string    `json:"labelId"`
+	PolicyID  string    `json:"policyId"`
+	Reason    string    `json:"reason"`
+	By        string    `json:"requestedBy"`
+	CreatedAt time.Time `json:"createdAt"`
+	Ref       struct{ App, Tenant, Drive, ItemID string }
+}
+
 func cmdActions(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("actions", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server, out := apiFlags(fs)
-	state := fs.String("state", "", "comma-separated states")
+	state := fs.String("state", "", "comma-separated states: "+strings.Join(stateValues, ", "))
 	policy := fs.String("policy", "", "policy id")
-	if err := fs.Parse(args); err != nil {
+	limit := fs.Int("limit", 100, "show the newest N")
+	all := fs.Bool("all", false, "show every action")
+	pos, ok := parseAnywhere(fs, args)
+	if !ok {
 		return 2
 	}
 	c := newAPIClient(*server)
-	if fs.NArg() == 2 && fs.Arg(0) == "cancel" {
+	if len(pos) == 2 && pos[0] == "cancel" {
 		var a json.RawMessage
-		if err := c.do(ctx, "POST", "/api/v1/actions/"+url.PathEscape(fs.Arg(1))+"/cancel", nil, &a); err != nil {
+		if err := c.do(ctx, "POST", "/api/v1/actions/"+url.PathEscape(pos[1])+"/cancel", nil, &a); err != nil {
 			return apiFail(stderr, err)
 		}
-		fmt.Fprintf(stdout, "action %s canceled\n", fs.Arg(1))
+		fmt.Fprintf(stdout, "action %s canceled\n", safe(pos[1]))
 		return 0
 	}
-	q := url.Values{"state": {*state}, "policy": {*policy}}
-	var v struct {
-		Items []struct {
-			ID       int64  `json:"id"`
-			Kind     string `json:"kind"`
-			State    string `json:"state"`
-			LabelID  string `json:"labelId"`
-			PolicyID string `json:"policyId"`
-			Reason   string `json:"reason"`
-			By       string `json:"requestedBy"`
-			Ref      struct{ App, ItemID string }
-		} `json:"items"`
+	if len(pos) != 0 {
+		fmt.Fprintln(stderr, "usage: labelgate actions [-state S] [-policy ID] [-limit N | -all] | actions cancel ID")
+		return 2
 	}
-	if err := c.do(ctx, "GET", "/api/v1/actions?"+q.Encode(), nil, &v); err != nil {
-		return apiFail(stderr, err)
+	if err := checkEnum("state", *state, stateValues, true); err != nil {
+		fmt.Fprintf(stderr, "labelgate actions: %v\n", err)
+		return 2
 	}
+	// The API lists oldest first from a cursor: read every page and keep the newest, so
+	// an action just queued is always in the list.
+	q := url.Values{"state": {*state}, "policy": {*policy}, "limit": {"1000"}}
+	var acts []apiAction
+	total := 0
+	for {
+		var v struct {
+			Items []apiAction `json:"items"`
+		}
+		if err := c.do(ctx, "GET", "/api/v1/actions?"+q.Encode(), nil, &v); err != nil {
+			return apiFail(stderr, err)
+		}
+		total += len(v.Items)
+		acts = append(acts, v.Items...)
+		if !*all && len(acts) > *limit {
+			acts = acts[len(acts)-*limit:]
+		}
+		if len(v.Items) < 1000 {
+			break
+		}
+		q.Set("after", strconv.FormatInt(v.Items[len(v.Items)-1].ID, 10))
+	}
+	slices.Reverse(acts)
 	if *out == "json" {
-		printJSON(stdout, v.Items)
+		printJSON(stdout, acts)
 		return 0
 	}
+	names := (&labelResolver{c: c}).names(ctx)
 	var rows [][]string
-	for _, a := range v.Items {
+	for _, a := range acts {
 		by := a.PolicyID
 		if by == "" {
 			by = a.By
 		}
-		rows = append(rows, []string{fmt.Sprint(a.ID), a.Kind, a.State, a.LabelID, a.Ref.App, a.Ref.ItemID, by, a.Reason})
+		rows = append(rows, []string{fmt.Sprint(a.ID), localTime(a.CreatedAt), a.Kind, a.State, labelShown(names, a.LabelID, false), a.Ref.App, a.Ref.ItemID, by, a.Reason})
 	}
-	table(stdout, "ID\tKIND\tSTATE\tLABEL\tAPP\tITEM\tBY\tREASON", rows)
+	table(stdout, "ID\tCREATED\tKIND\tSTATE\tLABEL\tAPP\tITEM\tBY\tREASON", rows)
+	if len(acts) < total {
+		fmt.Fprintf(stdout, "newest %d of %d actions shown (-all for every one, -state to filter)\n", len(acts), total)
+	} else {
+		countLine(stdout, len(acts), "action", false, "")
+	}
 	return 0
+}
+
+// localTime shows a time in the local zone with the zone named.
+func localTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05 MST")
 }
 
 type apiRescan struct {
@@ -359,16 +528,17 @@ func cmdRescan(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	scope := fs.String("scope", "", "one drive (id or name) instead of the whole connector")
 	force := fs.Bool("force", false, "rescan files even when unchanged since their last scan")
 	wait := fs.Bool("wait", false, "follow the rescan with a progress bar until it ends")
-	if err := fs.Parse(args); err != nil {
+	pos, ok := parseAnywhere(fs, args)
+	if !ok {
 		return 2
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: labelgate rescan [-scope DRIVE] [-force] [-wait] CONNECTOR")
 		return 2
 	}
 	c := newAPIClient(*server)
 	var r apiRescan
-	if err := c.do(ctx, "POST", "/api/v1/rescans", map[string]any{"connector": fs.Arg(0), "scope": *scope, "force": *force}, &r); err != nil {
+	if err := c.do(ctx, "POST", "/api/v1/rescans", map[string]any{"connector": pos[0], "scope": *scope, "force": *force}, &r); err != nil {
 		return apiFail(stderr, err)
 	}
 	if !*wait {
@@ -460,16 +630,21 @@ func cmdRescans(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("rescans", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server, out := apiFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, ok := parseAnywhere(fs, args)
+	if !ok {
 		return 2
 	}
 	c := newAPIClient(*server)
-	if fs.NArg() == 2 && fs.Arg(0) == "cancel" {
-		if err := c.do(ctx, "POST", "/api/v1/rescans/"+url.PathEscape(fs.Arg(1))+"/cancel", nil, nil); err != nil {
+	if len(pos) == 2 && pos[0] == "cancel" {
+		if err := c.do(ctx, "POST", "/api/v1/rescans/"+url.PathEscape(pos[1])+"/cancel", nil, nil); err != nil {
 			return apiFail(stderr, err)
 		}
-		fmt.Fprintf(stdout, "rescan %s canceled\n", fs.Arg(1))
+		fmt.Fprintf(stdout, "rescan %s canceled\n", safe(pos[1]))
 		return 0
+	}
+	if len(pos) != 0 {
+		fmt.Fprintln(stderr, "usage: labelgate rescans [cancel ID]")
+		return 2
 	}
 	var v struct {
 		Items []apiRescan `json:"items"`
@@ -483,9 +658,10 @@ func cmdRescans(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	var rows [][]string
 	for _, r := range v.Items {
-		rows = append(rows, []string{fmt.Sprint(r.ID), r.Connector, r.State, fmt.Sprint(r.Enumerated), fmt.Sprint(r.Enqueued), fmt.Sprint(r.Skipped), r.StartedAt.Format(time.RFC3339)})
+		rows = append(rows, []string{fmt.Sprint(r.ID), r.Connector, r.State, fmt.Sprint(r.Enumerated), fmt.Sprint(r.Enqueued), fmt.Sprint(r.Skipped), localTime(r.StartedAt)})
 	}
 	table(stdout, "ID\tCONNECTOR\tSTATE\tFILES\tQUEUED\tSKIPPED\tSTARTED", rows)
+	countLine(stdout, len(rows), "rescan", false, "")
 	return 0
 }
 
@@ -493,11 +669,12 @@ func cmdLabels(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("labels", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server, out := apiFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, ok := parseAnywhere(fs, args)
+	if !ok {
 		return 2
 	}
 	c := newAPIClient(*server)
-	if fs.NArg() == 1 && fs.Arg(0) == "sync" {
+	if len(pos) == 1 && pos[0] == "sync" {
 		var v json.RawMessage
 		if err := c.do(ctx, "POST", "/api/v1/labels/sync", nil, &v); err != nil {
 			return apiFail(stderr, err)
@@ -509,7 +686,7 @@ func cmdLabels(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return 0
 	}
-	if fs.NArg() != 0 {
+	if len(pos) != 0 {
 		fmt.Fprintln(stderr, "usage: labelgate labels [sync] [-o json]")
 		return 2
 	}
@@ -536,6 +713,7 @@ func cmdLabels(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		rows = append(rows, []string{l.App, l.ID, l.Name, fmt.Sprint(l.Priority), fmt.Sprint(l.Protection), note})
 	}
 	table(stdout, "APP\tID\tNAME\tPRIORITY\tPROTECTION\tSTATE", rows)
+	countLine(stdout, len(rows), "label", false, "")
 	return 0
 }
 
@@ -548,10 +726,40 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		name := name
 		fs.Func(name, "filter by "+name, func(v string) error { q.Set(name, v); return nil })
 	}
-	if err := fs.Parse(args); err != nil {
+	limit := fs.Int("limit", 1000, "at most this many events in the table (1..1000; -o json streams them all)")
+	pos, ok := parseAnywhere(fs, args)
+	if !ok {
+		return 2
+	}
+	if len(pos) != 0 {
+		fmt.Fprintf(stderr, "labelgate events: unexpected %q (filters are flags, e.g. -kind label_removed)\n", pos[0])
+		return 2
+	}
+	if err := errorsJoin(checkEnum("kind", q.Get("kind"), kindValues, false), checkEnum("app", q.Get("app"), appValues, false)); err != nil {
+		fmt.Fprintf(stderr, "labelgate events: %v\n", err)
+		return 2
+	}
+	for _, k := range []string{"since", "until"} {
+		if v := q.Get(k); v != "" {
+			if _, err := time.Parse(time.RFC3339, v); err != nil {
+				fmt.Fprintf(stderr, "labelgate events: -%s %q: want an RFC 3339 time, e.g. 2026-11-01T00:00:00Z\n", k, v)
+				return 2
+			}
+		}
+	}
+	if *limit < 1 || *limit > 1000 {
+		fmt.Fprintln(stderr, "labelgate events: -limit: want 1..1000")
 		return 2
 	}
 	c := newAPIClient(*server)
+	res := &labelResolver{c: c}
+	if l := q.Get("label"); l != "" {
+		id, err := res.resolve(ctx, l)
+		if err != nil {
+			return apiFail(stderr, err)
+		}
+		q.Set("label", id)
+	}
 	if *out == "json" {
 		q.Set("format", "jsonl")
 		req, err := http.NewRequestWithContext(ctx, "GET", c.server+"/api/v1/events?"+q.Encode(), nil)
@@ -574,25 +782,33 @@ func cmdEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return 0
 	}
-	q.Set("limit", "1000")
+	q.Set("limit", strconv.Itoa(*limit))
 	var v struct {
 		Items []struct {
-			ID                                                 int64
-			At                                                 time.Time
-			Kind, App, Path, Name, LabelID, PrevLabelID, Actor string
+			ID                                                         int64
+			At                                                         time.Time
+			Kind, App, Path, Name, LabelID, PrevLabelID, Actor, Detail string
 		} `json:"items"`
+		Next string `json:"next"`
 	}
 	if err := c.do(ctx, "GET", "/api/v1/events?"+q.Encode(), nil, &v); err != nil {
 		return apiFail(stderr, err)
 	}
+	names := res.names(ctx)
 	var rows [][]string
 	for _, e := range v.Items {
-		label := e.LabelID
+		label := labelShown(names, e.LabelID, false)
 		if e.PrevLabelID != "" {
-			label = e.PrevLabelID + " -> " + e.LabelID
+			label = labelShown(names, e.PrevLabelID, false) + " -> " + label
 		}
-		rows = append(rows, []string{e.At.Format(time.RFC3339), e.Kind, e.App, strings.TrimSuffix(e.Path, "/") + "/" + e.Name, label, e.Actor})
+		file := strings.TrimSuffix(e.Path, "/") + "/" + e.Name
+		if e.Name == "" {
+			file = "-"
+		}
+		rows = append(rows, []string{localTime(e.At), e.Kind, e.App, file, label, e.Actor, e.Detail})
 	}
-	table(stdout, "AT\tKIND\tAPP\tFILE\tLABEL\tBY", rows)
+	table(stdout, "AT\tKIND\tAPP\tFILE\tLABEL\tBY\tDETAIL", rows)
+	how := "-o json streams every event as JSON lines; or narrow with -since/-until/-kind"
+	countLine(stdout, len(rows), "event", v.Next != "", how)
 	return 0
 }

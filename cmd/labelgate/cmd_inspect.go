@@ -100,7 +100,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		line := inspectFile(ctx, path)
 		if line.Error != "" {
 			failed = true
-			fmt.Fprintf(stderr, "%s: %s\n", path, line.Error)
+			fmt.Fprintf(stderr, "%s: %s\n", safe(path), safe(line.Error))
 		}
 		if *output == "json" {
 			if err := enc.Encode(line); err != nil {
@@ -110,7 +110,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			continue
 		}
 		if line.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\terror\t\t\t\t\t\t\t%d\t%d\n", path, dash(string(line.Type)), line.BytesRead, line.RoundTrips)
+			fmt.Fprintf(tw, "%s\t%s\terror\t\t\t\t\t\t\t%d\t%d\n", safe(path), dash(string(line.Type)), line.BytesRead, line.RoundTrips)
 			continue
 		}
 		date, prot := "-", "no"
@@ -120,7 +120,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if line.Protected {
 			prot = line.ProtectionKind
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\n", path, line.Type, dash(line.LabelID), dash(line.LabelName),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\n", safe(path), line.Type, dash(line.LabelID), dash(line.LabelName),
 			dash(line.Tenant), dash(line.Method), date, line.ContentBits, prot, line.BytesRead, line.RoundTrips)
 	}
 	if err := tw.Flush(); err != nil {
@@ -133,9 +133,11 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return 0
 }
 
+// dash shows an empty cell as "-" and escapes the rest (the label id, name and tenant come
+// from the file).
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return safe(s)
 }

@@ -74,7 +74,7 @@ func cmdPolicy(ctx context.Context, st *store.Store, args []string, stdout, stde
 			var ve policies.Errors
 			if errors.As(err, &ve) {
 				for _, e := range ve {
-					fmt.Fprintf(stderr, "%s: %v\n", *file, e)
+					fmt.Fprintf(stderr, "%s: %s\n", safe(*file), safe(e.Error()))
 				}
 				return 1
 			}
@@ -115,7 +115,7 @@ func cmdPolicy(ctx context.Context, st *store.Store, args []string, stdout, stde
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tENABLED\tSEVERITY\tCATEGORY\tNAME")
 		for _, p := range rows {
-			fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\n", p.ID, p.Enabled, p.Severity, p.Category, p.Name)
+			fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\n", safe(p.ID), p.Enabled, safe(p.Severity), safe(p.Category), safe(p.Name))
 		}
 		_ = tw.Flush()
 		return 0
@@ -150,14 +150,7 @@ func cmdPolicy(ctx context.Context, st *store.Store, args []string, stdout, stde
 		if asJSON {
 			return policyJSON(stdout, stderr, rep)
 		}
-		fmt.Fprintf(stdout, "policy %s (enabled: %t) over %d files: %d match, %d would be touched\n",
-			rep.PolicyID, rep.Enabled, rep.Files, rep.Matched, rep.Touched)
-		for _, k := range rep.SortedKinds() {
-			fmt.Fprintf(stdout, "  %-14s %d\n", k, rep.Actions[k])
-		}
-		if rep.ContentConditions {
-			fmt.Fprintln(stdout, "  (content conditions are not evaluated by what-if: figures are a lower bound)")
-		}
+		printWhatIf(stdout, rep)
 		return 0
 	}
 	fmt.Fprintf(stderr, "policy: unknown subcommand %q\n%s", sub, policyUsage)
@@ -172,4 +165,16 @@ func policyJSON(stdout, stderr io.Writer, v any) int {
 		return 1
 	}
 	return 0
+}
+
+// printWhatIf prints a what-if report, from the local store or the admin API.
+func printWhatIf(stdout io.Writer, rep policies.WhatIfReport) {
+	fmt.Fprintf(stdout, "policy %s (enabled: %t) over %d files: %d match, %d would be touched\n",
+		safe(rep.PolicyID), rep.Enabled, rep.Files, rep.Matched, rep.Touched)
+	for _, k := range rep.SortedKinds() {
+		fmt.Fprintf(stdout, "  %-14s %d\n", k, rep.Actions[k])
+	}
+	if rep.ContentConditions {
+		fmt.Fprintln(stdout, "  (content conditions are not evaluated by what-if: figures are a lower bound)")
+	}
 }

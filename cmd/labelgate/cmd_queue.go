@@ -88,8 +88,8 @@ func cmdQueue(ctx context.Context, q queueAdmin, args []string, stdout, stderr i
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tKIND\tKEY\tSTATE\tATTEMPTS\tFAILED\tERROR")
 		for _, d := range dead {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", d.ID, d.Kind, d.Key, d.State, d.Attempt, d.MaxAttempts,
-				d.FailedAt.UTC().Format(time.RFC3339), queueOneLine(d.Error))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", d.ID, safe(d.Kind), safe(d.Key), d.State, d.Attempt, d.MaxAttempts,
+				d.FailedAt.UTC().Format(time.RFC3339), safe(queueOneLine(d.Error)))
 		}
 		tw.Flush()
 		return 0
@@ -128,7 +128,7 @@ func printStats(w io.Writer, st scanqueue.Stats) {
 	}
 	fmt.Fprintln(tw, "\nAPP (open)\tJOBS")
 	for _, k := range slices.Sorted(maps.Keys(st.ByApp)) {
-		fmt.Fprintf(tw, "%s\t%d\n", k, st.ByApp[k])
+		fmt.Fprintf(tw, "%s\t%d\n", safe(k), st.ByApp[k])
 	}
 	fmt.Fprintln(tw, "\nKIND (open)\tJOBS")
 	for _, k := range slices.Sorted(maps.Keys(st.ByKind)) {

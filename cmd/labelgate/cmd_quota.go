@@ -33,13 +33,17 @@ func cmdQuota(ctx context.Context, st *store.Store, cfg labeling.QuotaConfig, ar
 		fmt.Fprintf(stderr, "labelgate quota: %v\n", err)
 		return 1
 	}
-	if *out == "json" {
+	return printQuota(stdout, stderr, *out, rep, st.Now())
+}
+
+// printQuota prints a quota report, from the local store or the admin API.
+func printQuota(stdout, _ io.Writer, out string, rep labeling.QuotaReport, now time.Time) int {
+	if out == "json" {
 		printJSON(stdout, rep)
 		return 0
 	}
-	now := st.Now()
-	fmt.Fprintf(stdout, "window %s, resets %s (in %s)\n", rep.WindowStart.Format(time.RFC3339), rep.ResetsAt.Format(time.RFC3339),
-		rep.ResetsAt.Sub(now).Round(time.Minute))
+	fmt.Fprintf(stdout, "window %s, resets %s = %s (in %s)\n", rep.WindowStart.Format(time.RFC3339), rep.ResetsAt.Format(time.RFC3339),
+		rep.ResetsAt.Local().Format("15:04 MST"), rep.ResetsAt.Sub(now).Round(time.Minute))
 	if len(rep.Rows) == 0 {
 		fmt.Fprintln(stdout, "no apps or tenants with label actions yet")
 		return 0

@@ -37,7 +37,8 @@ func TestCmdQuota(t *testing.T) {
 
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, cmdQuota(ctx, st, cfg, nil, &out, &errb), errb.String())
-	require.Contains(t, out.String(), "window 2026-03-10T12:00:00Z, resets 2026-03-11T12:00:00Z (in 20h30m0s)")
+	require.Contains(t, out.String(), "window 2026-03-10T12:00:00Z, resets 2026-03-11T12:00:00Z = ")
+	require.Contains(t, out.String(), "(in 20h30m0s)")
 	require.Regexp(t, `t1\s+box\s+auto\s+3\s+3\s+0\s+1`, out.String())
 	require.Regexp(t, `t1\s+box\s+manual\s+5\s+0\s+5\s+0`, out.String())
 

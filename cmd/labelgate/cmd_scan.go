@@ -192,7 +192,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
-			fmt.Fprintf(stderr, "labelgate scan: %v\n", err)
+			fmt.Fprintf(stderr, "labelgate scan: %s\n", safe(err.Error()))
 			return 2
 		}
 	}
@@ -215,15 +215,23 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	var failures []scanRecord
+	rows := newScanRows(stdout, progress)
 	sum, err := scanPaths(ctx, paths, opts, func(r scanRecord) {
 		if *output == "json" {
 			_ = enc.Encode(r)
-		} else if r.Error != "" || len(r.Actions) > 0 {
+			return
+		}
+		rows.add(r)
+		if r.Error != "" || len(r.Actions) > 0 {
 			failures = append(failures, r)
 		}
 	})
 	if progress != nil {
 		progress.clear()
+	}
+	if *output != "json" {
+		rows.flush()
+		fmt.Fprintln(stdout)
 	}
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "labelgate scan: %v\n", err)
@@ -534,7 +542,7 @@ func printScanTable(w io.Writer, s *scanSummary, failures []scanRecord) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tFILES")
 	for _, t := range scanSortedKeys(s.ByType) {
-		fmt.Fprintf(tw, "%s\t%d\n", t, s.ByType[t])
+		fmt.Fprintf(tw, "%s\t%d\n", safe(t), s.ByType[t])
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -546,7 +554,7 @@ func printScanTable(w io.Writer, s *scanSummary, failures []scanRecord) {
 			if name == "" {
 				name = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\n", id, name, s.ByLabel[id])
+			fmt.Fprintf(tw, "%s\t%s\t%d\n", safe(id), safe(name), s.ByLabel[id])
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
@@ -563,16 +571,16 @@ func printScanTable(w io.Writer, s *scanSummary, failures []scanRecord) {
 	var errs, acts []string
 	for _, f := range failures {
 		if f.Error != "" {
-			errs = append(errs, fmt.Sprintf("  %s: %s", f.Path, f.Error))
+			errs = append(errs, fmt.Sprintf("  %s: %s", safe(f.Path), safe(f.Error)))
 		}
 		for _, a := range f.Actions {
-			line := fmt.Sprintf("  %s: %s %s", f.Path, a.Policy, a.Kind)
+			line := fmt.Sprintf("  %s: %s %s", safe(f.Path), safe(a.Policy), a.Kind)
 			if a.LabelID != "" {
-				line += " " + a.LabelID
+				line += " " + safe(a.LabelID)
 			}
 			line += " (" + a.Status
 			if a.Error != "" {
-				line += ": " + a.Error
+				line += ": " + safe(a.Error)
 			}
 			acts = append(acts, line+")")
 		}
@@ -657,4 +665,64 @@ func (p *scanProgress) clear() {
 	if p.drawn {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}
+}
+
+// scanRows prints the per-file table as files are read: path, type, label, tenant,
+// protection and a note (the error, or what the policies asked). Rows are aligned in blocks
+// of scanRowsBlock so a scan of a million files streams in bounded memory.
+type scanRows struct {
+	w        io.Writer
+	tw       *tabwriter.Writer
+	n        int
+	progress *scanProgress
+}
+
+const scanRowsBlock = 200
+
+func newScanRows(w io.Writer, p *scanProgress) *scanRows {
+	return &scanRows{w: w, progress: p}
+}
+
+func (s *scanRows) add(r scanRecord) {
+	if s.tw == nil {
+		s.tw = tabwriter.NewWriter(s.w, 0, 4, 2, ' ', 0)
+		if s.n == 0 {
+			fmt.Fprintln(s.tw, "FILE\tTYPE\tLABEL\tTENANT\tPROTECTED\tNOTE")
+		}
+	}
+	label := r.LabelName
+	if label == "" {
+		label = r.LabelID
+	}
+	prot := "no"
+	if r.Protected {
+		prot = r.ProtectionKind
+		if prot == "" {
+			prot = "yes"
+		}
+	}
+	note := r.Error
+	if note == "" && len(r.Actions) > 0 {
+		var parts []string
+		for _, a := range r.Actions {
+			parts = append(parts, a.Kind+" "+a.Status)
+		}
+		note = strings.Join(parts, ", ")
+	}
+	fmt.Fprintf(s.tw, "%s\t%s\t%s\t%s\t%s\t%s\n", safe(r.Path), dash(string(r.Type)), dash(label), dash(r.Tenant), prot, safe(note))
+	s.n++
+	if s.n%scanRowsBlock == 0 {
+		s.flush()
+	}
+}
+
+func (s *scanRows) flush() {
+	if s.tw == nil {
+		return
+	}
+	if s.progress != nil {
+		s.progress.clear()
+	}
+	_ = s.tw.Flush()
+	s.tw = nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/gateway"
 	"github.com/labelgate/labelgate/internal/logging"
 )
@@ -32,10 +33,26 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "labelgate: %v\n", err)
 		return 1
 	}
-	log.Info("labelgate started", "version", version, "url", gw.PublicURL(), "store", storeKind(cfg.Store.URL))
+	log.Info("labelgate started", "version", buildVersion(), "url", gw.PublicURL(), "store", storeKind(cfg.Store.URL))
+	for _, w := range serveWarnings(cfg) {
+		log.Warn(w)
+	}
 	if err := gw.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "labelgate: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// serveWarnings are the set-up gaps a new user hits first: a gateway with nothing to
+// watch, and an admin API and console nobody can sign in to.
+func serveWarnings(cfg config.Config) []string {
+	var out []string
+	if len(cfg.Connectors) == 0 {
+		out = append(out, "no connectors configured: nothing will be watched or scanned; add entries under connectors: (see README, Connectors)")
+	}
+	if len(cfg.Admin.Tokens) == 0 {
+		out = append(out, "no admin token configured: the admin API, console and CLI will refuse every call; set LABELGATE_ADMIN_TOKEN or admin.tokens")
+	}
+	return out
 }

@@ -26,6 +26,7 @@ func withStore(ctx context.Context, stderr io.Writer, fn func(cfg config.Config,
 		return 1
 	}
 	defer st.Close()
+	localStoreNote(stderr, st)
 	return fn(cfg, st)
 }
 

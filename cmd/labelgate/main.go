@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/labelgate/labelgate/internal/config"
@@ -17,8 +19,46 @@ import (
 	"github.com/labelgate/labelgate/labeling"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version may be set at build time with -ldflags "-X main.version=…"; otherwise
+// buildVersion reads the module version and VCS revision Go records in the binary.
+var version = ""
+
+// buildVersion is the version to print: the -ldflags value, else the main module's version
+// (a tag for `go install …@v1.2.3`, "(devel)" in a work tree) with the commit and its time
+// when built from a checkout, and the Go version.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" && !strings.Contains(v, rev[:min(12, len(rev))]) {
+		v += " commit " + rev[:min(12, len(rev))] + dirty
+		if at != "" {
+			v += " (" + at + ")"
+		}
+	}
+	return v + " " + bi.GoVersion
+}
 
 const usage = `labelgate — sensitivity labels for cloud storage
 
@@ -36,17 +76,21 @@ Usage:
   labelgate queue stats | dead [list|requeue ID]   the scan queue and its dead letter
   labelgate alerts [list|ack ID|resolve ID]        the alert inbox
 
+quota, queue, policy and alerts go through the admin API when a server is named (-server URL or
+$LABELGATE_SERVER) and otherwise read the local store named by the configuration.
+
 Admin commands (call the admin API: -server URL or $LABELGATE_SERVER, token in $LABELGATE_TOKEN;
-tables for people, -o json for scripts):
-  labelgate files [-app A] [-label L] [-no-label] [-external] [-protected] [-access X] [-owner O] [-path-prefix P] [-all]
+tables for people, -o json for scripts; flags before or after arguments; a label is its id or
+its name, any case, Parent/Child for a sublabel):
+  labelgate files [-app A] [-label L] [-no-label] [-external] [-protected] [-access X] [-owner O] [-path-prefix P] [-limit N|-all]
   labelgate file FILE-ID                  one file with its label history
-  labelgate label apply FILE-ID LABEL-ID  apply a label (executor: rules and quotas apply)
+  labelgate label apply FILE-ID LABEL     apply a label (executor: rules and quotas apply)
   labelgate label remove FILE-ID          remove a label
-  labelgate actions [-state S] [cancel ID]
+  labelgate actions [-state S] [-limit N|-all] [cancel ID]   newest first
   labelgate rescan [-scope D] [-force] [-wait] CONNECTOR
   labelgate rescans [cancel ID]
   labelgate labels [sync]                 the label catalog
-  labelgate events [-kind K] [-since T]   the discovery log (-o json: JSON lines)
+  labelgate events [-kind K] [-label L] [-since T] [-until T]   the discovery log (-o json: JSON lines)
 
 The configuration file is -config, else $LABELGATE_CONFIG, else ./labelgate.yaml when present;
 with none, defaults apply (SQLite under ./labelgate-data, listeners on loopback).
@@ -78,6 +122,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return cmdConfigCheck(rest[1:], stdout, stderr)
+	case "policy", "quota", "alerts", "queue":
+		// With a server named these go through its admin API; otherwise they read the
+		// local store, and say so.
+		if server, args, ok := splitServer(rest); ok {
+			return remoteStoreCommand(ctx, cmd, server, args, stdout, stderr)
+		}
+	}
+	switch cmd {
 	case "policy":
 		return withStore(ctx, stderr, func(_ config.Config, st *store.Store) int { return cmdPolicy(ctx, st, rest, stdout, stderr) })
 	case "inspect":
@@ -116,7 +168,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "events":
 		return cmdEvents(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "labelgate", version)
+		fmt.Fprintln(stdout, "labelgate", buildVersion())
 		return 0
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -124,6 +176,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "labelgate: unknown command %q\n\n%s", cmd, usage)
 	return 2
+}
+
+// remoteStoreCommand runs a store-side command through the admin API at server.
+func remoteStoreCommand(ctx context.Context, cmd, server string, args []string, stdout, stderr io.Writer) int {
+	c := newAPIClient(server)
+	switch cmd {
+	case "policy":
+		return cmdPolicyAPI(ctx, server, args, stdout, stderr)
+	case "quota":
+		return cmdQuotaAPI(ctx, server, args, stdout, stderr)
+	case "alerts":
+		return cmdAlertsOn(ctx, apiInbox{c}, args, stdout, stderr)
+	default:
+		return cmdQueue(ctx, apiQueue{c}, args, stdout, stderr)
+	}
 }
 
 // configPath picks the configuration file: the flag, then $LABELGATE_CONFIG, then

@@ -3,7 +3,9 @@ package admin
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -77,12 +79,16 @@ type Config struct {
 	MaxBodyBytes int64
 	// OnlyThisTenant hides external labels from listings.
 	OnlyThisTenant bool
+	// Limiter throttles failed authentications per client; nil makes one (share it with
+	// the console so both count the same guesses).
+	Limiter *AuthLimiter
 }
 
 // API is the admin HTTP handler.
 type API struct {
 	cfg Config
 	mux *http.ServeMux
+	h   http.Handler // mux behind the recover and header middleware
 	log *slog.Logger
 }
 
@@ -101,7 +107,11 @@ func New(cfg Config) *API {
 	if a.cfg.MaxBodyBytes <= 0 {
 		a.cfg.MaxBodyBytes = 1 << 20
 	}
+	if a.cfg.Limiter == nil {
+		a.cfg.Limiter = NewAuthLimiter()
+	}
 	a.routes()
+	a.h = NoSniff(Recover(a.log, a.mux))
 	return a
 }
 
@@ -159,8 +169,15 @@ func (a *API) routes() {
 	for _, rt := range a.table() {
 		rt := rt
 		a.mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) {
+			client := ClientKey(r)
+			if ok, wait := a.cfg.Limiter.Allow(client); !ok {
+				TooMany(w, wait)
+				a.log.Warn("admin API: locked out after failed authentications", "remote", r.RemoteAddr)
+				return
+			}
 			tok, ok := authenticate(r, a.cfg.Tokens)
 			if !ok {
+				a.cfg.Limiter.Fail(client)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="labelgate"`)
 				writeErr(w, http.StatusUnauthorized, "missing or invalid bearer token")
 				a.log.Warn("admin API: unauthenticated", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
@@ -196,7 +213,7 @@ func actor(ctx context.Context) string {
 	return "admin"
 }
 
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.h.ServeHTTP(w, r) }
 
 // httpError is an error with the status to answer.
 type httpError struct {
@@ -270,9 +287,57 @@ func parseFileID(id string) (connectors.FileRef, error) {
 	return connectors.FileRef{App: connectors.App(parts[0]), Tenant: parts[1], Drive: parts[2], ItemID: parts[3]}, nil
 }
 
+// FileHandle is a file's short handle: 10 base32 characters of the SHA-256 of its id,
+// stable for as long as the file keeps its ref, and typeable (the ids are ~100 characters
+// of base64). 50 bits make an accidental collision unlikely below millions of files; one
+// that happens is refused as ambiguous, never resolved to the wrong file.
+func FileHandle(ref connectors.FileRef) string {
+	sum := sha256.Sum256([]byte(FileID(ref)))
+	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:handleLen]
+}
+
+const handleLen = 10
+
+func isHandle(s string) bool {
+	if len(s) != handleLen {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// fileRef reads a file id or a short handle. A handle is resolved by walking the inventory
+// (the store keeps no handle index; a walk costs about a second per 100,000 files).
+func (a *API) fileRef(ctx context.Context, id string) (connectors.FileRef, error) {
+	if !isHandle(id) {
+		return parseFileID(id)
+	}
+	var found []connectors.FileRef
+	err := a.cfg.Store.EachFile(ctx, store.FileFilter{}, func(fr store.FileRecord) error {
+		if FileHandle(fr.Ref) == id {
+			found = append(found, fr.Ref)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return connectors.FileRef{}, err
+	case len(found) == 0:
+		return connectors.FileRef{}, fmt.Errorf("file handle %q: %w", id, store.ErrNotFound)
+	case len(found) > 1:
+		return connectors.FileRef{}, badRequest("file handle %q is ambiguous; use the file id", id)
+	}
+	return found[0], nil
+}
+
 // fileView is a file as the API shows it.
 type fileView struct {
-	ID string `json:"id"`
+	ID     string `json:"id"`
+	Handle string `json:"handle"`
 	store.FileRecord
 }
 
@@ -288,7 +353,7 @@ func (a *API) listFiles(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.ModifiedSince = t
 	}
-	limit, err := intParam(q.Get("limit"), 100)
+	limit, err := limitParam(q.Get("limit"), 100)
 	if err != nil {
 		return err
 	}
@@ -301,10 +366,26 @@ func (a *API) listFiles(w http.ResponseWriter, r *http.Request) error {
 	}
 	items := make([]fileView, len(recs))
 	for i, rec := range recs {
-		items[i] = fileView{ID: FileID(rec.Ref), FileRecord: rec}
+		items[i] = fileView{ID: FileID(rec.Ref), Handle: FileHandle(rec.Ref), FileRecord: rec}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "nextPageToken": next})
 	return nil
+}
+
+// maxLimit bounds every page an API caller may ask for: larger pages cost the store (and
+// River, which panics above 10,000) memory and time for nothing a client cannot page through.
+const maxLimit = 1000
+
+// limitParam reads a page size: default def, refused with 400 outside 1..maxLimit.
+func limitParam(v string, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, badRequest("limit: want a number from 1 to %d, got %q", maxLimit, v)
+	}
+	return n, nil
 }
 
 func intParam(v string, def int) (int, error) {
@@ -319,7 +400,7 @@ func intParam(v string, def int) (int, error) {
 }
 
 func (a *API) getFile(w http.ResponseWriter, r *http.Request) error {
-	ref, err := parseFileID(r.PathValue("id"))
+	ref, err := a.fileRef(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -335,7 +416,7 @@ func (a *API) getFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"file": fileView{ID: FileID(ref), FileRecord: rec}, "history": hist, "actions": acts})
+	writeJSON(w, http.StatusOK, map[string]any{"file": fileView{ID: FileID(ref), Handle: FileHandle(ref), FileRecord: rec}, "history": hist, "actions": acts})
 	return nil
 }
 
@@ -348,7 +429,7 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request, kind string) error 
 	if a.cfg.Executor == nil {
 		return errNotConfigured
 	}
-	ref, err := parseFileID(r.PathValue("id"))
+	ref, err := a.fileRef(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -389,7 +470,7 @@ func (a *API) scanFile(w http.ResponseWriter, r *http.Request) error {
 	if a.cfg.Queue == nil {
 		return errNotConfigured
 	}
-	ref, err := parseFileID(r.PathValue("id"))
+	ref, err := a.fileRef(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -406,7 +487,7 @@ func (a *API) listActions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(q.Get("limit"), 100)
+	limit, err := limitParam(q.Get("limit"), 100)
 	if err != nil {
 		return err
 	}
@@ -716,12 +797,12 @@ func (a *API) queueStats(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) queueDead(w http.ResponseWriter, r *http.Request) error {
-	if a.cfg.Queue == nil {
-		return errNotConfigured
-	}
-	limit, err := intParam(r.URL.Query().Get("limit"), 100)
+	limit, err := limitParam(r.URL.Query().Get("limit"), 100)
 	if err != nil {
 		return err
+	}
+	if a.cfg.Queue == nil {
+		return errNotConfigured
 	}
 	v, err := a.cfg.Queue.Dead(r.Context(), limit)
 	if err != nil {
@@ -766,7 +847,7 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("format") == "jsonl" {
 		return a.exportEvents(w, r, f)
 	}
-	limit, err := intParam(q.Get("limit"), 100)
+	limit, err := limitParam(q.Get("limit"), 100)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,26 @@ type Admin struct {
 	Listen string  `yaml:"listen"`
 	Tokens []Token `yaml:"tokens"`
 	TLS    TLS     `yaml:"tls"`
+	// SecureCookies marks the console's session cookie Secure. Unset: on, unless the
+	// listener is loopback (where plain HTTP is the norm); behind a TLS-terminating proxy the
+	// request labelgate sees is HTTP, so the request alone cannot decide.
+	SecureCookies *bool `yaml:"secureCookies"`
+}
+
+// CookiesSecure is admin.secureCookies with its default applied.
+func (a Admin) CookiesSecure() bool {
+	if a.SecureCookies != nil {
+		return *a.SecureCookies
+	}
+	host, _, err := net.SplitHostPort(a.Listen)
+	if err != nil {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // Token is one admin API bearer token: the token itself or its SHA-256 (hex).

@@ -102,3 +102,35 @@ func FuzzLoad(f *testing.F) {
 		_ = cfg.Validate()
 	})
 }
+
+func TestAdminSecureCookiesDefault(t *testing.T) {
+	t.Parallel()
+	on, off := true, false
+	for _, tc := range []struct {
+		listen string
+		set    *bool
+		want   bool
+	}{
+		{"127.0.0.1:8081", nil, false},
+		{"[::1]:8081", nil, false},
+		{"localhost:8081", nil, false},
+		{"0.0.0.0:8081", nil, true},
+		{":8081", nil, true},
+		{"10.1.2.3:8081", nil, true},
+		{"admin.example.com:443", nil, true},
+		{"127.0.0.1:8081", &on, true},
+		{"0.0.0.0:8081", &off, false},
+	} {
+		a := Admin{Listen: tc.listen, SecureCookies: tc.set}
+		if got := a.CookiesSecure(); got != tc.want {
+			t.Errorf("listen %s secureCookies %v: got %v, want %v", tc.listen, tc.set, got, tc.want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "labelgate.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("admin:\n  listen: 0.0.0.0:8081\n  secureCookies: false\n"), 0o600))
+	cfg, err := Load(path)
+	require.NoError(t, err)
+	if cfg.Admin.CookiesSecure() {
+		t.Error("admin.secureCookies: false is honoured")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,10 +40,18 @@ type Config struct {
 	Queue    admin.Queue
 	Policies admin.Policies
 	Quotas   admin.Quotas
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Rescans cancels rescans from the Rescans page; nil hides the button.
+	Rescans Rescans
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// SessionTTL bounds a login; default 12 h.
 	SessionTTL time.Duration
+	// SecureCookies marks the session cookie Secure (admin.secureCookies): on for any admin
+	// listener that is not loopback, since behind a TLS-terminating proxy the request the
+	// console sees is plain HTTP even though the browser's is not.
+	SecureCookies bool
+	// Limiter throttles failed logins per client; share the admin API's. Nil makes one.
+	Limiter *admin.AuthLimiter
 }
 
 // Console is the web console handler, mounted at /console/.
@@ -51,6 +60,7 @@ type Console struct {
 	tpl  map[string]*template.Template
 	mux  *http.ServeMux
 	log  *slog.Logger
+	h    http.Handler // mux behind Recover
 	mu   sync.Mutex
 	sess map[string]session
 }
@@ -60,7 +70,20 @@ type session struct {
 	role    admin.Role
 	csrf    string
 	expires time.Time
+	// notes are the messages waiting for the page a form redirects to, by a random key
+	// (?note=KEY): a link cannot make a page say anything, it can only name a note the
+	// server wrote into this very session.
+	notes map[string]note
 }
+
+// note is one message shown once after a redirect.
+type note struct {
+	text  string
+	isErr bool
+}
+
+// maxNotes bounds the notes a session keeps unread.
+const maxNotes = 16
 
 // New builds the console.
 func New(cfg Config) (*Console, error) {
@@ -74,15 +97,24 @@ func New(cfg Config) (*Console, error) {
 	if c.cfg.SessionTTL <= 0 {
 		c.cfg.SessionTTL = 12 * time.Hour
 	}
+	if c.cfg.Limiter == nil {
+		c.cfg.Limiter = admin.NewAuthLimiter()
+	}
 	funcs := template.FuncMap{
 		"fileID": admin.FileID,
-		"ago": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
+		// Times carry their zone (the server's, and UTC beside it when that differs).
+		"ago":       when,
+		"when":      when,
+		"kindName":  kindName,
+		"labelText": labelText,
+		"pctInt": func(a, b int64) int {
+			if b <= 0 {
+				return 0
 			}
-			return t.UTC().Format("2006-01-02 15:04")
+			return int(min(100, 100*a/b))
 		},
 		"join": strings.Join,
+		"list": func(xs ...string) []string { return xs },
 		// Root folders are "/": joining with another slash showed "//name".
 		"fullPath": func(dir, name string) string {
 			return strings.TrimSuffix(dir, "/") + "/" + name
@@ -101,7 +133,7 @@ func New(cfg Config) (*Console, error) {
 			return fmt.Sprintf("%.0f%%", 100*float64(a)/float64(b))
 		},
 	}
-	pages := []string{"login", "dashboard", "files", "drawer", "policies", "quotas", "queue"}
+	pages := []string{"login", "dashboard", "files", "drawer", "policies", "quotas", "queue", "alerts", "activity", "actions", "rescans"}
 	for _, p := range pages {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
@@ -123,14 +155,33 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET /console/quotas", c.auth(admin.RoleViewer, c.quotas))
 	c.mux.HandleFunc("GET /console/queue", c.auth(admin.RoleViewer, c.queue))
 	c.mux.HandleFunc("POST /console/queue/requeue", c.auth(admin.RoleAdmin, c.requeue))
+	c.mux.HandleFunc("GET /console/files.csv", c.auth(admin.RoleViewer, c.filesCSV))
+	c.mux.HandleFunc("GET /console/alerts", c.auth(admin.RoleViewer, c.alerts))
+	c.mux.HandleFunc("POST /console/alerts/change", c.auth(admin.RoleAdmin, c.alertChange))
+	c.mux.HandleFunc("GET /console/activity", c.auth(admin.RoleViewer, c.activity))
+	c.mux.HandleFunc("GET /console/activity/export/{format}", c.auth(admin.RoleViewer, c.activityExport))
+	c.mux.HandleFunc("GET /console/actions", c.auth(admin.RoleViewer, c.actions))
+	c.mux.HandleFunc("POST /console/actions/cancel", c.auth(admin.RoleAdmin, c.cancelAction))
+	c.mux.HandleFunc("GET /console/rescans", c.auth(admin.RoleViewer, c.rescans))
+	c.mux.HandleFunc("POST /console/rescans/cancel", c.auth(admin.RoleAdmin, c.cancelRescan))
+	c.h = admin.Recover(c.log, c.mux)
 	return c, nil
 }
 
+// CSP is the console's Content-Security-Policy: only its own scripts and styles, no
+// framing (clickjacking), forms posting only back to it, no <base> rewriting of relative
+// URLs, no plugins.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	c.mux.ServeHTTP(w, r)
+	h := w.Header()
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", CSP)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	c.h.ServeHTTP(w, r)
 }
 
 const cookieName = "labelgate_session"
@@ -144,6 +195,7 @@ type pageData struct {
 	Flash   string
 	Error   string
 	Content any
+	sid     string // the session, for notes
 }
 
 func (c *Console) render(w http.ResponseWriter, page string, d pageData) {
@@ -157,16 +209,31 @@ func (c *Console) render(w http.ResponseWriter, page string, d pageData) {
 	}
 }
 
+// loginMessages are the only things the login page says on its own: a link picks one by
+// code and cannot supply text.
+var loginMessages = map[string]string{
+	"invalid": "That token is not valid.",
+	"locked":  "Too many failed sign-ins from your address; wait a minute and try again.",
+	"expired": "Your session ended; sign in again.",
+}
+
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, "login", pageData{Title: "Sign in", Page: "login", Error: r.URL.Query().Get("error")})
+	c.render(w, "login", pageData{Title: "Sign in", Page: "login", Error: loginMessages[r.URL.Query().Get("error")]})
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	client := admin.ClientKey(r)
+	if ok, _ := c.cfg.Limiter.Allow(client); !ok {
+		c.log.Warn("console: login locked out after failed attempts", "remote", r.RemoteAddr)
+		http.Redirect(w, r, "/console/login?error=locked", http.StatusSeeOther)
+		return
+	}
 	tok, ok := admin.Authenticate(r.PostFormValue("token"), c.cfg.Tokens)
 	if !ok {
+		c.cfg.Limiter.Fail(client)
 		c.log.Warn("console: failed login", "remote", r.RemoteAddr)
-		http.Redirect(w, r, "/console/login?error=That+token+is+not+valid", http.StatusSeeOther)
+		http.Redirect(w, r, "/console/login?error=invalid", http.StatusSeeOther)
 		return
 	}
 	id, csrf := randHex(32), randHex(16)
@@ -174,7 +241,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	c.sess[id] = session{name: tok.Name, role: tok.Role, csrf: csrf, expires: c.cfg.Now().Add(c.cfg.SessionTTL)}
 	c.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/console/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil, MaxAge: int(c.cfg.SessionTTL.Seconds())})
+		Secure: c.cfg.SecureCookies || r.TLS != nil, MaxAge: int(c.cfg.SessionTTL.Seconds())})
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 
@@ -184,7 +251,8 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 		delete(c.sess, ck.Value)
 		c.mu.Unlock()
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/console/", MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/console/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: c.cfg.SecureCookies || r.TLS != nil})
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 
@@ -216,6 +284,7 @@ func (c *Console) auth(role admin.Role, h handler) http.HandlerFunc {
 			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 			return
 		}
+		d := pageData{User: s.name, Admin: s.role >= admin.RoleAdmin, CSRF: s.csrf, sid: ck.Value}
 		if s.role < role {
 			http.Error(w, "your token's role may not do this", http.StatusForbidden)
 			return
@@ -227,9 +296,55 @@ func (c *Console) auth(role admin.Role, h handler) http.HandlerFunc {
 				return
 			}
 		}
-		h(w, r, pageData{User: s.name, Admin: s.role >= admin.RoleAdmin, CSRF: s.csrf, Flash: r.URL.Query().Get("flash"),
-			Error: r.URL.Query().Get("error")})
+		if key := r.URL.Query().Get("note"); key != "" && r.Method == http.MethodGet && r.URL.Query().Get("partial") == "" {
+			if n, ok := c.takeNote(ck.Value, key); ok {
+				if n.isErr {
+					d.Error = n.text
+				} else {
+					d.Flash = n.text
+				}
+			}
+		}
+		h(w, r, d)
 	}
+}
+
+// redirectNote sends the browser to path (which may carry a query) with a message kept in
+// the session under a random key.
+func (c *Console) redirectNote(w http.ResponseWriter, r *http.Request, d pageData, path, text string, isErr bool) {
+	key := randHex(8)
+	c.mu.Lock()
+	if s, ok := c.sess[d.sid]; ok {
+		if s.notes == nil {
+			s.notes = map[string]note{}
+		}
+		if len(s.notes) >= maxNotes {
+			for k := range s.notes {
+				delete(s.notes, k)
+				break
+			}
+		}
+		s.notes[key] = note{text: text, isErr: isErr}
+		c.sess[d.sid] = s
+	}
+	c.mu.Unlock()
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, path+sep+"note="+key, http.StatusSeeOther)
+}
+
+func (c *Console) takeNote(sid, key string) (note, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.sess[sid]
+	if !ok {
+		return note{}, false
+	}
+	n, ok := s.notes[key]
+	delete(s.notes, key)
+	return n, ok
 }
 
 func (c *Console) fail(w http.ResponseWriter, err error) {
@@ -291,8 +406,13 @@ func (c *Console) labelNames(ctx context.Context) map[string]string {
 	ls, err := c.cfg.Store.ListLabels(ctx, store.LabelFilter{IncludeDeleted: true})
 	if err == nil {
 		for _, l := range ls {
-			if l.Name != "" {
+			switch {
+			case l.Name != "":
 				names[l.ID] = l.Name
+			case l.External && names[l.ID] == "":
+				// Another tenant's label: the catalog knows only its id (its tenant is on
+				// the file, where the files page and drawer show it).
+				names[l.ID] = "External label · " + l.ID[:min(8, len(l.ID))] + "…"
 			}
 		}
 	}
@@ -434,14 +554,18 @@ func (c *Console) recentEvents(ctx context.Context, n int) ([]store.Event, error
 
 type filesPage struct {
 	Q      map[string]string
+	Query  template.URL // encoded filters for the CSV link, built by url.Values
 	Files  []store.FileRecord
 	Next   string
+	Count  int64
+	Sort   string
 	Labels []store.CatalogLabel
 	Names  map[string]string
 	Apps   []string
 }
 
-func (c *Console) files(w http.ResponseWriter, r *http.Request, d pageData) {
+// filesFilter reads the Files page's filters (shared by the page and its CSV export).
+func filesFilter(r *http.Request) store.FileFilter {
 	q := r.URL.Query()
 	f := store.FileFilter{App: connectors.App(q.Get("app")), LabelID: q.Get("label"), Access: connectors.AccessLevel(q.Get("access")),
 		Owner: q.Get("owner"), PathPrefix: q.Get("path")}
@@ -453,10 +577,35 @@ func (c *Console) files(w http.ResponseWriter, r *http.Request, d pageData) {
 	case "protected":
 		f.Protected = true
 	}
+	return f
+}
+
+// fileSorts order a page of files; the inventory's own order (app, tenant, path) is the
+// default, which keyset paging follows.
+var fileSorts = map[string]func(a, b store.FileRecord) bool{
+	"name":     func(a, b store.FileRecord) bool { return strings.ToLower(a.Name) < strings.ToLower(b.Name) },
+	"label":    func(a, b store.FileRecord) bool { return a.LabelID < b.LabelID },
+	"access":   func(a, b store.FileRecord) bool { return a.Access.Rank() > b.Access.Rank() },
+	"owner":    func(a, b store.FileRecord) bool { return a.Owner < b.Owner },
+	"modified": func(a, b store.FileRecord) bool { return a.Modified.After(b.Modified) },
+}
+
+func (c *Console) files(w http.ResponseWriter, r *http.Request, d pageData) {
+	q := r.URL.Query()
+	f := filesFilter(r)
 	recs, next, err := c.cfg.Store.ListFiles(r.Context(), f, q.Get("page"), 50)
 	if err != nil {
 		c.fail(w, err)
 		return
+	}
+	count, err := c.cfg.Store.CountFiles(r.Context(), f)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	sortBy := q.Get("sort")
+	if less, ok := fileSorts[sortBy]; ok {
+		sort.SliceStable(recs, func(i, j int) bool { return less(recs[i], recs[j]) })
 	}
 	labels, err := c.cfg.Store.ListLabels(r.Context(), store.LabelFilter{})
 	if err != nil {
@@ -468,7 +617,13 @@ func (c *Console) files(w http.ResponseWriter, r *http.Request, d pageData) {
 		qm[k] = q.Get(k)
 	}
 	d.Title, d.Page = "Files", "files"
-	d.Content = filesPage{Q: qm, Files: recs, Next: next, Labels: labels, Names: c.labelNames(r.Context()),
+	exp := url.Values{}
+	for _, k := range []string{"app", "label", "show", "access", "owner", "path", "sort"} {
+		if v := q.Get(k); v != "" {
+			exp.Set(k, v)
+		}
+	}
+	d.Content = filesPage{Q: qm, Query: template.URL(exp.Encode()), Files: recs, Next: next, Count: count, Sort: sortBy, Labels: labels, Names: c.labelNames(r.Context()),
 		Apps: []string{"sharepoint", "onedrive", "gdrive", "box", "fileshare"}}
 	c.render(w, "files", d)
 }
@@ -555,7 +710,7 @@ func (c *Console) label(w http.ResponseWriter, r *http.Request, d pageData) {
 	}
 	labelID := r.PostFormValue("label")
 	if kind == store.ActionApplyLabel && labelID == "" {
-		http.Redirect(w, r, "/console/file?id="+id+"&error=choose+a+label", http.StatusSeeOther)
+		c.redirectNote(w, r, d, "/console/file?id="+id, "Choose a label.", true)
 		return
 	}
 	just := r.PostFormValue("justification")
@@ -565,18 +720,30 @@ func (c *Console) label(w http.ResponseWriter, r *http.Request, d pageData) {
 		Kind: kind, Ref: ref, LabelID: labelID, Params: params, RequestedBy: "console:" + d.User, Manual: true, Reason: just,
 	})
 	if err != nil {
-		http.Redirect(w, r, "/console/file?id="+id+"&error="+urlq(err.Error()), http.StatusSeeOther)
+		c.redirectNote(w, r, d, "/console/file?id="+id, err.Error(), true)
 		return
 	}
-	http.Redirect(w, r, "/console/file?id="+id+"&flash="+urlq(fmt.Sprintf("action %d queued", aid)), http.StatusSeeOther)
+	c.redirectNote(w, r, d, "/console/file?id="+id, fmt.Sprintf("action %d queued", aid), false)
 }
-
-func urlq(s string) string { return template.URLQueryEscaper(s) }
 
 type policyRow struct {
 	store.Policy
 	Pending, Suspended int
-	WhatIf             string
+	WhatIf             *whatIf
+	WhatIfErr          string
+}
+
+// whatIf is a what-if report as the policies page shows it.
+type whatIf struct {
+	Files, Matched, Touched int64
+	Actions                 map[string]int64
+	ContentConditions       bool
+	Samples                 []struct {
+		Kind    string             `json:"kind"`
+		LabelID string             `json:"labelId"`
+		Ref     connectors.FileRef `json:"ref"`
+		Name    string             `json:"name"`
+	}
 }
 
 func (c *Console) policies(w http.ResponseWriter, r *http.Request, d pageData) {
@@ -604,17 +771,20 @@ func (c *Console) policies(w http.ResponseWriter, r *http.Request, d pageData) {
 		if c.cfg.Policies != nil && r.URL.Query().Get("whatif") == p.ID {
 			v, err := c.cfg.Policies.WhatIf(ctx, p.ID)
 			if err != nil {
-				rows[i].WhatIf = "error: " + err.Error()
+				rows[i].WhatIfErr = err.Error()
 			} else {
+				var wi whatIf
 				b, _ := json.Marshal(v)
-				rows[i].WhatIf = string(b)
+				_ = json.Unmarshal(b, &wi)
+				rows[i].WhatIf = &wi
 			}
 		}
 	}
 	d.Title, d.Page, d.Content = "Policies", "policies", struct {
 		Rows      []policyRow
 		HasWhatIf bool
-	}{rows, c.cfg.Policies != nil}
+		Names     map[string]string
+	}{rows, c.cfg.Policies != nil, c.labelNames(ctx)}
 	c.render(w, "policies", d)
 }
 
@@ -622,97 +792,139 @@ func (c *Console) togglePolicy(w http.ResponseWriter, r *http.Request, d pageDat
 	id := r.PostFormValue("id")
 	enable := r.PostFormValue("enable") == "true"
 	if err := c.cfg.Store.SetPolicyEnabled(r.Context(), id, enable); err != nil {
-		http.Redirect(w, r, "/console/policies?error="+urlq(err.Error()), http.StatusSeeOther)
+		c.redirectNote(w, r, d, "/console/policies", err.Error(), true)
 		return
 	}
 	verb := "disabled: its pending actions are suspended"
 	if enable {
 		verb = "enabled: its suspended actions resume"
 	}
-	http.Redirect(w, r, "/console/policies?flash="+urlq("policy "+id+" "+verb), http.StatusSeeOther)
+	c.redirectNote(w, r, d, "/console/policies", "policy "+id+" "+verb, false)
 }
 
-// genericRows turns any JSON-able list into a header and rows for a plain table.
-func genericRows(v any) ([]string, [][]string) {
-	b, _ := json.Marshal(v)
-	var list []map[string]any
-	if json.Unmarshal(b, &list) != nil {
-		var one map[string]any
-		if json.Unmarshal(b, &one) != nil {
-			return nil, nil
-		}
-		var rows [][]string
-		keys := sortedKeys(one)
-		for _, k := range keys {
-			vb, _ := json.Marshal(one[k])
-			rows = append(rows, []string{k, strings.Trim(string(vb), `"`)})
-		}
-		return []string{"", ""}, rows
-	}
-	if len(list) == 0 {
-		return nil, nil
-	}
-	keys := sortedKeys(list[0])
-	var rows [][]string
-	for _, m := range list {
-		var row []string
-		for _, k := range keys {
-			vb, _ := json.Marshal(m[k])
-			row = append(row, strings.Trim(string(vb), `"`))
-		}
-		rows = append(rows, row)
-	}
-	return keys, rows
+// quotaRow is one allowance as the quotas page shows it.
+type quotaRow struct {
+	Tenant    string `json:"tenant"`
+	App       string `json:"app"`
+	Allowance string `json:"allowance"`
+	Limit     int64  `json:"limit"` // -1: unlimited
+	Used      int64  `json:"used"`
+	Remaining int64  `json:"remaining"`
+	Paused    int64  `json:"paused"`
 }
 
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+type quotasPage struct {
+	Off         bool
+	Rows        []quotaRow
+	ResetsLocal string
+	ResetsUTC   string
+	ResetsIn    string
 }
 
-type tableData struct {
-	Header []string
-	Rows   [][]string
-	Dead   [][]string
-	DeadH  []string
-	Off    bool
+// nextQuotaReset is the next 12:00 UTC, when every daily allowance starts again.
+func nextQuotaReset(now time.Time) time.Time {
+	u := now.UTC()
+	reset := time.Date(u.Year(), u.Month(), u.Day(), 12, 0, 0, 0, time.UTC)
+	if !u.Before(reset) {
+		reset = reset.AddDate(0, 0, 1)
+	}
+	return reset
 }
 
 func (c *Console) quotas(w http.ResponseWriter, r *http.Request, d pageData) {
-	td := tableData{Off: c.cfg.Quotas == nil}
+	now := c.cfg.Now()
+	reset := nextQuotaReset(now)
+	qp := quotasPage{Off: c.cfg.Quotas == nil, ResetsLocal: reset.Local().Format("Mon 15:04 MST"), ResetsUTC: reset.Format("15:04 UTC"),
+		ResetsIn: reset.Sub(now).Round(time.Minute).String()}
 	if c.cfg.Quotas != nil {
 		v, err := c.cfg.Quotas.Quotas(r.Context())
 		if err != nil {
 			c.fail(w, err)
 			return
 		}
-		td.Header, td.Rows = genericRows(v)
+		b, _ := json.Marshal(v)
+		if err := json.Unmarshal(b, &qp.Rows); err != nil {
+			c.fail(w, fmt.Errorf("quotas: %w", err))
+			return
+		}
 	}
-	d.Title, d.Page, d.Content = "Quotas", "quotas", td
+	d.Title, d.Page, d.Content = "Quotas", "quotas", qp
 	c.render(w, "quotas", d)
 }
 
+// queueStats is the scan queue's snapshot as the queue page reads it.
+type queueStats struct {
+	ByState              map[string]int64 `json:"byState"`
+	ByPriority           map[string]int64 `json:"byPriority"`
+	ByApp                map[string]int64 `json:"byApp"`
+	ByKind               map[string]int64 `json:"byKind"`
+	Dead                 int64            `json:"dead"`
+	OldestPendingSeconds float64          `json:"oldestPendingSeconds"`
+}
+
+type deadJob struct {
+	ID          int64     `json:"id"`
+	Kind        string    `json:"kind"`
+	Key         string    `json:"key"`
+	State       string    `json:"state"`
+	Attempt     int       `json:"attempt"`
+	MaxAttempts int       `json:"maxAttempts"`
+	Error       string    `json:"error"`
+	FailedAt    time.Time `json:"failedAt"`
+}
+
+type kv struct {
+	K string
+	N int64
+}
+
+func sortedKV(m map[string]int64, names map[string]string) []kv {
+	out := make([]kv, 0, len(m))
+	for k, n := range m {
+		if names != nil && names[k] != "" {
+			k = names[k]
+		}
+		out = append(out, kv{k, n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].K < out[j].K })
+	return out
+}
+
+type queuePage struct {
+	Off                             bool
+	States, Priorities, Apps, Kinds []kv
+	Dead                            int64
+	Oldest                          string
+	DeadJobs                        []deadJob
+}
+
+// priorityNames are the queue's priorities as scanqueue numbers them (1 most urgent).
+var priorityNames = map[string]string{"1": "1 · admin", "2": "2 · webhook", "3": "3 · policy", "4": "4 · rescan"}
+
 func (c *Console) queue(w http.ResponseWriter, r *http.Request, d pageData) {
-	td := tableData{Off: c.cfg.Queue == nil}
+	qp := queuePage{Off: c.cfg.Queue == nil}
 	if c.cfg.Queue != nil {
 		st, err := c.cfg.Queue.Stats(r.Context())
 		if err != nil {
 			c.fail(w, err)
 			return
 		}
-		td.Header, td.Rows = genericRows(st)
+		var qs queueStats
+		b, _ := json.Marshal(st)
+		_ = json.Unmarshal(b, &qs)
+		qp.States, qp.Priorities, qp.Apps, qp.Kinds = sortedKV(qs.ByState, nil), sortedKV(qs.ByPriority, priorityNames),
+			sortedKV(qs.ByApp, nil), sortedKV(qs.ByKind, nil)
+		qp.Dead = qs.Dead
+		qp.Oldest = (time.Duration(qs.OldestPendingSeconds) * time.Second).String()
 		dead, err := c.cfg.Queue.Dead(r.Context(), 100)
 		if err != nil {
 			c.fail(w, err)
 			return
 		}
-		td.DeadH, td.Dead = genericRows(dead)
+		b, _ = json.Marshal(dead)
+		_ = json.Unmarshal(b, &qp.DeadJobs)
 	}
-	d.Title, d.Page, d.Content = "Queue", "queue", td
+	d.Title, d.Page, d.Content = "Queue", "queue", qp
 	c.render(w, "queue", d)
 }
 
@@ -723,8 +935,8 @@ func (c *Console) requeue(w http.ResponseWriter, r *http.Request, d pageData) {
 		return
 	}
 	if err := c.cfg.Queue.Requeue(r.Context(), id); err != nil {
-		http.Redirect(w, r, "/console/queue?error="+urlq(err.Error()), http.StatusSeeOther)
+		c.redirectNote(w, r, d, "/console/queue", err.Error(), true)
 		return
 	}
-	http.Redirect(w, r, "/console/queue?flash="+urlq(fmt.Sprintf("job %d requeued", id)), http.StatusSeeOther)
+	c.redirectNote(w, r, d, "/console/queue", fmt.Sprintf("job %d requeued", id), false)
 }

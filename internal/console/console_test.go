@@ -84,6 +84,7 @@ func TestLoginRequired(t *testing.T) {
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Contains(t, string(page), "That token is not valid")
+	require.Contains(t, resp.Request.URL.RawQuery, "error=invalid", "a code, not text, in the URL")
 	_, body = get(t, c, b.srv.URL+"/console/")
 	require.Contains(t, body, "Sign in", "no session after a failed login")
 }
@@ -105,9 +106,11 @@ func TestPagesRender(t *testing.T) {
 	require.NotContains(t, body, "plan.docx")
 	code, body = get(t, c, b.srv.URL+"/console/file?partial=1&id="+admin.FileID(b.ref))
 	require.Equal(t, 200, code)
-	require.Contains(t, body, "file_discovered")
+	require.Contains(t, body, "File discovered")
 	require.NotContains(t, body, "Apply label", "viewers get no buttons")
-	for _, p := range []string{"/console/policies", "/console/quotas", "/console/queue", "/console/static/console.css", "/console/static/console.js"} {
+	for _, p := range []string{"/console/policies", "/console/quotas", "/console/queue", "/console/static/console.css", "/console/static/console.js",
+		"/console/alerts", "/console/alerts?state=all", "/console/activity", "/console/activity?kind=file_discovered&app=box", "/console/actions",
+		"/console/actions?state=pending", "/console/rescans"} {
 		code, _ = get(t, c, b.srv.URL+p)
 		require.Equal(t, 200, code, p)
 	}

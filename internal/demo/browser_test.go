@@ -336,3 +336,173 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	require.Empty(t, b.pageErrors(), "the console's pages reported errors")
 }
+
+// a11yScript checks what a keyboard or screen-reader user needs on every page: a language,
+// one h1, every visible form control with an accessible name, every button named, every
+// link with text, no positive tabindex, and body text with a contrast ratio of at least
+// 4.5:1 (WCAG AA) against the nearest opaque background.
+const a11yScript = `(() => {
+  const problems = [];
+  const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  if (!document.documentElement.lang) problems.push("html has no lang");
+  if (document.querySelectorAll("h1").length !== 1) problems.push("want one h1, got " + document.querySelectorAll("h1").length);
+  const named = el => (el.getAttribute("aria-label") || "").trim() || (el.labels && Array.from(el.labels).some(l => l.textContent.trim())) || (el.getAttribute("title") || "").trim();
+  document.querySelectorAll("input:not([type=hidden]), select, textarea").forEach(el => {
+    if (visible(el) && !named(el)) problems.push("unlabelled " + el.tagName.toLowerCase() + " name=" + el.name);
+  });
+  document.querySelectorAll("button").forEach(b => {
+    if (visible(b) && !(b.textContent.trim() || (b.getAttribute("aria-label") || "").trim())) problems.push("unnamed button");
+  });
+  document.querySelectorAll("a[href]").forEach(a => {
+    if (visible(a) && !(a.textContent.trim() || (a.getAttribute("aria-label") || "").trim())) problems.push("empty link " + a.getAttribute("href"));
+  });
+  document.querySelectorAll("[tabindex]").forEach(el => { if (el.tabIndex > 0) problems.push("positive tabindex"); });
+  const rgb = s => { const m = s.match(/[\d.]+/g); return m ? m.map(Number) : [0, 0, 0, 1]; };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const bg = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length < 4 || c[3] > 0.5) return c; } return [255, 255, 255]; };
+  let checked = 0;
+  document.querySelectorAll("main td, main th, main p, main a, main label, main dd, main dt, main li, header a, main button").forEach(el => {
+    if (!visible(el) || !el.textContent.trim() || checked > 400) return;
+    checked++;
+    const fg = rgb(getComputedStyle(el).color), b = bg(el);
+    const l1 = lum(fg), l2 = lum(b);
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    if (ratio < 4.5) problems.push("contrast " + ratio.toFixed(2) + " for " + el.tagName.toLowerCase() + " '" + el.textContent.trim().slice(0, 30) + "'");
+  });
+  return Array.from(new Set(problems));
+})()`
+
+// checkA11y runs a11yScript on the open page.
+func (b *browser) checkA11y(page string) {
+	b.t.Helper()
+	problems, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](a11yScript))
+	require.NoError(b.t, err, "a11y script on %s", page)
+	require.Empty(b.t, problems, "accessibility problems on %s", page)
+}
+
+// keyboardReaches tabs through the page and reports whether focus reached sel.
+func (b *browser) keyboardReaches(sel string) bool {
+	b.t.Helper()
+	for i := 0; i < 80; i++ {
+		b.do(chromedp.KeyEvent("\t"))
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](fmt.Sprintf(`document.activeElement && document.activeElement.matches(%q)`, sel)))
+		require.NoError(b.t, err)
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// TestConsolePagesInBrowser visits every console page of issue 23 in headless Chromium
+// against the demo tenant after some churn: Alerts (ack), Activity (filter, exports),
+// Actions (cancel), Rescans, Quotas, Queue, Files (count, sort, CSV) and the drawer, at a
+// laptop and a phone width, with a screenshot of each and basic accessibility checks.
+func TestConsolePagesInBrowser(t *testing.T) {
+	t.Parallel()
+	chromiumPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	h, st := startDemo(t, ctx)
+	// Sharing changes, recorded and alerted (issue 23).
+	for _, c := range h.Tenant.Share() {
+		require.NoError(t, c.Err, c.What)
+	}
+	require.Eventually(t, func() bool {
+		evs, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessChanged}, 10)
+		return err == nil && len(evs) > 0
+	}, 60*time.Second, 200*time.Millisecond, "no sharing change was recorded")
+	b := newBrowser(t, ctx, h.AdminURL)
+	b.open("/console/login")
+	b.checkA11y("login")
+	b.do(chromedp.SendKeys(chromedp.CSS("#token"), h.Token))
+	b.submit("#signin")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#total-files")))
+	b.checkA11y("dashboard")
+
+	// Alerts: the inbox shows the demo's alerts; acknowledging one works from the page.
+	b.open("/console/alerts?state=all")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#alerts")))
+	require.NotEqual(t, "0", b.text("#alerts-count"), "the demo raised alerts")
+	b.screenshot("alerts")
+	b.checkA11y("alerts")
+	b.open("/console/alerts")
+	if n, _ := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#alerts button.ack").length`)); n > 0 {
+		require.True(t, b.keyboardReaches("#alerts button.ack"), "the Acknowledge button is reachable by keyboard")
+		b.submit("#alerts button.ack")
+		require.Contains(t, b.text("#flash"), "acknowledged")
+		b.screenshot("alert-acknowledged")
+	}
+
+	// Activity: sharing changes are there in words; filtering and both exports work.
+	b.open("/console/activity")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#activity")))
+	b.screenshot("activity")
+	b.checkA11y("activity")
+	b.do(chromedp.SetValue(chromedp.CSS("#filter-kind"), store.EventAccessChanged))
+	b.submit("#activity-apply")
+	require.Contains(t, b.text("#activity"), "Sharing changed")
+	require.NotContains(t, b.text("#activity"), "File discovered")
+	b.screenshot("activity-sharing")
+	for _, sel := range []string{"#export-csv", "#export-jsonl"} {
+		href, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).href`, sel)))
+		require.NoError(t, err)
+		body, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`fetch(%q).then(r => r.text())`, href), chromedp.EvalAwaitPromise))
+		require.NoError(t, err)
+		require.Contains(t, body, store.EventAccessChanged, sel)
+		require.NotContains(t, body, store.EventDiscovered, sel)
+	}
+
+	// Actions: newest first; the card policy's paused actions say why.
+	b.open("/console/actions")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#actions")))
+	b.screenshot("actions")
+	b.checkA11y("actions")
+	b.open("/console/actions?state=paused")
+	require.Contains(t, b.text("#actions"), "paused")
+	b.submit("#actions button.danger")
+	require.Contains(t, b.text("#flash"), "canceled")
+	b.screenshot("action-canceled")
+
+	for _, p := range []struct{ path, sel, name string }{
+		{"/console/rescans", "#rescans", "rescans"}, {"/console/quotas", "#quotas", "quotas-readable"},
+		{"/console/queue", "#queue-stats", "queue-readable"}, {"/console/policies?whatif=" + cardPolicy, "#policies", "policy-whatif"},
+	} {
+		b.open(p.path)
+		b.do(chromedp.WaitVisible(chromedp.CSS(p.sel)))
+		b.screenshot(p.name)
+		b.checkA11y(p.name)
+	}
+	require.Contains(t, b.text("#policy-"+cardPolicy+" td.whatif"), "files match")
+	require.NotContains(t, b.text("#policy-"+cardPolicy+" td.whatif"), "{", "counts, not JSON")
+	b.open("/console/rescans")
+	require.Contains(t, b.text("#rescans"), "done")
+	b.open("/console/quotas")
+	require.Contains(t, b.text("#quota-reset"), "UTC")
+
+	// Files: the count matches the inventory, the CSV has every row, the drawer has headers
+	// and sharing details.
+	b.open("/console/files")
+	n, err := st.CountFiles(ctx, store.FileFilter{})
+	require.NoError(t, err)
+	require.Equal(t, strconv.FormatInt(n, 10), b.text("#files-count"))
+	b.checkA11y("files")
+	csvText, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch(document.querySelector("#files-csv").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Len(t, strings.Split(strings.TrimSpace(csvText), "\n"), int(n)+1)
+	b.do(chromedp.Click(chromedp.CSS("#files tr.file-row a.open")), chromedp.WaitVisible(chromedp.CSS("#drawer-body")))
+	require.Contains(t, b.text("#drawer-sharing"), "Link scope")
+	require.Contains(t, b.text("#drawer-history"), "When")
+	b.screenshot("drawer-details")
+
+	// A phone-width window: nothing wider than the screen but the tables' own scrollers.
+	b.do(chromedp.EmulateViewport(390, 844))
+	for _, p := range []string{"/console/", "/console/alerts", "/console/activity"} {
+		b.open(p)
+		wide, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 2`))
+		require.NoError(t, err)
+		require.False(t, wide, "%s overflows a 390 px screen", p)
+	}
+	b.screenshot("phone-activity")
+	require.Empty(t, b.pageErrors(), "the console's pages reported errors")
+}

@@ -92,6 +92,34 @@ func (t *Tenant) Churn() Change {
 	}
 }
 
+// Share makes the demo's opening sharing changes, so every run shows sharing changes
+// recorded and alerted whatever the random churn picks: a Box file classified Confidential
+// gets an open shared link, and a Drive file is shared with anyone.
+func (t *Tenant) Share() []Change {
+	var out []Change
+	if id, ok := t.first(&t.boxIDs); ok {
+		err := t.Box.SetClassification(id, "Confidential")
+		if err == nil {
+			err = t.Box.SetSharedLink(id, "open")
+		}
+		out = append(out, Change{App: "box", What: "confidential + open link " + id, Err: err})
+	}
+	if id, ok := t.first(&t.driveIDs); ok {
+		out = append(out, Change{App: "gdrive", What: "shared publicly " + id,
+			Err: t.Drive.SetPermissions(id, []gdriveemu.Permission{{Type: "anyone", Role: "reader"}})})
+	}
+	return out
+}
+
+func (t *Tenant) first(ids *[]string) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(*ids) == 0 {
+		return "", false
+	}
+	return (*ids)[0], true
+}
+
 func (t *Tenant) name(id string) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()

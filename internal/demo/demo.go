@@ -87,13 +87,20 @@ type Summary struct {
 	Refused   int
 	// RefusedBy counts refused label actions by cause: protection, size, catalog, policy
 	// condition, other. Quota-paused actions are not refused: they wait in Actions as paused.
-	RefusedBy  map[string]int
-	Throttled  int // 429s the emulators answered
-	Changes    int // user changes the emulators made
-	Rescans    map[string]string
-	AdminURL   string
-	Token      string
-	Discovered int
+	RefusedBy map[string]int
+	Throttled int // 429s the emulators answered
+	Changes   int // user changes the emulators made
+	Rescans   map[string]string
+	// WrittenByApp counts labels labelgate wrote, per app (Drive labels, Box
+	// classifications, Graph sensitivity labels).
+	WrittenByApp map[connectors.App]int
+	// AccessChanged counts sharing changes logged; AccessWidened the access_widened alert
+	// occurrences they raised (labelled files newly shared externally or publicly).
+	AccessChanged int
+	AccessWidened int
+	AdminURL      string
+	Token         string
+	Discovered    int
 }
 
 // Run starts the emulated tenant and a gateway on it, rescans, churns, prints progress
@@ -213,6 +220,13 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	// Phase 2: users keep working; every change reaches labelgate as a webhook, and the
 	// providers throttle now and then, which the change-feed readers must ride out.
 	sum.Throttled = ten.Throttle()
+	for _, c := range ten.Share() {
+		if c.Err == nil {
+			sum.Changes++
+		} else {
+			cfg.Logger.Warn("demo change", "app", c.App, "what", c.What, "err", c.Err)
+		}
+	}
 	end := time.Now().Add(cfg.Duration)
 	churn := time.NewTicker(150 * time.Millisecond)
 	defer churn.Stop()
@@ -230,10 +244,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			fmt.Fprintf(out, "[%4.0fs] live:   discovered %d, scanned %d, actions %d, changes %d\n", time.Since(start).Seconds(), p.discovered, p.scanned, p.actions, sum.Changes)
 		}
 	}
-	// Let the last webhooks and actions land.
-	settle := time.Now().Add(5 * time.Second)
+	// Let the last webhooks and actions land (and the opening sharing changes be seen).
+	settle := time.Now().Add(15 * time.Second)
 	for ctx.Err() == nil && time.Now().Before(settle) {
-		if p := progress(ctx, st); p.scanned >= p.discovered && p.unfinished == 0 {
+		if p := progress(ctx, st); p.scanned >= p.discovered && p.unfinished == 0 && p.accessChanged > 0 {
 			break
 		}
 		<-tick.C
@@ -258,7 +272,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	return sum, nil
 }
 
-type prog struct{ discovered, scanned, actions, unfinished int64 }
+type prog struct{ discovered, scanned, actions, unfinished, accessChanged int64 }
 
 func progress(ctx context.Context, st *store.Store) prog {
 	var p prog
@@ -269,6 +283,9 @@ func progress(ctx context.Context, st *store.Store) prog {
 		}
 		return nil
 	})
+	if evs, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessChanged}, 1); err == nil {
+		p.accessChanged = int64(len(evs))
+	}
 	if m, err := st.CountActions(ctx); err == nil {
 		for state, n := range m {
 			p.actions += n
@@ -348,14 +365,33 @@ func summarize(ctx context.Context, st *store.Store, sum *Summary) error {
 		}
 	}
 	for kind, n := range map[string]*int{store.EventLabelApplied: &sum.Applied, store.EventLabelCleared: &sum.Removed,
-		store.EventActionRefused: &sum.Refused, store.EventLabelUnchanged: &sum.Unchanged} {
+		store.EventActionRefused: &sum.Refused, store.EventLabelUnchanged: &sum.Unchanged, store.EventAccessChanged: &sum.AccessChanged} {
 		evs, err := st.ListEvents(ctx, store.EventFilter{Kind: kind}, 100000)
 		if err != nil {
 			return err
 		}
 		*n = len(evs)
+		if kind == store.EventLabelApplied {
+			sum.WrittenByApp = map[connectors.App]int{}
+			for _, e := range evs {
+				sum.WrittenByApp[e.App]++
+			}
+		}
 	}
-	return nil
+	var before int64
+	for {
+		as, err := st.ListAlerts(ctx, store.AlertFilter{Rule: "access_widened", BeforeID: before, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			sum.AccessWidened += int(a.Count)
+		}
+		if len(as) < 1000 {
+			return nil
+		}
+		before = as[len(as)-1].ID
+	}
 }
 
 // PrintSummary writes the end-of-demo report.
@@ -401,6 +437,18 @@ func PrintSummary(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "; %d paused by the daily quota until the 12:00 UTC reset", n)
 	}
 	fmt.Fprintln(w)
+	if len(s.WrittenByApp) > 0 {
+		// What "written" means per app: a Drive label choice, a Box classification, a
+		// sensitivity label through Graph, a label inside the file.
+		what := map[string]string{"gdrive": "Drive labels", "box": "classifications", "sharepoint": "sensitivity labels",
+			"onedrive": "sensitivity labels", "fileshare": "embedded labels"}
+		var parts []string
+		for _, a := range sortedKeys(appKeys(s.WrittenByApp)) {
+			parts = append(parts, fmt.Sprintf("%s %d %s", a, s.WrittenByApp[connectors.App(a)], what[a]))
+		}
+		fmt.Fprintf(w, "labels written by app: %s\n", strings.Join(parts, ", "))
+	}
+	fmt.Fprintf(w, "sharing changes recorded: %d (access_widened alerts: %d)\n", s.AccessChanged, s.AccessWidened)
 	fmt.Fprintf(w, "user changes sent as webhooks: %d\nthrottling survived: %d injected 429 answers\n", s.Changes, s.Throttled)
 	var rs []string
 	for _, n := range sortedKeys(s.Rescans) {
@@ -423,6 +471,14 @@ func refusalCause(reason string) string {
 	default:
 		return "other"
 	}
+}
+
+func appKeys(m map[connectors.App]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[string(k)] = v
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -58,6 +58,14 @@ func TestRunEndToEnd(t *testing.T) {
 	require.Positive(t, sum.Applied, out.String())
 	require.Positive(t, sum.Actions[store.ActionAlert][store.ActionDone], out.String())
 	require.Positive(t, sum.Changes)
+	// Issue 23: Drive labels are written (not left waiting on a catalog), and sharing
+	// changes made by users are recorded and alerted.
+	require.Positive(t, sum.WrittenByApp[connectors.AppGDrive], "no Drive labels written:\n%s", out.String())
+	require.Zero(t, sum.RefusedBy["catalog"], out.String())
+	require.Positive(t, sum.AccessChanged, "no sharing change recorded:\n%s", out.String())
+	require.Contains(t, out.String(), "gdrive ")
+	require.Contains(t, out.String(), "Drive labels")
+	require.Contains(t, out.String(), "sharing changes recorded: ")
 	for name, state := range sum.Rescans {
 		require.Equal(t, store.RescanDone, state, name)
 	}

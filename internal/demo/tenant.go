@@ -166,6 +166,12 @@ func NewTenant(n int, seed uint64, log *slog.Logger) (*Tenant, error) {
 		{ID: LabelRestrictedFi, Name: "Restricted - Finance", DisplayName: "Restricted - Finance", Priority: 4},
 	}
 	dm := &gdriveemu.Manifest{Domain: domain, SharedDrives: []gdriveemu.SharedDrive{{ID: "sd-sales", Name: "Sales", Members: []string{"admin@" + domain, "megan@" + domain}}}}
+	// The Workspace's published Drive label "Sensitivity" with one selection field, its
+	// choices least to most sensitive (the connector takes a choice's position as its
+	// priority). labelgate writes these with files.modifyLabels through driveLabelMap.
+	dm.Labels = []gdriveemu.LabelSpec{{ID: driveLabelID, Title: "Sensitivity", Fields: []gdriveemu.FieldSpec{{ID: driveFieldID, Name: "Level",
+		Choices: []gdriveemu.ChoiceSpec{{ID: "public", Name: "Public"}, {ID: "general", Name: "General"},
+			{ID: "confidential", Name: "Confidential"}, {ID: "restricted", Name: "Restricted"}}}}}}
 	dm.Users = append(dm.Users, gdriveemu.User{Email: "admin@" + domain})
 	for _, u := range users {
 		dm.Users = append(dm.Users, gdriveemu.User{Email: u + "@" + domain})
@@ -338,7 +344,7 @@ func (t *Tenant) Connectors(dir string) ([]config.Connector, error) {
 		names = append(names, u+"@"+domain)
 	}
 	gd := config.Connector{Name: "gdrive", App: "gdrive", Tenant: domain, Domains: []string{domain}, Users: names, AdminEmail: "admin@" + domain,
-		ServiceAccountKey: keyPath, BaseURL: t.Drive.URL(), AuthURL: t.Drive.TokenURL(), LabelMode: "embedded"}
+		ServiceAccountKey: keyPath, BaseURL: t.Drive.URL(), AuthURL: t.Drive.TokenURL(), LabelMode: "native", LabelMap: driveLabelMap()}
 	bx := config.Connector{Name: "box", App: "box", Tenant: t.Box.EnterpriseID(), ClientID: clientID, ClientSecret: secret,
 		BaseURL: t.Box.APIURL(), UploadURL: t.Box.UploadURL(), AuthURL: t.Box.TokenURL(), Domains: []string{domain},
 		PrimaryKey: "primary-key", SecondaryKey: "secondary-key",
@@ -377,5 +383,25 @@ func (t *Tenant) Close() {
 	}
 	if t.Box != nil {
 		t.Box.Close()
+	}
+}
+
+// The demo's Drive label and field ids (Drive label ids are opaque strings in Workspace).
+const (
+	driveLabelID = "sensitivity-0a1b2c3d"
+	driveFieldID = "level"
+)
+
+// driveLabelMap maps the organisation's MIP labels to the Drive label's choices, so Drive
+// files get Drive labels written like Box files get classifications (issue 23: in embedded
+// mode with no Drive catalog every Drive action waited for a catalog that never came). The
+// catalog then lists the MIP ids with the choices' names, and policies naming
+// "Confidential" resolve on Drive as elsewhere.
+func driveLabelMap() map[string]string {
+	return map[string]string{
+		LabelPublic:       driveLabelID + "/" + driveFieldID + "/public",
+		LabelGeneral:      driveLabelID + "/" + driveFieldID + "/general",
+		LabelConfidential: driveLabelID + "/" + driveFieldID + "/confidential",
+		LabelRestricted:   driveLabelID + "/" + driveFieldID + "/restricted",
 	}
 }

@@ -87,9 +87,11 @@ func (g *Gateway) adminHandler() (http.Handler, error) {
 		}
 		toks = append(toks, tok)
 	}
+	limiter := admin.NewAuthLimiter() // one budget of failed tokens for the API and the console
 	cfg := admin.Config{
 		Store:          g.store,
 		Tokens:         toks,
+		Limiter:        limiter,
 		Rescans:        rescanAdmin{g},
 		Catalog:        catalogAdmin{g},
 		Policies:       policyAdmin{g.policies},
@@ -100,7 +102,8 @@ func (g *Gateway) adminHandler() (http.Handler, error) {
 		g.adminHooks(&cfg)
 	}
 	con, err := console.New(console.Config{Store: g.store, Tokens: toks, Executor: cfg.Executor, Queue: cfg.Queue,
-		Policies: cfg.Policies, Quotas: cfg.Quotas, Logger: g.logger("console"), Now: g.now})
+		Policies: cfg.Policies, Quotas: cfg.Quotas, Logger: g.logger("console"), Now: g.now,
+		SecureCookies: g.cfg.Admin.CookiesSecure(), Limiter: limiter, Rescans: rescanAdmin{g}})
 	if err != nil {
 		return nil, err
 	}
@@ -108,5 +111,5 @@ func (g *Gateway) adminHandler() (http.Handler, error) {
 	mux.Handle("/api/v1/", admin.New(cfg))
 	mux.Handle("/console/", con)
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
-	return mux, nil
+	return admin.NoSniff(admin.Recover(g.logger("admin"), mux)), nil
 }

@@ -69,7 +69,12 @@ func Handler(cfg Config) http.Handler {
 	for p, h := range cfg.Extra {
 		mux.Handle(p, h)
 	}
-	return mux
+	// nosniff on every answer of the public listener too (issue 22): health and metrics
+	// are text a browser must not reinterpret.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Listener is a bound HTTP server.

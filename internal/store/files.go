@@ -233,6 +233,19 @@ func (s *Store) RecordScan(ctx context.Context, o ScanOutcome) ([]Event, error) 
 			return err
 		}
 		base := Event{App: f.Ref.App, Tenant: f.Ref.Tenant, Drive: f.Ref.Drive, ItemID: f.Ref.ItemID, Path: f.Path, Name: f.Name, Actor: "scanner"}
+		// A webhook-triggered scan carries the provider's current sharing: a change is
+		// logged here exactly as UpsertFile logs it (issue 23: the demo's sharing changes
+		// went unrecorded), so access_widened alerts fire whichever path saw it first. The
+		// event names the label the file carries now (the one just read, or the stored one
+		// when the read failed).
+		if existed && p.Access != "" && p.Access != f.Access {
+			e := base
+			e.Kind, e.LabelID, e.Detail = EventAccessChanged, o.LabelID, string(p.Access)+" -> "+string(f.Access)
+			if o.Err != "" {
+				e.LabelID = p.LabelID
+			}
+			events = append(events, e)
+		}
 		if o.Err != "" {
 			if _, err := tx.exec(ctx, `UPDATE files SET file_type = ?, scan_error = ?, last_scanned = ?, scanned_etag = ?, scanned_size = ?
 				WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`, o.Type, o.Err, now, f.ETag, f.Size,
@@ -261,7 +274,7 @@ func (s *Store) RecordScan(ctx context.Context, o ScanOutcome) ([]Event, error) 
 				e.Detail = "protected"
 			}
 		case p.LabelID == o.LabelID:
-			return nil
+			return tx.addEvents(ctx, events, now) // the access change, if any
 		case p.LabelID == "":
 			e.Kind = EventLabelAdded
 		case o.LabelID == "":

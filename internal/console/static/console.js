@@ -8,6 +8,8 @@
     if (!resp.ok) return;
     drawer.innerHTML = await resp.text();
     drawer.hidden = false;
+    const close = drawer.querySelector("[data-close]");
+    if (close) close.focus(); // keyboard users land in the drawer
   }
   document.addEventListener("click", function (ev) {
     const close = ev.target.closest("[data-close]");
@@ -16,4 +18,8 @@
     if (row) { ev.preventDefault(); open(row.dataset.id); }
   });
   document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") drawer.hidden = true; });
+})();
+// A rescan in progress: refresh its page every 2 s while any row is live.
+(function () {
+  if (document.querySelector("tr[data-live]")) setTimeout(function () { location.reload(); }, 2000);
 })();
