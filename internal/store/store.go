@@ -56,6 +56,8 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	path    string // SQLite file
+	// forgetBatch overrides the delete batch of ForgetDeliveries (tests); 0 = forgetBatch.
+	forgetBatch int
 }
 
 //go:embed migrations/*.sql
