@@ -137,6 +137,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 		st.Close()
 		return nil, err
 	}
+	g.wireFileShareLabels()
 	var routes []webhooks.Route
 	for _, c := range g.reg.list {
 		if r, ok := c.C.(connectors.WebhookReceiver); ok {
