@@ -53,10 +53,17 @@ func (g *Gateway) wireFileShareLabels() {
 			}
 		}
 	}
-	org := func(ctx context.Context) ([]connectors.Label, error) {
-		if len(sources) == 0 {
-			return nil, errNoOrgCatalog
+	if len(sources) == 0 {
+		// Nothing to take the catalog from: the shares stay read-only (their label actions wait
+		// for a catalog, as the executor says), and the operator is told why once.
+		for _, c := range g.reg.list {
+			if _, ok := c.C.(*fileshare.Conn); ok {
+				g.log.Warn("file share cannot write labels", "connector", c.Name, "reason", errNoOrgCatalog.Error())
+			}
 		}
+		return
+	}
+	org := func(ctx context.Context) ([]connectors.Label, error) {
 		seen := map[string]bool{}
 		var out []connectors.Label
 		var errs []error
