@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/labelgate/labelgate/connectors"
+	boxemu "github.com/labelgate/labelgate/connectors/box/emulator"
 	"github.com/labelgate/labelgate/connectors/graph/emulator"
 	"github.com/labelgate/labelgate/internal/admin"
 	"github.com/labelgate/labelgate/internal/config"
@@ -133,6 +134,40 @@ func TestFileShareLabelWritesEndToEnd(t *testing.T) {
 			require.Equal(t, store.ActionRefused, act.State, act.Reason)
 			require.Contains(t, act.Reason, "protection applied outside labelgate")
 			require.Equal(t, labeltest.LabelGeneral, em.FileLabel(boardID))
+		})
+	}
+}
+
+// DELETE label on a protected Box file: Box never reports protection, the scanner read it in
+// the file, so the removal of its classification is refused and nothing is written to Box.
+func TestBoxProtectedLabelNeverRemoved(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			files := []boxFile{{id: "1001", parent: boxHRRoot, name: "Board.docx", classification: "General",
+				data: labeltest.Protected("rms", []labeltest.Label{labeltest.General()}, 0), label: labeltest.LabelGeneral}}
+			seed, dir := boxSeed(t, files)
+			em, err := boxemu.New(boxemu.Options{Seed: seed, SeedDir: dir, ClientID: "e2e-app", ClientSecret: "e2e-secret",
+				PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey})
+			require.NoError(t, err)
+			t.Cleanup(em.Close)
+			h := startGateway(t, b, func(c *config.Config) {
+				withAdminToken(c)
+				c.Connectors = []config.Connector{{Name: "box", App: "box", Tenant: em.EnterpriseID(), ClientID: "e2e-app", ClientSecret: "e2e-secret",
+					BaseURL: em.APIURL(), UploadURL: em.UploadURL(), AuthURL: em.TokenURL(), Roots: []string{boxHRRoot},
+					Domains: []string{"contoso.com"}, PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, LabelMap: boxLabelMap}}
+			})
+			st := h.g.Store()
+			require.Eventually(t, func() bool { return scannedCount(st, connectors.AppBox) == 1 }, 45*time.Second, 20*time.Millisecond)
+			rec, ok := fileByName(st, connectors.AppBox, "Board.docx")
+			require.True(t, ok)
+			require.True(t, rec.Protected)
+			act := removeLabelViaAdmin(t, h, rec.Ref)
+			require.Equal(t, store.ActionRefused, act.State, act.Reason)
+			require.Contains(t, act.Reason, "protection applied outside labelgate")
+			require.Equal(t, "General", em.Classification("1001"))
+			require.Zero(t, em.LabelWrites("1001"))
 		})
 	}
 }
