@@ -66,12 +66,11 @@ func (g *Gateway) wireFileShareLabels() {
 	org := func(ctx context.Context) ([]connectors.Label, error) {
 		seen := map[string]bool{}
 		var out []connectors.Label
-		var errs []error
 		for _, s := range sources {
 			ls, err := s.Catalog(ctx)
 			if err != nil {
-				errs = append(errs, err)
-				continue
+				// A partial catalog would mark the missing labels deleted: wait for a whole one.
+				return nil, err
 			}
 			for _, l := range ls {
 				id := strings.ToLower(l.ID)
@@ -87,9 +86,6 @@ func (g *Gateway) wireFileShareLabels() {
 				seen[id] = true
 				out = append(out, l)
 			}
-		}
-		if len(out) == 0 && len(errs) > 0 {
-			return nil, errors.Join(errs...)
 		}
 		return out, nil
 	}
