@@ -101,8 +101,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 func (s *Store) openSQLite(ctx context.Context, path string) error {
-	if err := s.privateFiles(path); err != nil {
-		return err
+	if path != ":memory:" {
+		if err := s.privateFiles(path); err != nil {
+			return err
+		}
 	}
 	// Immediate transactions take the write lock up front, so concurrent writers wait on the
 	// busy timeout instead of failing with SQLITE_BUSY when a read transaction upgrades.
