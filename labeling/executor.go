@@ -392,18 +392,15 @@ func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.C
 			}
 		}
 	}
-	if cur.Protected && cur.LabelID != "" {
-		if w.codec != nil {
-			return refuse("%v", ErrProtected)
-		}
-		if !apply {
-			ours, err := e.st.LabelWrittenByLabelgate(ctx, a.Ref, cur.LabelID)
-			if err != nil {
-				return e.failed(a, err)
-			}
-			if !ours {
-				return refuse("label %s carries protection applied outside labelgate: it may be replaced, never removed", cur.LabelID)
-			}
+	if cur.Protected && cur.LabelID != "" && w.codec != nil {
+		return refuse("%v", ErrProtected)
+	}
+	var note string
+	if cur.LabelID != "" {
+		var comp store.Completion
+		var stop bool
+		if comp, stop, note = e.protectionRule(ctx, a, apply, cur, target, refuse); stop {
+			return comp
 		}
 	}
 
@@ -424,8 +421,70 @@ func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.C
 		return writeFailed(err)
 	}
 	out.Wrote = true
-	return store.Completion{State: store.ActionDone, File: facts,
+	return store.Completion{State: store.ActionDone, File: facts, Reason: note,
 		Label: &store.FileLabel{LabelID: want.LabelID, Tenant: want.Tenant, Method: want.Method}}
+}
+
+// protectionRule keeps labelgate from stripping protection (issue 22). A labelled file is
+// protected when the provider says so, when its current label carries protection in the
+// catalog, or when the inventory's history says someone other than labelgate protected it
+// (store.ProtectionOutside: Box never reports protection and Graph only for labels with
+// hasProtection, so the scanner's own reading of the file is the truth there). Such a file:
+//
+//   - may have its label replaced only by a label that carries protection itself;
+//   - never has its label removed, unless labelgate wrote that label and nothing says the
+//     protection came from outside labelgate (then labelgate only undoes its own work).
+//
+// A replacement over protection from outside is recorded as such (note, kept in the event's
+// detail), so a later removal of labelgate's replacement is refused too: no
+// replace-then-remove sequence ends unprotected.
+//
+// There is no override: an admin who must unprotect a file does it in the provider, where it
+// is audited with the admin's identity. stop is false when the rule allows the write.
+func (e *Executor) protectionRule(ctx context.Context, a store.Action, apply bool, cur state, target store.CatalogLabel,
+	refuse func(string, ...any) store.Completion) (comp store.Completion, stop bool, note string) {
+	outside, why, err := e.cfg.Store.ProtectionOutside(ctx, a.Ref)
+	if err != nil {
+		return e.failed(a, err), true, ""
+	}
+	protected := outside
+	switch {
+	case protected:
+	case cur.Protected:
+		protected, why = true, "the provider reports the file protected"
+	default:
+		have, err := e.st.GetLabel(ctx, a.Ref.App, a.Ref.Tenant, cur.LabelID)
+		switch {
+		case err == nil:
+			protected, why = have.Protection, fmt.Sprintf("label %s carries protection in the catalog", cur.LabelID)
+		case !errors.Is(err, store.ErrNotFound):
+			return e.failed(a, err), true, ""
+		}
+	}
+	if !protected {
+		return store.Completion{}, false, ""
+	}
+	if !outside {
+		ours, err := e.st.LabelWrittenByLabelgate(ctx, a.Ref, cur.LabelID)
+		if err != nil {
+			return e.failed(a, err), true, ""
+		}
+		outside = !ours
+	}
+	if apply {
+		if !target.Protection {
+			return refuse("file is protected (%s): label %s (%s) carries no protection, so replacing %s with it would remove the protection; a protected file's label may be replaced only by a label that keeps protection",
+				why, target.ID, target.Name, cur.LabelID), true, ""
+		}
+		if outside {
+			note = store.DetailOutsideProtectionKept + why
+		}
+		return store.Completion{}, false, note
+	}
+	if outside {
+		return refuse("label %s carries protection applied outside labelgate (%s): it may be replaced by a label that keeps protection, never removed", cur.LabelID, why), true, ""
+	}
+	return store.Completion{}, false, ""
 }
 
 // failed maps an error to the action's next state: permanent provider errors and label-engine

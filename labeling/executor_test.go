@@ -377,13 +377,13 @@ func TestRules(t *testing.T) {
 	refused(e.action(plain, store.ActionApplyLabel, lGone), "deleted")
 	refused(e.action(plain, store.ActionApplyLabel, lOther), "not in the synced catalog")
 
-	// A protected label applied outside labelgate: never removed, but may be replaced.
+	// A protected label applied outside labelgate: never removed, and replaced only by a label
+	// that keeps protection (TestProtectionRule covers that replacement).
 	prot := e.file("prot", "prot.docx", 10, connectors.LabelState{LabelID: lSecret, Protected: true})
 	refused(e.action(prot, store.ActionRemoveLabel, ""), "protection applied outside labelgate")
 	require.Equal(t, lSecret, e.conn.Label("prot").LabelID)
-	out := e.exec(e.action(prot, store.ActionApplyLabel, lGeneral))
-	require.Equal(t, store.ActionDone, out.State, out.Reason)
-	require.Equal(t, lGeneral, e.conn.Label("prot").LabelID)
+	refused(e.action(prot, store.ActionApplyLabel, lGeneral), "carries no protection")
+	require.Equal(t, lSecret, e.conn.Label("prot").LabelID)
 
 	// A protected label labelgate applied itself may be removed.
 	mine := e.file("mine", "mine.docx", 10, connectors.LabelState{})
@@ -393,12 +393,12 @@ func TestRules(t *testing.T) {
 	e.conn.mu.Unlock()
 	require.Equal(t, store.ActionDone, e.exec(e.action(mine, store.ActionRemoveLabel, "")).State)
 
-	require.Len(t, e.events(store.EventActionRefused), 5)
+	require.Len(t, e.events(store.EventActionRefused), 6)
 	for _, ev := range e.events(store.EventActionRefused) {
 		require.NotEmpty(t, ev.Detail)
 	}
-	require.Equal(t, 3, e.conn.Writes())
-	require.EqualValues(t, 3, e.used(e.conn.app, false), "refusals give their units back")
+	require.Equal(t, 2, e.conn.Writes())
+	require.EqualValues(t, 2, e.used(e.conn.app, false), "refusals give their units back")
 }
 
 // Without a native label API the label is written into the file by the real label engine

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -100,6 +101,12 @@ type Decision struct {
 	Actions []PlannedAction    `json:"actions,omitempty"`
 	// ContentRead says whether the file's content was inspected.
 	ContentRead bool `json:"contentRead"`
+	// ContentError says why the inspection stopped short, e.g. "content inspection budget
+	// exceeded: …" (content.ErrBudgetExceeded); content conditions then saw only the text read
+	// before. Empty when the inspection completed or never ran.
+	ContentError string `json:"contentError,omitempty"`
+	// ContentBudgetExceeded is set when ContentError is the budget's.
+	ContentBudgetExceeded bool `json:"contentBudgetExceeded,omitempty"`
 }
 
 // evalState is one evaluation: the facts, the clock reading and content counts once read.
@@ -112,6 +119,8 @@ type evalState struct {
 	read   bool // content conditions were reached
 	opened bool // the content was opened
 	err    error
+	// cerr is why the inspection stopped short (it does not fail the evaluation).
+	cerr error
 }
 
 // Evaluate runs every enabled policy against f.
@@ -152,6 +161,10 @@ func (e *Engine) evaluate(ctx context.Context, f *Facts, only string) (Decision,
 		}
 	}
 	d.ContentRead = st.opened
+	if st.cerr != nil {
+		d.ContentError = st.cerr.Error()
+		d.ContentBudgetExceeded = errors.Is(st.cerr, content.ErrBudgetExceeded)
+	}
 	return d, nil
 }
 
@@ -318,7 +331,16 @@ func (st *evalState) readContent() {
 		return
 	}
 	counts, err := content.Count(st.ctx, r, size, f.File.Name, st.e.matchers, st.e.targets, st.e.limits)
+	if errors.Is(err, content.ErrBudgetExceeded) && st.ctx.Err() == nil {
+		// A file built (or large enough) to exhaust the budget: what was found before the
+		// budget ran out is real and counts; the decision says the inspection stopped short.
+		st.e.log.Warn("content inspection budget exceeded", "file", f.File.Ref.Key(), "err", err)
+		st.cerr = err
+		st.counts = counts
+		return
+	}
 	if err != nil {
+		st.cerr = err
 		// A file whose text cannot be extracted (damaged, encrypted) has no matching content.
 		st.e.log.Debug("content inspection failed", "file", f.File.Ref.Key(), "err", err)
 		if st.ctx.Err() != nil {

@@ -70,6 +70,11 @@ func Parse(data []byte) (Document, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return doc, Errors{{Msg: "more than one YAML document: list every policy under one `policies:` key"}}
 	}
+	// Decoding into a yaml.Node keeps aliases as references, so the parse above cost what the
+	// text did; walking or decoding follows them, so it is weighed first.
+	if err := aliasBudget(&root); err != nil {
+		return doc, Errors{{Msg: err.Error()}}
+	}
 	if len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
 		return doc, Errors{{Msg: "a policy document is a mapping with a `policies:` list"}}
 	}
@@ -96,6 +101,63 @@ func Parse(data []byte) (Document, error) {
 		return doc, Errors{{Msg: err.Error()}}
 	}
 	return doc, nil
+}
+
+// Budgets of a policy document, aliases expanded. A real document has a few hundred nodes
+// and a handful of aliases (a shared filter); a "billion laughs" document of a few hundred
+// bytes expands to millions (issue 22: 588 bytes cost 9 s, 522 bytes 1 GB).
+const (
+	maxYAMLNodes   = 100_000 // nodes once every alias is expanded
+	maxYAMLAliases = 1_000   // alias nodes
+)
+
+// aliasBudget refuses a document whose alias-expanded size exceeds the budgets, or whose
+// aliases refer to a node containing them, by sizing each node once (memoised), so the check
+// itself costs what the text does.
+func aliasBudget(root *yaml.Node) error {
+	const inProgress = -1
+	size := map[*yaml.Node]int{}
+	aliases := 0
+	var weigh func(n *yaml.Node) (int, error)
+	weigh = func(n *yaml.Node) (int, error) {
+		if n == nil {
+			return 0, nil
+		}
+		if v, ok := size[n]; ok {
+			if v == inProgress {
+				return 0, errors.New("policy document refused: an alias refers to a node that contains it")
+			}
+			return v, nil
+		}
+		size[n] = inProgress
+		total := 1
+		if n.Kind == yaml.AliasNode {
+			if aliases++; aliases > maxYAMLAliases {
+				return 0, fmt.Errorf("policy document refused: more than %d aliases", maxYAMLAliases)
+			}
+			v, err := weigh(n.Alias)
+			if err != nil {
+				return 0, err
+			}
+			total += v
+		}
+		for _, c := range n.Content {
+			v, err := weigh(c)
+			if err != nil {
+				return 0, err
+			}
+			if total += v; total > maxYAMLNodes {
+				return 0, fmt.Errorf("policy document refused: more than %d nodes once aliases are expanded (excessive aliasing)", maxYAMLNodes)
+			}
+		}
+		if total > maxYAMLNodes {
+			return 0, fmt.Errorf("policy document refused: more than %d nodes once aliases are expanded (excessive aliasing)", maxYAMLNodes)
+		}
+		size[n] = total
+		return total, nil
+	}
+	_, err := weigh(root)
+	return err
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {

@@ -2,6 +2,9 @@
 
 package fileshare
 
-import "time"
+import (
+	"os"
+	"time"
+)
 
-func birthTime(string) (time.Time, bool) { return time.Time{}, false }
+func birthTimeAt(*os.File, string) (time.Time, bool) { return time.Time{}, false }

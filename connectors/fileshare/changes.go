@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labelgate/labelgate/connectors"
 )
@@ -198,7 +199,7 @@ func (c *Conn) Changes(ctx context.Context, drive string, cursor string, fn func
 // snapshot records every served file under sub ("" = the whole drive).
 func (c *Conn) snapshot(ctx context.Context, r *root, sub string) (map[string]entry, error) {
 	m := map[string]entry{}
-	err := c.walk(ctx, r, sub, "", false, func(rel, _ string, info fs.FileInfo) error {
+	err := c.walk(ctx, r, sub, "", false, func(rel string, info fs.FileInfo, _ time.Time) error {
 		m[rel] = entryOf(info)
 		return nil
 	})

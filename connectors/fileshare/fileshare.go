@@ -74,10 +74,18 @@ type Config struct {
 }
 
 // root is one configured folder.
+//
+// Every file-system call on a share's content goes through fs, an os.Root: the kernel
+// resolves each path component relative to the folder's descriptor, refusing ".." above it
+// and symbolic links that lead out of it (or are absolute), at the moment of the call. A
+// share user who swaps a folder for a link to somewhere else between two of our calls can
+// therefore make a call fail, never make it read or write outside the share. (Checking a
+// path string and then opening it by path again is exactly the race this closes: issue 22.)
 type root struct {
-	id   string // drive id: a hash of the cleaned absolute path as configured
-	path string // cleaned absolute path as configured
-	real string // path with symbolic links resolved; every file system call goes through it
+	id   string   // drive id: a hash of the cleaned absolute path as configured
+	path string   // cleaned absolute path as configured
+	real string   // path with symbolic links resolved when the root was opened; names only (watches, logs)
+	fs   *os.Root // the share's folder; see above
 }
 
 // Conn is the file-share connector. It is safe for concurrent use.
@@ -143,10 +151,16 @@ func New(cfg Config) (*Conn, error) {
 		if !info.IsDir() {
 			return nil, fmt.Errorf("fileshare: root %q is not a folder", p)
 		}
-		r := &root{id: DriveID(abs), path: abs, real: real}
-		if _, dup := c.byID[r.id]; dup {
+		id := DriveID(abs)
+		if _, dup := c.byID[id]; dup {
 			continue
 		}
+		rfs, err := os.OpenRoot(real)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("fileshare: root %q: %w", p, err)
+		}
+		r := &root{id: id, path: abs, real: real, fs: rfs}
 		c.roots = append(c.roots, r)
 		c.byID[r.id] = r
 	}
@@ -159,6 +173,15 @@ func New(cfg Config) (*Conn, error) {
 		c.snaps = &memSnapshots{m: map[string]map[string]*snapshot{}}
 	}
 	return c, nil
+}
+
+// Close releases the roots' folder descriptors.
+func (c *Conn) Close() error {
+	var errs []error
+	for _, r := range c.roots {
+		errs = append(errs, r.fs.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // DriveID is the drive id of a root folder: stable for a path, whatever the configuration order.
@@ -212,8 +235,9 @@ func (c *Conn) Ref(drive, itemID string) connectors.FileRef {
 	return connectors.FileRef{App: connectors.AppFileShare, Tenant: c.cfg.Tenant, Drive: drive, ItemID: itemID}
 }
 
-// locate checks a ref and returns its root and the file's path, symbolic links resolved (only
-// within the root).
+// locate checks a ref and returns its root and the file's slash-separated path relative to
+// it. It only validates the name: resolving it (and refusing links out of the share) is the
+// root's job at each call.
 func (c *Conn) locate(op string, ref connectors.FileRef) (*root, string, error) {
 	if ref.App != "" && ref.App != connectors.AppFileShare || ref.Tenant != "" && ref.Tenant != c.cfg.Tenant {
 		return nil, "", connectors.Errorf(connectors.KindInvalid, op, 0, 0, fmt.Errorf("ref %s is not served by this connector", ref.Key()))
@@ -222,34 +246,27 @@ func (c *Conn) locate(op string, ref connectors.FileRef) (*root, string, error) 
 	if err != nil {
 		return nil, "", err
 	}
-	rel := filepath.FromSlash(ref.ItemID)
-	if ref.ItemID == "" || !filepath.IsLocal(rel) || isTemp(path.Base(ref.ItemID)) {
+	if ref.ItemID == "" || !filepath.IsLocal(filepath.FromSlash(ref.ItemID)) ||
+		isTemp(path.Base(ref.ItemID)) || path.Clean(ref.ItemID) != ref.ItemID {
 		return nil, "", connectors.Errorf(connectors.KindInvalid, op, 0, 0, fmt.Errorf("bad item id %q", ref.ItemID))
 	}
-	p := filepath.Join(r.real, rel)
-	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return nil, "", classify(op, err)
-	}
-	if !within(r.real, real) {
-		return nil, "", connectors.Errorf(connectors.KindPermission, op, 0, 0, fmt.Errorf("%q links outside the share", ref.ItemID))
-	}
-	return r, real, nil
+	return r, ref.ItemID, nil
 }
 
-// Stat implements connectors.Connector.
+// Stat implements connectors.Connector. A symbolic link is followed only while it stays
+// inside the share.
 func (c *Conn) Stat(ctx context.Context, ref connectors.FileRef) (connectors.File, error) {
 	const op = "fileshare stat"
 	if err := ctx.Err(); err != nil {
 		return connectors.File{}, err
 	}
-	r, real, err := c.locate(op, ref)
+	r, rel, err := c.locate(op, ref)
 	if err != nil {
 		return connectors.File{}, err
 	}
-	info, err := os.Stat(real)
+	info, err := r.fs.Stat(rel)
 	if err != nil {
-		return connectors.File{}, classify(op, err)
+		return connectors.File{}, c.classifyIn(r, op, rel, err)
 	}
 	if !info.Mode().IsRegular() {
 		return connectors.File{}, connectors.Errorf(connectors.KindNotFound, op, 0, 0, fmt.Errorf("%q is not a regular file", ref.ItemID))
@@ -257,7 +274,19 @@ func (c *Conn) Stat(ctx context.Context, ref connectors.FileRef) (connectors.Fil
 	if !c.inScope(ref.ItemID) {
 		return connectors.File{}, connectors.Errorf(connectors.KindNotFound, op, 0, 0, fmt.Errorf("%q is excluded by configuration", ref.ItemID))
 	}
-	return c.facts(r, ref.ItemID, real, info), nil
+	return c.facts(r, rel, info, c.bornAt(r, rel)), nil
+}
+
+// bornAt returns the birth time of the entry rel, read relative to its folder opened through
+// the root (zero when unknown or when rel is a link).
+func (c *Conn) bornAt(r *root, rel string) time.Time {
+	d, err := r.fs.Open(path.Dir(rel))
+	if err != nil {
+		return time.Time{}
+	}
+	defer d.Close()
+	bt, _ := birthTimeAt(d, path.Base(rel))
+	return bt
 }
 
 // object is an open file for ranged reads.
@@ -275,13 +304,15 @@ func (c *Conn) Open(ctx context.Context, ref connectors.FileRef) (connectors.Obj
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	_, real, err := c.locate(op, ref)
+	r, rel, err := c.locate(op, ref)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(real)
+	// Non-blocking, so a FIFO swapped in for the file cannot hang the reader; the mode check
+	// below refuses it.
+	f, err := r.fs.OpenFile(rel, os.O_RDONLY|openNonBlock, 0)
 	if err != nil {
-		return nil, classify(op, err)
+		return nil, c.classifyIn(r, op, rel, err)
 	}
 	info, err := f.Stat()
 	if err != nil {
@@ -295,13 +326,13 @@ func (c *Conn) Open(ctx context.Context, ref connectors.FileRef) (connectors.Obj
 	return &object{File: f, size: info.Size()}, nil
 }
 
-// facts builds the File for the item rel whose (link-resolved) path is p.
+// facts builds the File for the item rel; born is its birth time (zero: unknown).
 //
 // Access comes from the mode bits: a world-readable file is "internal" (anyone with an account
 // on the share can open it), anything else "private". Mode bits cannot express sharing outside
 // the organisation, so "external" and "public" never come from here. Groups holds the file's
 // group, the nearest thing a POSIX file has to the groups it is shared with.
-func (c *Conn) facts(r *root, rel, p string, info fs.FileInfo) connectors.File {
+func (c *Conn) facts(r *root, rel string, info fs.FileInfo, born time.Time) connectors.File {
 	dir, name := path.Split(rel)
 	f := connectors.File{
 		Ref:      c.Ref(r.id, rel),
@@ -312,8 +343,8 @@ func (c *Conn) facts(r *root, rel, p string, info fs.FileInfo) connectors.File {
 		Access:   accessOf(info.Mode()),
 	}
 	f.Created = f.Modified
-	if bt, ok := birthTime(p); ok {
-		f.Created = bt.UTC()
+	if !born.IsZero() {
+		f.Created = born.UTC()
 	}
 	sys, ok := sysFacts(info)
 	f.ETag = etag(info, sys.ino)
@@ -394,10 +425,27 @@ func classify(op string, err error) error {
 	return connectors.Errorf(kind, op, 0, 0, err)
 }
 
-// within reports whether p is dir or inside it.
-func within(dir, p string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && (rel == "." || filepath.IsLocal(rel))
+// classifyIn is classify for a call through a root, telling a path the kernel refused to
+// resolve because it leads out of the share (a symbolic link pointing outside or absolute, or
+// a folder swapped for one) apart: that is a permission error, logged, since on a share it is
+// either a misconfiguration or someone probing.
+func (c *Conn) classifyIn(r *root, op, rel string, err error) error {
+	if escapes(err) {
+		c.log.Warn("fileshare: refused a path that leads outside the share (symbolic link)", "drive", r.path, "path", rel, "err", err)
+		return connectors.Errorf(connectors.KindPermission, op, 0, 0, fmt.Errorf("%q: symbolic link leads outside the share or is absolute: %w", rel, err))
+	}
+	return classify(op, err)
+}
+
+// escapes reports whether err is os.Root's refusal of a path leading outside it. The os
+// package does not export that error value; its text has been stable since Go 1.24.
+func escapes(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == "path escapes from parent" {
+			return true
+		}
+	}
+	return false
 }
 
 func isTemp(name string) bool { return strings.HasPrefix(name, tempPrefix) }

@@ -314,20 +314,36 @@ func TestSymlinksStayInsideTheShare(t *testing.T) {
 	outside := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret.docx"), []byte("s"), 0o644))
 	e.write("docs/real.docx", []byte("real"))
-	require.NoError(t, os.Symlink(filepath.Join(e.dir, "docs", "real.docx"), filepath.Join(e.dir, "inside.docx")))
+	// Relative links that stay inside are followed; absolute links (even to inside: os.Root
+	// cannot tell where they lead without trusting a path string) and links leading out are
+	// refused with a permission error.
+	require.NoError(t, os.Symlink("docs/real.docx", filepath.Join(e.dir, "inside.docx")))
+	require.NoError(t, os.Symlink(filepath.Join(e.dir, "docs", "real.docx"), filepath.Join(e.dir, "absolute.docx")))
 	require.NoError(t, os.Symlink(filepath.Join(outside, "secret.docx"), filepath.Join(e.dir, "outside.docx")))
+	require.NoError(t, os.Symlink("../"+filepath.Base(outside)+"/secret.docx", filepath.Join(e.dir, "dotdot.docx")))
 	require.NoError(t, os.Symlink(outside, filepath.Join(e.dir, "outdir")))
-	require.NoError(t, os.Symlink(filepath.Join(e.dir, "docs"), filepath.Join(e.dir, "loop")))
-	require.NoError(t, os.Symlink(filepath.Join(e.dir, "nowhere"), filepath.Join(e.dir, "dangling.docx")))
+	require.NoError(t, os.Symlink("docs", filepath.Join(e.dir, "loop")))
+	require.NoError(t, os.Symlink("nowhere", filepath.Join(e.dir, "dangling.docx")))
 
 	files, _ := e.walk("")
 	require.Equal(t, []string{"docs/real.docx", "inside.docx"}, ids(files))
 	require.EqualValues(t, 4, files[1].Size)
 
-	_, err := e.conn.Open(t.Context(), e.ref("outside.docx"))
-	require.Equal(t, connectors.KindPermission, connectors.KindOf(err))
-	_, err = e.conn.Open(t.Context(), e.ref("outdir/secret.docx"))
-	require.Equal(t, connectors.KindPermission, connectors.KindOf(err))
+	for _, item := range []string{"outside.docx", "dotdot.docx", "absolute.docx", "outdir/secret.docx"} {
+		_, err := e.conn.Open(t.Context(), e.ref(item))
+		require.Equal(t, connectors.KindPermission, connectors.KindOf(err), item)
+		_, err = e.conn.Stat(t.Context(), e.ref(item))
+		require.Equal(t, connectors.KindPermission, connectors.KindOf(err), item)
+		err = e.conn.Upload(t.Context(), e.ref(item), strings.NewReader("x"), 1)
+		require.Error(t, err, item)
+	}
+	got, err := os.ReadFile(filepath.Join(outside, "secret.docx"))
+	require.NoError(t, err)
+	require.Equal(t, "s", string(got))
+	// A label is never written through a link, even one inside: its target is labelled
+	// under its own path.
+	err = e.conn.Upload(t.Context(), e.ref("inside.docx"), strings.NewReader("x"), 1)
+	require.Equal(t, connectors.KindInvalid, connectors.KindOf(err))
 }
 
 func TestChangesFromCursor(t *testing.T) {
@@ -646,7 +662,7 @@ func TestWalkSkipsUnreadableEntries(t *testing.T) {
 		}
 	})
 	e.write("ok.docx", []byte("x"))
-	require.NoError(t, os.Symlink(filepath.Join(e.dir, "nowhere"), filepath.Join(e.dir, "dangling.docx")))
+	require.NoError(t, os.Symlink("nowhere", filepath.Join(e.dir, "dangling.docx")))
 	files, _ := e.walk("")
 	require.Equal(t, []string{"ok.docx"}, ids(files))
 	require.Equal(t, []string{"dangling.docx"}, skipped)

@@ -15,3 +15,5 @@ type sysInfo struct {
 func sysFacts(fs.FileInfo) (sysInfo, bool) { return sysInfo{}, false }
 
 func keepOwner(*os.File, fs.FileInfo) error { return nil }
+
+const openNonBlock = 0

@@ -33,3 +33,6 @@ func keepOwner(f *os.File, info fs.FileInfo) error {
 	}
 	return f.Chown(int(s.uid), int(s.gid))
 }
+
+// openNonBlock opens without waiting for a writer when the name turns out to be a FIFO.
+const openNonBlock = syscall.O_NONBLOCK

@@ -2,14 +2,16 @@ package fileshare
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/labelgate/labelgate/connectors"
 )
@@ -28,35 +30,50 @@ func (c *Conn) Upload(ctx context.Context, ref connectors.FileRef, content io.Re
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	_, target, err := c.locate(op, ref)
+	r, rel, err := c.locate(op, ref)
 	if err != nil {
 		return err
 	}
-	info, err := os.Stat(target)
+	// Everything below happens relative to the file's folder, opened once through the share's
+	// root: the temporary file, the original's information, the rename and the sync all name
+	// entries of that one descriptor, so swapping the folder (or any folder above it) for a
+	// link after this point changes nothing we touch.
+	dirRel, base := path.Dir(rel), path.Base(rel)
+	dir, err := r.fs.OpenRoot(dirRel)
+	if err != nil {
+		return c.classifyIn(r, op, rel, err)
+	}
+	defer dir.Close()
+	info, err := dir.Lstat(base)
 	if err != nil {
 		return classify(op, err)
+	}
+	if info.Mode()&fs.ModeSymlink != 0 {
+		// Renaming over the link would replace the link, and writing through it would label the
+		// file it points to, which the share serves (and labels) under its own path anyway.
+		c.log.Warn("fileshare: refused to write a label through a symbolic link", "drive", r.path, "path", rel)
+		return connectors.Errorf(connectors.KindInvalid, op, 0, 0, fmt.Errorf("%q is a symbolic link; its target is labelled under its own path", ref.ItemID))
 	}
 	if !info.Mode().IsRegular() {
 		return connectors.Errorf(connectors.KindInvalid, op, 0, 0, fmt.Errorf("%q is not a regular file", ref.ItemID))
 	}
-	dir := filepath.Dir(target)
-	tmp, err := os.CreateTemp(dir, tempPrefix+"*")
+	tmpName, tmp, err := createTemp(dir)
 	if err != nil {
 		return classify(op, err)
 	}
-	name := tmp.Name()
+	key := r.id + ":" + path.Join(dirRel, tmpName)
 	c.mu.Lock()
-	c.flight[name] = struct{}{}
+	c.flight[key] = struct{}{}
 	c.mu.Unlock()
 	renamed := false
 	defer func() {
 		c.mu.Lock()
-		delete(c.flight, name)
+		delete(c.flight, key)
 		c.mu.Unlock()
 		if !renamed {
 			tmp.Close()
-			if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				c.log.Warn("fileshare: cannot remove a temporary file", "path", name, "err", err)
+			if err := dir.Remove(tmpName); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				c.log.Warn("fileshare: cannot remove a temporary file", "drive", r.path, "path", path.Join(dirRel, tmpName), "err", err)
 			}
 		}
 	}()
@@ -79,32 +96,48 @@ func (c *Conn) Upload(ctx context.Context, ref connectors.FileRef, content io.Re
 	if err := tmp.Sync(); err != nil {
 		return classify(op, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return classify(op, err)
-	}
 	if c.cfg.PreserveModTime {
-		if err := os.Chtimes(name, time.Time{}, info.ModTime()); err != nil {
+		if err := setModTime(tmp, info.ModTime()); err != nil {
 			return classify(op, err)
 		}
 	}
+	if err := tmp.Close(); err != nil {
+		return classify(op, err)
+	}
 	if c.beforeRename != nil {
-		if err := c.beforeRename(name); err != nil {
+		if err := c.beforeRename(filepath.Join(r.real, filepath.FromSlash(dirRel), tmpName)); err != nil {
 			return err
 		}
 	}
-	if err := os.Rename(name, target); err != nil {
+	if err := dir.Rename(tmpName, base); err != nil {
 		return classify(op, err)
 	}
 	renamed = true
 	// The rename is durable only once the folder's entry is on disk.
 	if err := syncDir(dir); err != nil {
-		c.log.Warn("fileshare: cannot sync the folder after a label write", "dir", dir, "err", err)
+		c.log.Warn("fileshare: cannot sync the folder after a label write", "drive", r.path, "dir", dirRel, "err", err)
 	}
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// createTemp creates a new temporary file in dir, never following a link already there
+// (O_CREATE|O_EXCL), readable by its writer only until Upload gives it the original's mode.
+func createTemp(dir *os.Root) (string, *os.File, error) {
+	var b [8]byte
+	for range 10 {
+		_, _ = rand.Read(b[:])
+		name := tempPrefix + hex.EncodeToString(b[:])
+		f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return name, f, err
+	}
+	return "", nil, fmt.Errorf("cannot create a temporary file: %w", fs.ErrExist)
+}
+
+func syncDir(dir *os.Root) error {
+	d, err := dir.Open(".")
 	if err != nil {
 		return err
 	}

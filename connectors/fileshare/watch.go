@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -48,7 +47,7 @@ func (c *Conn) Watch(ctx context.Context, drive string, fn func(connectors.File)
 		defer fw.Close()
 		w.fw = fw
 		// Watches go on before the snapshot is taken, so nothing changes unseen in between.
-		w.addTree(ctx, r.real)
+		w.addTree(ctx, ".")
 		events, errs = fw.Events, fw.Errors
 	}
 	if w.snap, err = c.snapshot(ctx, r, ""); err != nil {
@@ -87,7 +86,7 @@ func (c *Conn) Watch(ctx context.Context, drive string, fn func(connectors.File)
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				c.log.Warn("fileshare: notifications overflowed, reconciling the drive", "drive", r.path)
-				w.addTree(ctx, r.real)
+				w.addTree(ctx, ".")
 				w.reconcile(ctx)
 				continue
 			}
@@ -119,29 +118,53 @@ func (w *watcher) rel(p string) (string, bool) {
 	return filepath.ToSlash(rel), true
 }
 
-// addTree watches dir and every served folder below it.
-func (w *watcher) addTree(ctx context.Context, dir string) {
-	if w.fw == nil {
+// addTree watches the folder rel ("." = the root) and every served folder below it. The
+// folders are listed through the root, so only real folders inside the share are found.
+// fsnotify can only add a watch by path; a folder swapped for a link between the listing and
+// the watch would watch the link's target, which yields names only: every name an event
+// carries is looked at again through the root, never opened by its path. The check after
+// adding drops such a watch at once.
+func (w *watcher) addTree(ctx context.Context, rel string) {
+	if w.fw == nil || ctx.Err() != nil {
 		return
 	}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	if rel != "." && !w.c.folderInScope(rel) {
+		return
+	}
+	d, err := w.r.fs.Open(rel)
+	if err != nil {
+		return
+	}
+	info, err := d.Stat()
+	if err != nil || !info.IsDir() {
+		d.Close()
+		return
+	}
+	ents, _ := d.ReadDir(-1)
+	d.Close()
+	abs := w.abs(rel)
+	if err := w.fw.Add(abs); err != nil {
+		if !w.limited {
+			w.c.log.Warn("fileshare: cannot watch a folder; its changes wait for reconciliation", "dir", abs, "err", err)
+			w.limited = true
 		}
-		if err != nil || !d.IsDir() {
-			return nil
+	} else if li, err := w.r.fs.Lstat(rel); rel != "." && (err != nil || !li.IsDir()) {
+		_ = w.fw.Remove(abs)
+		return
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			w.addTree(ctx, path.Join(rel, e.Name()))
 		}
-		if rel, ok := w.rel(p); !ok || rel != "." && !w.c.folderInScope(rel) {
-			return fs.SkipDir
-		}
-		if err := w.fw.Add(p); err != nil {
-			if !w.limited {
-				w.c.log.Warn("fileshare: cannot watch a folder; its changes wait for reconciliation", "dir", p, "err", err)
-				w.limited = true
-			}
-		}
-		return nil
-	})
+	}
+}
+
+// abs is the path fsnotify knows the folder rel by.
+func (w *watcher) abs(rel string) string {
+	if rel == "." {
+		return w.r.real
+	}
+	return filepath.Join(w.r.real, filepath.FromSlash(rel))
 }
 
 // unwatch drops the watches of a folder that is gone (or renamed: inotify would go on naming
@@ -173,15 +196,17 @@ func (w *watcher) settle(ctx context.Context, pending map[string]struct{}) {
 	fresh := map[string]entry{}
 	dirs := map[string]bool{} // named paths that are not files now: whatever the snapshot had below them is re-checked
 	for _, p := range paths {
-		abs := filepath.Join(w.r.real, filepath.FromSlash(p))
-		info, err := os.Lstat(abs)
+		info, err := w.r.fs.Lstat(p)
 		switch {
 		case err != nil:
 			dirs[p] = true
-			w.unwatch(abs)
+			w.unwatch(w.abs(p))
 		case info.IsDir():
 			dirs[p] = true
-			w.addTree(ctx, abs)
+			w.addTree(ctx, p)
+		case info.Mode()&fs.ModeSymlink != 0:
+			// A folder may have been swapped for a link: its watches go.
+			w.unwatch(w.abs(p))
 		}
 		sub, err := w.c.snapshot(ctx, w.r, p)
 		if err != nil {

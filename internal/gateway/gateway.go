@@ -74,6 +74,7 @@ type Gateway struct {
 	alerts    *alerts.Engine
 	decider   Decider
 	metrics   *scanMetrics
+	dedup     *dedupMetrics
 	feedWake  chan struct{}
 	subWake   chan struct{}
 	rescans   rescans
@@ -124,6 +125,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	}
 	g.prom = server.NewRegistry()
 	g.metrics = newScanMetrics(g.prom)
+	g.registerDedupMetrics(g.prom)
 	conns := append([]*Conn(nil), opts.Connectors...)
 	built, err := buildConnectors(cfg, st, g.log)
 	if err != nil {
@@ -135,6 +137,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 		st.Close()
 		return nil, err
 	}
+	g.wireFileShareLabels()
 	var routes []webhooks.Route
 	for _, c := range g.reg.list {
 		if r, ok := c.C.(connectors.WebhookReceiver); ok {

@@ -388,6 +388,9 @@ func (g *Gateway) SchedulerTick(ctx context.Context) error {
 	if err := g.maybeSyncCatalog(ctx, now); err != nil {
 		errs = append(errs, err)
 	}
+	if err := g.maybePruneDeliveries(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

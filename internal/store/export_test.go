@@ -14,3 +14,6 @@ func (b *DeliveryBatcher) Closing() bool {
 	defer b.mu.Unlock()
 	return b.closed
 }
+
+// SetForgetBatch makes ForgetDeliveries delete n keys per statement.
+func SetForgetBatch(s *Store, n int) { s.forgetBatch = n }

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labelgate/labelgate/connectors"
 )
@@ -361,7 +362,9 @@ func (f FileFilter) where() (string, []any) {
 		add("owner = ?", f.Owner)
 	}
 	if f.PathPrefix != "" {
-		add("substr(path, 1, ?) = ?", len(f.PathPrefix), f.PathPrefix)
+		// substr counts characters on both SQLite (TEXT is UTF-8) and PostgreSQL (UTF8
+		// encoding), not bytes: a byte length cut a non-ASCII prefix short and matched nothing.
+		add("substr(path, 1, ?) = ?", utf8.RuneCountInString(f.PathPrefix), f.PathPrefix)
 	}
 	if !f.ModifiedSince.IsZero() {
 		add("modified_at >= ?", f.ModifiedSince.UnixMilli())

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labelgate/labelgate/connectors"
 )
@@ -252,9 +253,47 @@ func (s *Store) FirstDelivery(ctx context.Context, key string) (bool, error) {
 // ForgetDeliveries drops delivery keys older than the cut-off; replays older than the
 // providers' own replay windows are rejected by their timestamps instead.
 func (s *Store) ForgetDeliveries(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.exec(ctx, `DELETE FROM webhook_deliveries WHERE received_at < ?`, before.UnixMilli())
-	if err != nil {
-		return 0, fmt.Errorf("store: forget deliveries: %w", err)
+	return s.ForgetDeliveriesWithPrefix(ctx, "", before)
+}
+
+// forgetBatch is how many delivery keys one DELETE removes: a backlog of millions is pruned
+// in many short transactions, never one long one that holds up webhook ingress.
+const forgetBatch = 5000
+
+// ForgetDeliveriesWithPrefix drops the delivery keys starting with prefix ("" = all) recorded
+// before the cut-off, in batches, and returns how many it dropped. Keys are
+// "<connector>|<provider key>" (webhooks.Handler), so a connector's prefix is its name and "|".
+func (s *Store) ForgetDeliveriesWithPrefix(ctx context.Context, prefix string, before time.Time) (int64, error) {
+	batch := forgetBatch
+	if s.forgetBatch > 0 {
+		batch = s.forgetBatch
 	}
-	return res.RowsAffected()
+	var total int64
+	for {
+		var res sql.Result
+		var err error
+		if prefix == "" {
+			res, err = s.exec(ctx, `DELETE FROM webhook_deliveries WHERE dedup_key IN
+				(SELECT dedup_key FROM webhook_deliveries WHERE received_at < ? LIMIT ?)`, before.UnixMilli(), batch)
+		} else {
+			// substr counts characters on both databases (see FileFilter.PathPrefix).
+			res, err = s.exec(ctx, `DELETE FROM webhook_deliveries WHERE dedup_key IN
+				(SELECT dedup_key FROM webhook_deliveries WHERE received_at < ? AND substr(dedup_key, 1, ?) = ? LIMIT ?)`,
+				before.UnixMilli(), utf8.RuneCountInString(prefix), prefix, batch)
+		}
+		if err != nil {
+			return total, fmt.Errorf("store: forget deliveries: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("store: forget deliveries: %w", err)
+		}
+		total += n
+		if n < int64(batch) {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -55,6 +56,8 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	path    string // SQLite file
+	// forgetBatch overrides the delete batch of ForgetDeliveries (tests); 0 = forgetBatch.
+	forgetBatch int
 }
 
 //go:embed migrations/*.sql
@@ -98,8 +101,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 func (s *Store) openSQLite(ctx context.Context, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return fmt.Errorf("store: data directory: %w", err)
+	if path != ":memory:" {
+		if err := s.privateFiles(path); err != nil {
+			return err
+		}
 	}
 	// Immediate transactions take the write lock up front, so concurrent writers wait on the
 	// busy timeout instead of failing with SQLITE_BUSY when a read transaction upgrades.
@@ -118,6 +123,37 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 		return fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
 	s.db, s.dialect, s.path = db, SQLite, path
+	return nil
+}
+
+// privateFiles prepares the SQLite file's folder and the file itself so that only this
+// account can read them: the database holds Graph clientState values, Drive channel tokens and
+// the label inventory. Folders it creates are 0700; the database and its WAL and shared-memory
+// files are created (or tightened to) 0600 whatever the umask or an older version left. An
+// existing folder is not changed (it may be shared on purpose, e.g. a mounted volume), but a
+// folder others can read or enter is worth a warning.
+func (s *Store) privateFiles(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("store: data directory: %w", err)
+	}
+	if info, err := os.Stat(dir); err == nil && info.Mode().Perm()&0o077 != 0 {
+		s.log.Warn("store: the data directory is open to other accounts; the database in it is kept 0600, but consider chmod 700",
+			"dir", dir, "mode", info.Mode().Perm().String())
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if p == path {
+			// Create the database file ourselves so SQLite never creates it with the umask's mode.
+			f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+			if err != nil {
+				return fmt.Errorf("store: database file: %w", err)
+			}
+			f.Close()
+		}
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: database file: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -13,7 +13,7 @@ import (
 // (unfiltered or FlateDecode, not images, fonts, metadata or cross-reference streams), and
 // writes the text their Tj, TJ, ' and " operators show. Text in fonts without a Unicode-ish
 // encoding (Identity-H CID fonts) comes out as glyph codes and will not match.
-func extractPDF(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, lim Limits) error {
+func extractPDF(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, lim Limits, b *budget) error {
 	const chunk = 64 << 10
 	const back = 2 << 10 // dictionary text kept before a "stream" keyword
 	limit := min(size, lim.MaxRaw)
@@ -69,7 +69,7 @@ func extractPDF(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, lim
 			if !ok {
 				continue
 			}
-			if err := streamText(ctx, r, base+int64(data), size, flate, w, lim.MaxEntry); err != nil {
+			if err := streamText(ctx, r, base+int64(data), size, flate, w, lim.MaxEntry, b); err != nil {
 				return err
 			}
 		}
@@ -103,7 +103,7 @@ func contentStream(dict []byte) (flate, ok bool) {
 	return false, false
 }
 
-func streamText(ctx context.Context, r io.ReaderAt, off, size int64, flate bool, w io.Writer, maxEntry int64) error {
+func streamText(ctx context.Context, r io.ReaderAt, off, size int64, flate bool, w io.Writer, maxEntry int64, b *budget) error {
 	var src io.Reader = bufio.NewReaderSize(io.NewSectionReader(r, off, size-off), 16<<10)
 	if flate {
 		zr, err := zlib.NewReader(src)
@@ -113,8 +113,10 @@ func streamText(ctx context.Context, r io.ReaderAt, off, size int64, flate bool,
 		defer zr.Close()
 		src = zr
 	}
-	err := pdfOps(ctx, bufio.NewReaderSize(io.LimitReader(src, maxEntry), 16<<10), w)
-	if errors.Is(err, ErrEnough) || errors.Is(err, errCapped) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	// Every stream draws on the inspection's budget: a PDF of many small streams that each
+	// inflate to the per-stream cap stops there too.
+	err := pdfOps(ctx, bufio.NewReaderSize(b.reader(io.LimitReader(src, maxEntry)), 16<<10), w)
+	if stops(err) {
 		return err
 	}
 	// A damaged stream still gave the text before the damage; carry on with the next.
