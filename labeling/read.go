@@ -482,12 +482,18 @@ func readCFB(ctx context.Context, r io.ReaderAt, size int64, name string, res *R
 // under TransformInfo or in a transform's storage.
 func dataSpaceLabels(f *cfb.File, ti cfb.Entry) ([]Label, error) {
 	var out []Label
+	// A broken directory can make storages share children: visit each entry once, and few.
+	seen := map[uint32]bool{}
 	var walk func(e cfb.Entry, depth int) error
 	walk = func(e cfb.Entry, depth int) error {
 		if depth > 4 {
 			return nil
 		}
 		for _, c := range f.Children(e) {
+			if seen[c.ID] || len(seen) > 256 {
+				continue
+			}
+			seen[c.ID] = true
 			switch {
 			case c.Type == cfb.TypeStorage:
 				if err := walk(c, depth+1); err != nil {

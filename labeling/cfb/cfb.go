@@ -41,6 +41,7 @@ const (
 
 // Entry is one directory entry.
 type Entry struct {
+	ID    uint32 // index in the directory: tells entries apart when walking storages
 	Name  string
 	Type  byte
 	left  uint32
@@ -127,7 +128,9 @@ func Open(r io.ReaderAt, size int64) (*File, error) {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
 	for i := 0; i+dirEntrySz <= len(dirData); i += dirEntrySz {
-		f.dirs = append(f.dirs, parseEntry(dirData[i:i+dirEntrySz]))
+		e := parseEntry(dirData[i : i+dirEntrySz])
+		e.ID = uint32(len(f.dirs))
+		f.dirs = append(f.dirs, e)
 	}
 	if len(f.dirs) == 0 || f.dirs[0].Type != TypeRoot {
 		return nil, malformed("no root entry")
