@@ -377,6 +377,12 @@ func readPDF(ctx context.Context, r io.ReaderAt, size int64, res *Result) error 
 		xmpLabels = propLabels(keys, vals, SourcePDFXMP, doc.Encrypted)
 	}
 	res.Labels = append(infoLabels, xmpLabels...)
+	if doc.Encrypted {
+		// An encrypted PDF's strings are ciphertext: only the keys (the label id) are facts.
+		for i := range res.Labels {
+			res.Labels[i].Name, res.Labels[i].ParentID = "", ""
+		}
+	}
 	// The newest incremental update wins when Info and XMP disagree; on a tie Info does.
 	newer := SourcePDFInfo
 	if doc.XMPAge >= 0 && (doc.InfoAge < 0 || doc.XMPAge < doc.InfoAge) {
