@@ -3,6 +3,7 @@ package labeling
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/labelgate/labelgate/labeling/labeltest"
@@ -11,7 +12,7 @@ import (
 
 func TestReadCorpus(t *testing.T) {
 	t.Parallel()
-	for _, c := range append(labeltest.Corpus(), labeltest.ReadOnlyCorpus()...) {
+	for _, c := range slices.Concat(labeltest.Corpus(), labeltest.ReadOnlyCorpus(), labeltest.TenantCorpus()) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			res, err := ReadWith(context.Background(), bytes.NewReader(c.Data), int64(len(c.Data)), c.Name, ReadOptions{Tenant: c.Tenant})

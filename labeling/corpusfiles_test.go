@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestCorpusFilesUpToDate(t *testing.T) {
 	t.Parallel()
 	update := os.Getenv("LABELGATE_UPDATE_CORPUS") == "1"
 	total := 0
-	for _, c := range append(labeltest.Corpus(), labeltest.ReadOnlyCorpus()...) {
+	for _, c := range slices.Concat(labeltest.Corpus(), labeltest.ReadOnlyCorpus(), labeltest.TenantCorpus()) {
 		p := filepath.Join(corpusDir, c.Name)
 		total += len(c.Data)
 		if update {

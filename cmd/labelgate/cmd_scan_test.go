@@ -49,8 +49,8 @@ func setupScan(t *testing.T, malformed bool) *scanTree {
 		tr.sum.add(r)
 	}
 	for i, c := range scanCorpus() {
-		if (c.WantErr && !malformed) || c.Tenant != "" {
-			continue // files whose label depends on the organisation's tenant: TestScanTenant
+		if c.WantErr && !malformed {
+			continue
 		}
 		r := scanRecord{Type: labeling.ReadTypeOf(c.Name), LabelID: c.WantLabel, Tenant: c.WantTenant,
 			Method: c.WantMethod, Protected: c.WantProtected != "", ProtectionKind: c.WantProtected}
@@ -149,7 +149,7 @@ func TestScanTenant(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	var cases []labeltest.Case
-	for _, c := range scanCorpus() {
+	for _, c := range labeltest.TenantCorpus() {
 		if c.Tenant != "" {
 			cases = append(cases, c)
 			// Each tenant-dependent file goes in its own folder: files with the same bytes

@@ -85,26 +85,15 @@ func Corpus() []Case {
 func issue20Cases() []Case {
 	g := General()
 	conf := confidential()
-	fab := fabrikam()
 	// A sublabel of General, set with the parent's full property set beside it.
 	child := Label{ID: LabelChild, Tenant: TenantContoso, Method: "Manual", Name: "General-Internal", SetDate: g.SetDate}
 	subAIP := Sublabel(child, Label{ID: LabelGeneral, Tenant: TenantContoso, Method: "Manual", Name: "General", SetDate: g.SetDate})
 	sub := Sublabel(Label{ID: LabelChild, Tenant: TenantContoso, Method: "Standard", Name: "General-Internal", SetDate: g.SetDate}, g)
 	subRev := []Label{sub[1], sub[0]}
-	twoTenants := Pptx(Options{LabelInfo: []Label{g, fab}})
-	mixed := Docx(Options{LabelInfo: []Label{g}, Custom: []Label{fab}})
 	return []Case{
 		{Name: "sublabel-aip.docx", Data: Docx(Options{Custom: subAIP, AIPClassic: true}), WantLabel: LabelChild, WantTenant: TenantContoso, WantMethod: "privileged", WantRecords: 2, WantParent: LabelGeneral, WantEffective: 1},
 		{Name: "sublabel-child-first.xlsx", Data: Xlsx(Options{Custom: subRev}), WantLabel: LabelChild, WantTenant: TenantContoso, WantMethod: "standard", WantRecords: 2, WantParent: LabelGeneral, WantEffective: 1},
 		{Name: "sublabel.pdf", Data: PDF(PDFOptions{Info: sub, XMP: sub}), WantLabel: LabelChild, WantTenant: TenantContoso, WantMethod: "standard", WantRecords: 4, WantParent: LabelGeneral, WantEffective: 1},
-		// One LabelInfo.xml with labels of two tenants: the organisation's tenant picks its own.
-		{Name: "two-tenants-contoso.pptx", Data: twoTenants, Tenant: TenantContoso, WantLabel: LabelGeneral, WantTenant: TenantContoso, WantMethod: "privileged", WantRecords: 2, WantEffective: 2},
-		{Name: "two-tenants-fabrikam.pptx", Data: twoTenants, Tenant: TenantFabrikam, WantLabel: LabelPublic, WantTenant: TenantFabrikam, WantMethod: "standard", WantRecords: 2, WantEffective: 2},
-		// LabelInfo.xml of one tenant, custom.xml of another: both apply.
-		{Name: "mixed-tenants-contoso.docx", Data: mixed, Tenant: TenantContoso, WantLabel: LabelGeneral, WantTenant: TenantContoso, WantRecords: 2, WantEffective: 2, WantSource: "labelinfo"},
-		{Name: "mixed-tenants-fabrikam.docx", Data: mixed, Tenant: TenantFabrikam, WantLabel: LabelPublic, WantTenant: TenantFabrikam, WantRecords: 2, WantEffective: 2, WantSource: "custom"},
-		// A tenant without a label of its own in the file sees the other tenant's (external) label.
-		{Name: "mixed-tenants-other.docx", Data: Docx(Options{Custom: []Label{fab}}), Tenant: TenantContoso, WantLabel: LabelPublic, WantTenant: TenantFabrikam, WantRecords: 1, WantEffective: 1},
 		// The PDF 2.0 IRM wrapper: no /Encrypt, the real document is an encrypted payload.
 		{Name: "irm-wrapper.pdf", Data: PDF(PDFOptions{IRMWrapper: "subtype", Info: []Label{g}}), WantLabel: LabelGeneral, WantTenant: TenantContoso, WantRecords: 1, WantProtected: "rms"},
 		{Name: "irm-wrapper-ep.pdf", Data: PDF(PDFOptions{IRMWrapper: "ep"}), WantProtected: "rms"},
@@ -150,6 +139,25 @@ func malformedCases() []Case {
 	binary.LittleEndian.PutUint32(badpf[6:], 99) // major version 99
 	add("bad-version.pfile", badpf)
 	return cs
+}
+
+// TenantCorpus returns files carrying labels of several tenants, read as the organisation of
+// Case.Tenant sees them: the same bytes give another label to another tenant.
+func TenantCorpus() []Case {
+	g := General()
+	fab := fabrikam()
+	twoTenants := Pptx(Options{LabelInfo: []Label{g, fab}})
+	mixed := Docx(Options{LabelInfo: []Label{g}, Custom: []Label{fab}})
+	return []Case{
+		// One LabelInfo.xml with labels of two tenants: the organisation's tenant picks its own.
+		{Name: "two-tenants-contoso.pptx", Data: twoTenants, Tenant: TenantContoso, WantLabel: LabelGeneral, WantTenant: TenantContoso, WantMethod: "privileged", WantRecords: 2, WantEffective: 2},
+		{Name: "two-tenants-fabrikam.pptx", Data: twoTenants, Tenant: TenantFabrikam, WantLabel: LabelPublic, WantTenant: TenantFabrikam, WantMethod: "standard", WantRecords: 2, WantEffective: 2},
+		// LabelInfo.xml of one tenant, custom.xml of another: both apply.
+		{Name: "mixed-tenants-contoso.docx", Data: mixed, Tenant: TenantContoso, WantLabel: LabelGeneral, WantTenant: TenantContoso, WantRecords: 2, WantEffective: 2, WantSource: "labelinfo"},
+		{Name: "mixed-tenants-fabrikam.docx", Data: mixed, Tenant: TenantFabrikam, WantLabel: LabelPublic, WantTenant: TenantFabrikam, WantRecords: 2, WantEffective: 2, WantSource: "custom"},
+		// A tenant without a label of its own in the file sees the other tenant's (external) label.
+		{Name: "mixed-tenants-other.docx", Data: Docx(Options{Custom: []Label{fab}}), Tenant: TenantContoso, WantLabel: LabelPublic, WantTenant: TenantFabrikam, WantRecords: 1, WantEffective: 1},
+	}
 }
 
 // ReadOnlyCorpus returns files labelgate reads but does not write labels into: legacy binary
