@@ -133,15 +133,24 @@ func read(ctx context.Context, rr *rangeio.Reader, size int64, name string, res 
 		if err := rr.Prefetch([]rangeio.Range{{Off: 0, Len: rangeio.DefaultMinFetch}}, 0); err != nil {
 			return mapErr(err)
 		}
-		if bytes.Contains(head(rr, size, 1024), magicPDF) {
+		h, err := head(rr, size, 1024)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(h, magicPDF) {
 			return readPDF(ctx, rr, size, res)
 		}
-	} else if isZipTail(rr, size) {
+	} else if zip, err := isZipTail(rr, size); err != nil {
+		return err
+	} else if zip {
 		// The first read fetched the tail. A ZIP's end record is there; its leading magic is then
 		// confirmed from the same fetch that brings the first parts, saving a round trip.
 		return readOOXML(ctx, rr, size, res)
 	}
-	h := head(rr, size, 1024)
+	h, err := head(rr, size, 1024)
+	if err != nil {
+		return err
+	}
 	switch {
 	case bytes.HasPrefix(h, cfb.Magic):
 		return readCFB(ctx, rr, size, name, res)
@@ -159,35 +168,40 @@ func read(ctx context.Context, rr *rangeio.Reader, size int64, name string, res 
 	return fmt.Errorf("%w: %s file does not start with a ZIP, compound-file, PDF or pfile signature", ErrMalformed, hint)
 }
 
-// head returns up to n leading bytes (fewer for a short file or a failed read: sniffing then
-// finds nothing and the caller reports the file as malformed).
-func head(r io.ReaderAt, size int64, n int) []byte {
+// head returns up to n leading bytes. A failing read is returned as is: a provider's
+// throttling or outage must reach the caller (who retries), not pass for a malformed file.
+func head(r io.ReaderAt, size int64, n int) ([]byte, error) {
 	b := make([]byte, min(size, int64(n)))
-	got, _ := r.ReadAt(b, 0)
-	return b[:got]
+	got, err := r.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, mapErr(err)
+	}
+	return b[:got], nil
 }
 
 // isZipTail reports whether the tail holds an end-of-central-directory record, looking at the
 // common comment-less position before scanning the whole tail window. A candidate counts only
 // when its comment length reaches exactly to the end of the file: the signature's four bytes
 // also occur by chance inside other formats (a legacy .xls has them).
-func isZipTail(r io.ReaderAt, size int64) bool {
+func isZipTail(r io.ReaderAt, size int64) (bool, error) {
 	sig := []byte("PK\x05\x06")
 	last := make([]byte, min(size, 22))
-	if _, err := r.ReadAt(last, size-int64(len(last))); err == nil && len(last) == 22 &&
-		bytes.HasPrefix(last, sig) && binary.LittleEndian.Uint16(last[20:]) == 0 {
-		return true
+	if _, err := r.ReadAt(last, size-int64(len(last))); err != nil && !errors.Is(err, io.EOF) {
+		return false, mapErr(err)
+	}
+	if len(last) == 22 && bytes.HasPrefix(last, sig) && binary.LittleEndian.Uint16(last[20:]) == 0 {
+		return true, nil
 	}
 	tail := make([]byte, min(size, rangeio.DefaultTail))
 	if _, err := r.ReadAt(tail, size-int64(len(tail))); err != nil && !errors.Is(err, io.EOF) {
-		return false
+		return false, mapErr(err)
 	}
 	for i := bytes.LastIndex(tail, sig); i >= 0; i = bytes.LastIndex(tail[:i], sig) {
 		if i+22 <= len(tail) && int(binary.LittleEndian.Uint16(tail[i+20:])) == len(tail)-i-22 {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // mapErr turns the container packages' malformed errors into ErrMalformed. A file whose label

@@ -2,6 +2,7 @@ package labeling
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -149,4 +150,20 @@ func TestRealFilesAllListed(t *testing.T) {
 		require.Contains(t, realFiles, e.Name(), "add its right answer from the README to realFiles")
 	}
 	require.Equal(t, len(realFiles), n)
+}
+
+type failingReader struct{ err error }
+
+func (f failingReader) ReadAt([]byte, int64) (int, error) { return 0, f.err }
+
+// TestReadPassesReaderErrorsOn: a provider's failure while sniffing (throttling, an outage) is
+// returned as such, so the scan is retried, not recorded as a malformed file.
+func TestReadPassesReaderErrorsOn(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("429 too many requests")
+	for _, name := range []string{"a.docx", "a.pdf", "a.xls", "a.pfile"} {
+		_, err := Read(context.Background(), failingReader{boom}, 1<<20, name)
+		require.ErrorIs(t, err, boom, name)
+		require.NotErrorIs(t, err, ErrMalformed, name)
+	}
 }
