@@ -36,6 +36,50 @@ func TestRangedReadBudget(t *testing.T) {
 	}
 }
 
+// bigOLEFiles are 5 MB compound files: a legacy workbook and a password-encrypted package,
+// each with its label in the OLE user-defined properties.
+func bigOLEFiles(size int) map[string][]byte {
+	l := []labeltest.Label{labeltest.General()}
+	return map[string][]byte{
+		"big.xls":            labeltest.Legacy("excel", labeltest.LegacyOptions{Props: l, Padding: size}),
+		"big-protected.xlsx": labeltest.ProtectedWith(labeltest.ProtectedOptions{Kind: "password", Props: l, Padding: size}),
+	}
+}
+
+// TestRangedReadBudgetOLE holds the OLE figures the README gives: the property set is located
+// through the directory and read sector by sector, not the file.
+func TestRangedReadBudgetOLE(t *testing.T) {
+	t.Parallel()
+	for name, data := range bigOLEFiles(5 << 20) {
+		res, err := Read(context.Background(), bytes.NewReader(data), int64(len(data)), name)
+		require.NoError(t, err)
+		require.NotNil(t, res.Label, name)
+		require.Equal(t, labeltest.LabelGeneral, res.Label.ID)
+		require.LessOrEqual(t, res.RoundTrips, 4, name)
+		require.LessOrEqual(t, float64(res.BytesRead), 0.03*float64(len(data)), name)
+	}
+}
+
+// BenchmarkRangedReadOLE is BenchmarkRangedRead for compound files.
+func BenchmarkRangedReadOLE(b *testing.B) {
+	for name, data := range bigOLEFiles(5 << 20) {
+		b.Run(name, func(b *testing.B) {
+			var res Result
+			for b.Loop() {
+				var err error
+				res, err = Read(context.Background(), bytes.NewReader(data), int64(len(data)), name)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(res.BytesRead), "bytes/op-read")
+			b.ReportMetric(float64(res.RoundTrips), "roundtrips/op")
+			b.ReportMetric(float64(len(data)), "bytes/op-whole")
+			b.ReportMetric(100*float64(res.BytesRead)/float64(len(data)), "%read")
+		})
+	}
+}
+
 // BenchmarkRangedRead reports bytes and round trips per scan of a 5 MB file against reading the
 // whole file (bytes/op-whole).
 func BenchmarkRangedRead(b *testing.B) {

@@ -3,6 +3,7 @@ package labeling
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/labelgate/labelgate/labeling/labeltest"
@@ -11,16 +12,23 @@ import (
 
 func TestReadCorpus(t *testing.T) {
 	t.Parallel()
-	for _, c := range labeltest.Corpus() {
+	for _, c := range slices.Concat(labeltest.Corpus(), labeltest.ReadOnlyCorpus(), labeltest.TenantCorpus()) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			res, err := Read(context.Background(), bytes.NewReader(c.Data), int64(len(c.Data)), c.Name)
+			res, err := ReadWith(context.Background(), bytes.NewReader(c.Data), int64(len(c.Data)), c.Name, ReadOptions{Tenant: c.Tenant})
 			if c.WantErr {
 				require.ErrorIs(t, err, ErrMalformed)
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, TypeOf(c.Name), res.Type)
+			want := ReadTypeOf(c.Name)
+			if c.WantType != "" {
+				want = FileType(c.WantType)
+			}
+			require.Equal(t, want, res.Type)
+			if c.WantEffective > 0 {
+				require.Len(t, res.Effective, c.WantEffective)
+			}
 			require.Len(t, res.Labels, c.WantRecords)
 			require.Equal(t, c.WantProtected != "", res.Protected)
 			require.Equal(t, c.WantProtected, res.ProtectionKind)
@@ -35,6 +43,10 @@ func TestReadCorpus(t *testing.T) {
 			}
 			if c.WantMethod != "" {
 				require.Equal(t, c.WantMethod, res.Label.Method)
+			}
+			require.Equal(t, c.WantParent, res.Label.ParentID)
+			if c.WantSource != "" {
+				require.Equal(t, c.WantSource, res.Label.Source)
 			}
 			require.Positive(t, res.RoundTrips)
 			require.Positive(t, res.BytesRead)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ func TestCorpusFilesUpToDate(t *testing.T) {
 	t.Parallel()
 	update := os.Getenv("LABELGATE_UPDATE_CORPUS") == "1"
 	total := 0
-	for _, c := range labeltest.Corpus() {
+	for _, c := range slices.Concat(labeltest.Corpus(), labeltest.ReadOnlyCorpus(), labeltest.TenantCorpus()) {
 		p := filepath.Join(corpusDir, c.Name)
 		total += len(c.Data)
 		if update {
@@ -84,5 +85,15 @@ func FuzzReadPDF(f *testing.F) {
 func FuzzReadCFB(f *testing.F) {
 	f.Add(labeltest.Protected("rms", []labeltest.Label{labeltest.General()}, 0))
 	f.Add(labeltest.Protected("password", nil, 0))
+	for _, s := range corpusSeeds(f, ".doc", ".xls", ".ppt") {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "f.xlsx") })
+}
+
+func FuzzReadPFile(f *testing.F) {
+	for _, s := range corpusSeeds(f, ".pfile", ".ptxt", ".ppdf") {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "f.pfile") })
 }

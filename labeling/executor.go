@@ -555,6 +555,9 @@ func (e *Executor) writer(conn connectors.Connector, f connectors.File) (*labelW
 		return nil, fmt.Errorf("%s connector has no label API and no way to rewrite files: %w", conn.App(), ErrUnsupported)
 	}
 	if t := e.cfg.Codec.TypeOf(f.Name); t == TypeUnsupported || t == "" {
+		if err := WriteUnsupported(f.Name); err != nil {
+			return nil, err // says why: a legacy binary file or a pfile is read, never rewritten
+		}
 		return nil, fmt.Errorf("%q: %w", f.Name, ErrUnsupported)
 	}
 	w := &labelWriter{conn: conn, up: up, codec: e.cfg.Codec, name: f.Name, clock: e.clock}

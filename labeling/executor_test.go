@@ -432,6 +432,11 @@ func TestEmbeddedMode(t *testing.T) {
 	out := run(txt.Ref, store.ActionApplyLabel, labeltest.LabelGeneral)
 	require.Equal(t, store.ActionRefused, out.State)
 	require.Contains(t, out.Reason, labeling.ErrUnsupported.Error())
+	// A legacy binary file is read (issue 20) but writing into it is refused with the reason.
+	xls := conn.addContent("xls", "old.xls", labeltest.Legacy("excel", labeltest.LegacyOptions{}))
+	out = run(xls.Ref, store.ActionApplyLabel, labeltest.LabelGeneral)
+	require.Equal(t, store.ActionRefused, out.State)
+	require.Contains(t, out.Reason, "legacy binary Office file")
 
 	doc := conn.addContent("doc", "report.docx", labeltest.Docx(labeltest.Options{Text: []string{"quarterly numbers"}}))
 	out = run(doc.Ref, store.ActionApplyLabel, labeltest.LabelGeneral)

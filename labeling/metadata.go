@@ -127,6 +127,10 @@ func propLabels(keys, values []string, source string, lenientEnabled bool) []Lab
 			l.SetDate = parseSetDate(v)
 		case "name":
 			l.Name = v
+		case "parent":
+			// A sublabel written the AIP-classic way names its parent, whose own full set of
+			// properties is written beside it (shared/samples/real/README.md).
+			l.ParentID = normGUID(v)
 		case "contentbits":
 			if n, err := strconv.ParseInt(strings.TrimPrefix(strings.ToLower(v), "0x"), 0, 32); err == nil {
 				l.ContentBits = int(n)
@@ -215,7 +219,7 @@ func customLabels(c *customPropsXML) []Label {
 	for i, p := range c.Properties {
 		keys[i], vals[i] = p.Name, p.value()
 	}
-	return propLabels(keys, vals, "custom", false)
+	return propLabels(keys, vals, SourceCustom, false)
 }
 
 // xmpProps collects pdfx: MSIP properties written as elements or as attributes.
@@ -259,44 +263,108 @@ func xmpProps(data []byte) (keys, vals []string, err error) {
 	}
 }
 
-// effective applies the precedence of [MS-OFFCRYPTO] 2.6.3: LabelInfo wins for every tenant it has
-// entries for (a removed entry included); the other records count only for the remaining tenants.
-// Among the candidates the most recently set label wins, then the first recorded.
+// effective applies the precedence of [MS-OFFCRYPTO] 2.6.3 to an Office file's records and
+// picks one label with today's single-tenant rule (see perTenant and pickLabel).
 func effective(labels []Label) *Label {
-	infoTenants := map[string]bool{}
+	return pickLabel(perTenant(labels, officeRank), "")
+}
+
+// officeRank ranks an Office file's label sources: [MS-OFFCRYPTO] 2.6.3 says LabelInfo wins for
+// every tenant it has entries for, and the custom (or OLE) properties count only for tenants it
+// has none for.
+func officeRank(src string) int {
+	if src == SourceLabelInfo || src == SourceDataSpace {
+		return 2
+	}
+	return 1
+}
+
+// perTenant returns the labels that apply, at most one per tenant, in the order first found.
+// For each tenant only the records of its highest-ranked source count (a removed entry
+// included: it hides older records of its tenant); among them the enabled ones that are not the
+// parent of another one (a sublabel is written with its parent's full property set beside it:
+// the sublabel is the label), the most recently set winning, then the first recorded. Name and
+// set date missing from the winner (LabelInfo has neither) are borrowed from another record
+// of the same label.
+func perTenant(labels []Label, rank func(src string) int) []Label {
+	best := map[string]int{}
+	var tenants []string
 	for _, l := range labels {
-		if l.Source == "labelinfo" || l.Source == "cfb-labelinfo" {
-			infoTenants[l.Tenant] = true
+		r, ok := best[l.Tenant]
+		if !ok {
+			tenants = append(tenants, l.Tenant)
+		}
+		if rk := rank(l.Source); !ok || rk > r {
+			best[l.Tenant] = rk
+		}
+	}
+	var out []Label
+	for _, t := range tenants {
+		var cands []*Label
+		for i := range labels {
+			l := &labels[i]
+			if l.Tenant == t && rank(l.Source) == best[t] && l.Enabled && !l.Removed {
+				cands = append(cands, l)
+			}
+		}
+		var win *Label
+		for _, l := range cands {
+			isParent := false
+			for _, c := range cands {
+				if c.ParentID != "" && c.ParentID == l.ID && c.ID != l.ID {
+					isParent = true
+					break
+				}
+			}
+			if isParent {
+				continue
+			}
+			if win == nil || l.SetDate.After(win.SetDate) {
+				win = l
+			}
+		}
+		if win == nil {
+			continue
+		}
+		w := *win
+		for _, l := range labels {
+			if l.ID == w.ID && l.Tenant == w.Tenant && l.Source != w.Source {
+				if w.Name == "" {
+					w.Name = l.Name
+				}
+				if w.SetDate.IsZero() {
+					w.SetDate = l.SetDate
+				}
+				if w.ParentID == "" {
+					w.ParentID = l.ParentID
+				}
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// pickLabel chooses the file's label among the per-tenant labels: tenant's own when it has one,
+// else the most recently set, then the first recorded.
+func pickLabel(eff []Label, tenant string) *Label {
+	if t := normGUID(tenant); t != "" {
+		for i := range eff {
+			if eff[i].Tenant == t {
+				l := eff[i]
+				return &l
+			}
 		}
 	}
 	var best *Label
-	for i := range labels {
-		l := &labels[i]
-		if !l.Enabled || l.Removed {
-			continue
-		}
-		isInfo := l.Source == "labelinfo" || l.Source == "cfb-labelinfo"
-		if !isInfo && infoTenants[l.Tenant] {
-			continue
-		}
-		if best == nil || l.SetDate.After(best.SetDate) {
-			best = l
+	for i := range eff {
+		if best == nil || eff[i].SetDate.After(best.SetDate) {
+			best = &eff[i]
 		}
 	}
 	if best == nil {
 		return nil
 	}
-	out := *best
-	// LabelInfo records no name or set date; borrow them from a custom record of the same label.
-	for _, l := range labels {
-		if l.ID == out.ID && l.Tenant == out.Tenant && l.Source != out.Source {
-			if out.Name == "" {
-				out.Name = l.Name
-			}
-			if out.SetDate.IsZero() {
-				out.SetDate = l.SetDate
-			}
-		}
-	}
-	return &out
+	l := *best
+	return &l
 }

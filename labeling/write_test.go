@@ -438,7 +438,10 @@ func TestTypes(t *testing.T) {
 	}
 	require.Equal(t, TypeExcel, TypeOf("x/y/Book.XLSM"))
 	require.Equal(t, TypePowerPoint, TypeOf("deck.ppsx"))
-	require.False(t, IsSupported("a.doc"))
+	// Legacy binary files are read (issue 20) but never written.
+	require.True(t, IsSupported("a.doc"))
+	require.Equal(t, TypeUnsupported, TypeOf("a.doc"))
+	require.ErrorIs(t, WriteUnsupported("a.doc"), ErrUnsupported)
 	res, err := Read(context.Background(), bytes.NewReader([]byte("x")), 1, "a.txt")
 	require.ErrorIs(t, err, ErrUnsupported)
 	require.Equal(t, TypeUnsupported, res.Type)

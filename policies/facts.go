@@ -19,9 +19,15 @@ type Facts struct {
 	File connectors.File
 	// Ext is the lowercase extension without the dot.
 	Ext string
-	// LabelID is the effective label ("" = none); LabelTenant the tenant that owns it.
+	// LabelID is the file's label for labelgate ("" = none): the organisation's tenant's label
+	// when the file carries one, else the label it carries (another tenant's). LabelTenant is
+	// the tenant that owns it. `label.is`, `isNot` and `none` test this label.
 	LabelID, LabelTenant string
-	// LabelExternal is true when the label belongs to another tenant than the connector's.
+	// LabelExternal is true when the file carries a label of another tenant than the
+	// organisation's, whether or not it also carries one of its own (issue 20: the inventory's
+	// files.label_external, set by the scanner from every label in the file). `label.external`
+	// tests it, so a file with both tenants' labels matches `label.is: [own]` and
+	// `label.external: true` alike.
 	LabelExternal bool
 	// LabelName, LabelParent and LabelPriority come from the catalog; priority is -1 when
 	// the file has no label or the catalog does not know it.
@@ -31,7 +37,9 @@ type Facts struct {
 	Content                ContentSource
 }
 
-// NewFacts builds facts from a connector file and its scanned label.
+// NewFacts builds facts from a connector file and its scanned label. It can only tell the one
+// label's tenant from the connector's; callers that read every label of the file (the one-shot
+// scan) set LabelExternal from all of them.
 func NewFacts(f connectors.File, ls connectors.LabelState, cat Catalog) Facts {
 	fa := Facts{File: f, Ext: extOf(f.Name), LabelID: ls.LabelID, LabelTenant: ls.Tenant, Protected: ls.Protected}
 	fa.LabelExternal = ls.LabelID != "" && ls.Tenant != "" && !strings.EqualFold(ls.Tenant, f.Ref.Tenant)

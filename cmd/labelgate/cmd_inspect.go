@@ -14,11 +14,13 @@ import (
 	"github.com/labelgate/labelgate/labeling"
 )
 
-const inspectUsage = `usage: labelgate inspect [-o table|json] FILE...
+const inspectUsage = `usage: labelgate inspect [-o table|json] [--tenant GUID] FILE...
 
 Reads the sensitivity label of local Office and PDF files with ranged reads and prints, per file,
 its type, label id, name, tenant, method, set date, content bits, whether it is protected, and
-the bytes and read round trips it took. -o json prints one JSON object per line.
+the bytes and read round trips it took. -o json prints one JSON object per line, with every
+label the file carries ("labels": one per tenant, each with where it was found). --tenant is the
+organisation's tenant: the file's label is that tenant's when it carries one.
 
 Exit status: 0 when every file was read, 1 when any failed, 2 for usage errors.
 `
@@ -35,13 +37,28 @@ type inspectLine struct {
 	ContentBits    int               `json:"contentBits"`
 	Protected      bool              `json:"protected"`
 	ProtectionKind string            `json:"protectionKind,omitempty"`
+	Protection     string            `json:"protection,omitempty"` // rms, password or none
+	ParentID       string            `json:"parentId,omitempty"`   // the label's parent, for a sublabel
+	Labels         []inspectLabel    `json:"labels"`               // every label that applies, one per tenant
 	Records        int               `json:"records"`
 	BytesRead      int64             `json:"bytesRead"`
 	RoundTrips     int               `json:"roundTrips"`
 	Error          string            `json:"error,omitempty"`
 }
 
-func inspectFile(ctx context.Context, path string) inspectLine {
+// inspectLabel is one label a file carries.
+type inspectLabel struct {
+	ID       string     `json:"id"`
+	Name     string     `json:"name,omitempty"`
+	Tenant   string     `json:"tenant,omitempty"`
+	Method   string     `json:"method,omitempty"`
+	SetDate  *time.Time `json:"setDate,omitempty"`
+	Source   string     `json:"source"` // labelinfo, custom, pdf-info, pdf-xmp, ole-props, cfb-labelinfo
+	ParentID string     `json:"parentId,omitempty"`
+	External bool       `json:"external,omitempty"` // another tenant's than --tenant
+}
+
+func inspectFile(ctx context.Context, path, tenant string) inspectLine {
 	line := inspectLine{File: path}
 	f, err := os.Open(path)
 	if err != nil {
@@ -54,8 +71,25 @@ func inspectFile(ctx context.Context, path string) inspectLine {
 		line.Error = err.Error()
 		return line
 	}
-	res, err := labeling.Read(ctx, f, st.Size(), path)
+	res, err := labeling.ReadWith(ctx, f, st.Size(), path, labeling.ReadOptions{Tenant: tenant})
 	line.Type, line.Protected, line.ProtectionKind = res.Type, res.Protected, res.ProtectionKind
+	line.Labels = []inspectLabel{}
+	if err == nil {
+		line.Protection = res.Protection()
+		ext := map[string]bool{}
+		for _, x := range res.External(tenant) {
+			ext[x.ID+"/"+x.Tenant] = true
+		}
+		for _, l := range res.Effective {
+			il := inspectLabel{ID: l.ID, Name: l.Name, Tenant: l.Tenant, Method: l.Method, Source: l.Source,
+				ParentID: l.ParentID, External: ext[l.ID+"/"+l.Tenant]}
+			if !l.SetDate.IsZero() {
+				d := l.SetDate
+				il.SetDate = &d
+			}
+			line.Labels = append(line.Labels, il)
+		}
+	}
 	line.Records, line.BytesRead, line.RoundTrips = len(res.Labels), res.BytesRead, res.RoundTrips
 	if err != nil {
 		line.Error = err.Error()
@@ -63,6 +97,7 @@ func inspectFile(ctx context.Context, path string) inspectLine {
 	}
 	if l := res.Label; l != nil {
 		line.LabelID, line.LabelName, line.Tenant, line.Method, line.ContentBits = l.ID, l.Name, l.Tenant, l.Method, l.ContentBits
+		line.ParentID = l.ParentID
 		if !l.SetDate.IsZero() {
 			d := l.SetDate
 			line.SetDate = &d
@@ -76,6 +111,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, inspectUsage) }
 	output := fs.String("o", "table", "output format: table or json")
+	tenant := fs.String("tenant", "", "the organisation's Entra tenant id: its label is the file's label")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -97,7 +133,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "inspect: %v\n", err)
 			return 1
 		}
-		line := inspectFile(ctx, path)
+		line := inspectFile(ctx, path, *tenant)
 		if line.Error != "" {
 			failed = true
 			fmt.Fprintf(stderr, "%s: %s\n", safe(path), safe(line.Error))

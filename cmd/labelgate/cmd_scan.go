@@ -69,6 +69,10 @@ type scanRecord struct {
 	Method         string            `json:"method,omitempty"`
 	Protected      bool              `json:"protected"`
 	ProtectionKind string            `json:"protectionKind,omitempty"`
+	Protection     string            `json:"protection,omitempty"` // rms, password or none
+	ParentID       string            `json:"parentId,omitempty"`
+	Labels         []inspectLabel    `json:"labels,omitempty"`   // every label that applies, one per tenant
+	External       bool              `json:"external,omitempty"` // the file carries another tenant's label
 	BytesRead      int64             `json:"bytesRead"`
 	Error          string            `json:"error,omitempty"`
 	Actions        []scanAction      `json:"actions,omitempty"`
@@ -150,6 +154,9 @@ type scanJob struct {
 	conn *fileshare.Conn
 	file connectors.File
 	path string // as shown to the user
+	// tenant is the organisation's tenant (--tenant): the file's label is its label when the
+	// file carries one, and other tenants' labels are external.
+	tenant string
 }
 
 func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -355,13 +362,13 @@ func scanEnumerate(ctx context.Context, p, tenant string, jobs chan<- scanJob, r
 	if item != "" {
 		f, err := conn.Stat(ctx, conn.Ref(drive, item))
 		if err != nil {
-			results <- scanRecord{Path: p, Type: labeling.TypeOf(item), Error: err.Error()}
+			results <- scanRecord{Path: p, Type: labeling.ReadTypeOf(item), Error: err.Error()}
 			return nil
 		}
-		return scanSend(ctx, jobs, scanJob{conn: conn, file: f, path: p})
+		return scanSend(ctx, jobs, scanJob{conn: conn, file: f, path: p, tenant: tenant})
 	}
 	return conn.Walk(ctx, drive, "", func(f connectors.File, _ string) error {
-		return scanSend(ctx, jobs, scanJob{conn: conn, file: f, path: filepath.Join(p, filepath.FromSlash(f.Ref.ItemID))})
+		return scanSend(ctx, jobs, scanJob{conn: conn, file: f, path: filepath.Join(p, filepath.FromSlash(f.Ref.ItemID)), tenant: tenant})
 	})
 }
 
@@ -377,7 +384,7 @@ func scanSend(ctx context.Context, jobs chan<- scanJob, j scanJob) error {
 // scanFile reads one file's label, then evaluates the policies (if any) and carries out their
 // label actions; unsupported types are counted without being opened.
 func scanFile(ctx context.Context, j scanJob, pol *scanPolicies) scanRecord {
-	r := scanRecord{Path: j.path, Type: labeling.TypeOf(j.file.Name), Size: j.file.Size}
+	r := scanRecord{Path: j.path, Type: labeling.ReadTypeOf(j.file.Name), Size: j.file.Size}
 	if r.Type == labeling.TypeUnsupported {
 		return r
 	}
@@ -386,11 +393,24 @@ func scanFile(ctx context.Context, j scanJob, pol *scanPolicies) scanRecord {
 		r.Error = err.Error()
 		return r
 	}
-	res, err := labeling.Read(ctx, obj, obj.Size(), j.file.Name)
+	res, err := labeling.ReadWith(ctx, obj, obj.Size(), j.file.Name, labeling.ReadOptions{Tenant: j.tenant})
 	r.Size, r.BytesRead = obj.Size(), res.BytesRead
 	r.Protected, r.ProtectionKind = res.Protected, res.ProtectionKind
 	if res.Label != nil {
 		r.LabelID, r.LabelName, r.Tenant, r.Method = res.Label.ID, res.Label.Name, res.Label.Tenant, res.Label.Method
+		r.ParentID = res.Label.ParentID
+	}
+	if err == nil {
+		r.Type, r.Protection = res.Type, res.Protection()
+		ext := map[string]bool{}
+		for _, x := range res.External(j.tenant) {
+			ext[x.ID+"/"+x.Tenant] = true
+		}
+		r.External = len(ext) > 0
+		for _, l := range res.Effective {
+			r.Labels = append(r.Labels, inspectLabel{ID: l.ID, Name: l.Name, Tenant: l.Tenant, Method: l.Method,
+				Source: l.Source, ParentID: l.ParentID, External: ext[l.ID+"/"+l.Tenant]})
+		}
 	}
 	if err != nil {
 		obj.Close()
@@ -457,10 +477,9 @@ func loadScanPolicies(file, labelsFile, tenant string) (*scanPolicies, error) {
 // evaluate runs the policies against a file just read; content conditions read from obj.
 func (p *scanPolicies) evaluate(ctx context.Context, f connectors.File, r scanRecord, obj connectors.Object) ([]policies.PlannedAction, error) {
 	fa := policies.NewFacts(f, connectors.LabelState{LabelID: r.LabelID, Tenant: r.Tenant, Method: r.Method, Protected: r.Protected}, p.cat)
-	if p.tenant == "" {
-		// Without the organisation's tenant id no label can be told to be someone else's.
-		fa.LabelExternal = false
-	}
+	// "External" means the file carries a label of another tenant than the organisation's
+	// (--tenant), whichever label is the file's own; without a tenant nothing is external.
+	fa.LabelExternal = p.tenant != "" && r.External
 	fa.Content = func(context.Context) (io.ReaderAt, int64, error) { return obj, obj.Size(), nil }
 	d, err := p.engine.Evaluate(ctx, &fa)
 	return d.Actions, err
@@ -499,6 +518,9 @@ func (p *scanPolicies) write(ctx context.Context, j scanJob, pa policies.Planned
 	defer obj.Close()
 	if obj.Size() > labeling.MaxLabelSize {
 		return labeling.ErrTooLarge
+	}
+	if err := labeling.WriteUnsupported(j.file.Name); err != nil {
+		return err // legacy binary files and pfiles are read, never rewritten
 	}
 	var buf bytes.Buffer
 	buf.Grow(int(obj.Size()) + 4096)

@@ -52,7 +52,7 @@ func setupScan(t *testing.T, malformed bool) *scanTree {
 		if c.WantErr && !malformed {
 			continue
 		}
-		r := scanRecord{Type: labeling.TypeOf(c.Name), LabelID: c.WantLabel, Tenant: c.WantTenant,
+		r := scanRecord{Type: labeling.ReadTypeOf(c.Name), LabelID: c.WantLabel, Tenant: c.WantTenant,
 			Method: c.WantMethod, Protected: c.WantProtected != "", ProtectionKind: c.WantProtected}
 		if c.WantErr {
 			r.Error = "malformed"
@@ -140,7 +140,49 @@ func TestScanJSONLines(t *testing.T) {
 	require.Equal(t, tr.sum.Errors, got.Errors)
 	require.Positive(t, got.Errors)
 	require.Positive(t, got.Protected)
-	require.Len(t, got.ByLabel, 3)
+	require.Len(t, got.ByLabel, 4) // General, its sublabel, Confidential, Fabrikam's Public
+}
+
+// TestScanTenant: --tenant makes the organisation's label the file's label, lists every label
+// with where it was found, and marks other tenants' labels external.
+func TestScanTenant(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var cases []labeltest.Case
+	for _, c := range labeltest.TenantCorpus() {
+		if c.Tenant != "" {
+			cases = append(cases, c)
+			// Each tenant-dependent file goes in its own folder: files with the same bytes
+			// under different names expect different tenants.
+			d := filepath.Join(dir, strings.TrimSuffix(c.Name, filepath.Ext(c.Name)))
+			require.NoError(t, os.MkdirAll(d, 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(d, c.Name), c.Data, 0o644))
+		}
+	}
+	require.NotEmpty(t, cases)
+	for _, c := range cases {
+		p := filepath.Join(dir, strings.TrimSuffix(c.Name, filepath.Ext(c.Name)), c.Name)
+		code, out, errOut := runScan(t, "-o", "json", "--tenant", c.Tenant, p)
+		require.Equal(t, 0, code, errOut)
+		var r scanRecord
+		require.NoError(t, json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &r))
+		require.Equal(t, c.WantLabel, r.LabelID, c.Name)
+		require.Equal(t, c.WantTenant, r.Tenant, c.Name)
+		require.Equal(t, "none", r.Protection, c.Name)
+		if c.WantEffective > 0 {
+			require.Len(t, r.Labels, c.WantEffective, c.Name)
+		}
+		external := 0
+		for _, l := range r.Labels {
+			require.NotEmpty(t, l.Source)
+			if l.External {
+				external++
+				require.NotEqual(t, c.Tenant, l.Tenant)
+			}
+		}
+		require.Equal(t, external > 0, r.External, c.Name)
+		require.Equal(t, len(r.Labels)-external, map[bool]int{true: 1, false: 0}[c.WantTenant == c.Tenant], c.Name)
+	}
 }
 
 func TestScanTable(t *testing.T) {

@@ -416,7 +416,13 @@ func (a *API) getFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"file": fileView{ID: FileID(ref), Handle: FileHandle(ref), FileRecord: rec}, "history": hist, "actions": acts})
+	// Every label the file carries (one per tenant, with where it was found), issue 20.
+	labels, err := a.cfg.Store.FileLabels(r.Context(), ref)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"file": fileView{ID: FileID(ref), Handle: FileHandle(ref), FileRecord: rec}, "labels": labels,
+		"history": hist, "actions": acts})
 	return nil
 }
 

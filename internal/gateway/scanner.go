@@ -68,7 +68,10 @@ func (g *Gateway) Scan(ctx context.Context, ref connectors.FileRef) error {
 	if err != nil {
 		return g.scanFailed(ctx, f, "", fmt.Errorf("open: %w", err))
 	}
-	res, err := labeling.Read(ctx, obj, obj.Size(), f.Name)
+	// The organisation's tenant (labels.tenantId) picks the file's label among the tenants'
+	// labels it carries; the others are external (issue 20).
+	org := g.orgTenant(conn)
+	res, err := labeling.ReadWith(ctx, obj, obj.Size(), f.Name, labeling.ReadOptions{Tenant: org})
 	obj.Close()
 	if err != nil {
 		return g.scanFailed(ctx, f, string(res.Type), err)
@@ -76,19 +79,28 @@ func (g *Gateway) Scan(ctx context.Context, ref connectors.FileRef) error {
 	g.metrics.bytes.Observe(float64(res.BytesRead))
 	g.metrics.roundTrips.Observe(float64(res.RoundTrips))
 	out := store.ScanOutcome{File: f, Type: string(res.Type), Protected: res.Protected, BytesRead: res.BytesRead}
-	if l := res.Label; l != nil {
-		out.LabelID, out.LabelTenant, out.LabelMethod, out.LabelSetAt = l.ID, l.Tenant, l.Method, l.SetDate
-		org := g.orgTenant(conn)
-		out.External = org != "" && l.Tenant != "" && !strings.EqualFold(l.Tenant, org)
-	} else if f.NativeLabel != "" {
-		out.LabelID, out.LabelTenant, out.LabelMethod = f.NativeLabel, conn.C.Tenant(), "native"
+	isExternal := func(tenant string) bool {
+		return org != "" && tenant != "" && !strings.EqualFold(tenant, org)
 	}
-	if out.External {
-		if g.cfg.Labels.OnlyThisTenant {
-			out.LabelID, out.LabelTenant, out.LabelMethod, out.External = "", "", "", false
-		} else if err := g.store.RecordExternalLabel(ctx, ref.App, ref.Tenant, out.LabelID, out.LabelTenant); err != nil {
-			return err
+	for _, l := range res.Effective {
+		ext := isExternal(l.Tenant)
+		if ext && g.cfg.Labels.OnlyThisTenant {
+			continue
 		}
+		out.Labels = append(out.Labels, store.CarriedLabel{LabelID: l.ID, Tenant: l.Tenant, Method: l.Method, SetAt: l.SetDate,
+			Source: l.Source, ParentID: l.ParentID, Name: l.Name, External: ext})
+		if ext {
+			out.External = true
+			if err := g.store.RecordExternalLabel(ctx, ref.App, ref.Tenant, l.ID, l.Tenant); err != nil {
+				return err
+			}
+		}
+	}
+	if l := res.Label; l != nil && !(isExternal(l.Tenant) && g.cfg.Labels.OnlyThisTenant) {
+		out.LabelID, out.LabelTenant, out.LabelMethod, out.LabelSetAt = l.ID, l.Tenant, l.Method, l.SetDate
+	} else if l == nil && f.NativeLabel != "" {
+		out.LabelID, out.LabelTenant, out.LabelMethod = f.NativeLabel, conn.C.Tenant(), "native"
+		out.Labels = append(out.Labels, store.CarriedLabel{LabelID: f.NativeLabel, Tenant: conn.C.Tenant(), Method: "native", Source: "native"})
 	}
 	if _, err := g.store.RecordScan(ctx, out); err != nil {
 		return err

@@ -80,6 +80,20 @@ type Event struct {
 	Detail      string         `json:"detail,omitempty"`
 }
 
+// CarriedLabel is one label a file carries: at most one per tenant, with where it was found
+// ("labelinfo", "custom", "pdf-info", "pdf-xmp", "ole-props", "cfb-labelinfo"; "labelgate" for a
+// label labelgate wrote, "native" for a provider's own label).
+type CarriedLabel struct {
+	LabelID  string    `json:"labelId"`
+	Tenant   string    `json:"tenant,omitempty"`
+	Method   string    `json:"method,omitempty"`
+	SetAt    time.Time `json:"setAt,omitempty"`
+	Source   string    `json:"source,omitempty"`
+	ParentID string    `json:"parentId,omitempty"`
+	Name     string    `json:"name,omitempty"`
+	External bool      `json:"external,omitempty"` // another tenant's than the organisation's
+}
+
 // ScanOutcome is what the scanner learnt about a file.
 type ScanOutcome struct {
 	File        connectors.File
@@ -92,6 +106,9 @@ type ScanOutcome struct {
 	Protected   bool
 	BytesRead   int64
 	Err         string // non-empty when the scan failed; the label columns are then left as they were
+	// Labels are all the labels the file carries (the file's label among them); they replace
+	// the file's previous list. External is then true when any of them is another tenant's.
+	Labels []CarriedLabel
 }
 
 const fileCols = `app, tenant, drive, item_id, path, name, ext, file_type, size, created_at, modified_at, etag,
@@ -265,6 +282,9 @@ func (s *Store) RecordScan(ctx context.Context, o ScanOutcome) ([]Event, error) 
 			o.BytesRead, string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID); err != nil {
 			return fmt.Errorf("store: record scan: %w", err)
 		}
+		if err := tx.replaceFileLabels(ctx, f.Ref, o.Labels, existed); err != nil {
+			return err
+		}
 		e := base
 		e.LabelID, e.PrevLabelID = o.LabelID, p.LabelID
 		switch {
@@ -292,6 +312,53 @@ func (s *Store) RecordScan(ctx context.Context, o ScanOutcome) ([]Event, error) 
 	return events, nil
 }
 
+// replaceFileLabels makes ls the file's list of labels; existed false (a file new to the
+// inventory, with no list yet) saves the delete, one statement less per first scan.
+func (t *Tx) replaceFileLabels(ctx context.Context, ref connectors.FileRef, ls []CarriedLabel, existed bool) error {
+	if existed {
+		if _, err := t.exec(ctx, `DELETE FROM file_labels WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
+			string(ref.App), ref.Tenant, ref.Drive, ref.ItemID); err != nil {
+			return fmt.Errorf("store: file labels: %w", err)
+		}
+	}
+	for i, l := range ls {
+		if _, err := t.exec(ctx, `INSERT INTO file_labels (app, tenant, drive, item_id, seq, label_id, label_tenant, method,
+				set_at, source, parent_id, name, external) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			string(ref.App), ref.Tenant, ref.Drive, ref.ItemID, i, l.LabelID, l.Tenant, l.Method, ms(l.SetAt), l.Source,
+			l.ParentID, l.Name, l.External); err != nil {
+			return fmt.Errorf("store: file labels: %w", err)
+		}
+	}
+	return nil
+}
+
+// FileLabels returns every label the file carries, in the order its last scan found them (or
+// the one label labelgate set with SetFileLabel since). A label the executor wrote is in
+// files.label_id at once and in this list after the file's next scan.
+func (s *Store) FileLabels(ctx context.Context, ref connectors.FileRef) ([]CarriedLabel, error) {
+	rows, err := s.query(ctx, `SELECT label_id, label_tenant, method, set_at, source, parent_id, name, external
+		FROM file_labels WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ? ORDER BY seq`,
+		string(ref.App), ref.Tenant, ref.Drive, ref.ItemID)
+	if err != nil {
+		return nil, fmt.Errorf("store: file labels: %w", err)
+	}
+	defer rows.Close()
+	out := []CarriedLabel{}
+	for rows.Next() {
+		var l CarriedLabel
+		var set int64
+		if err := rows.Scan(&l.LabelID, &l.Tenant, &l.Method, &set, &l.Source, &l.ParentID, &l.Name, &l.External); err != nil {
+			return nil, fmt.Errorf("store: file labels: %w", err)
+		}
+		l.SetAt = fromMS(set)
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: file labels: %w", err)
+	}
+	return out, nil
+}
+
 // SetFileLabel records a label labelgate itself wrote (or removed) and logs it.
 func (s *Store) SetFileLabel(ctx context.Context, ref connectors.FileRef, labelID, labelTenant, method, actor, detail string) error {
 	return s.Tx(ctx, func(tx *Tx) error {
@@ -304,6 +371,14 @@ func (s *Store) SetFileLabel(ctx context.Context, ref connectors.FileRef, labelI
 			WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`, labelID, labelTenant, method, now, false, now,
 			string(ref.App), ref.Tenant, ref.Drive, ref.ItemID); err != nil {
 			return fmt.Errorf("store: set file label: %w", err)
+		}
+		// labelgate's write leaves the file with exactly this label (or none).
+		var ls []CarriedLabel
+		if labelID != "" {
+			ls = []CarriedLabel{{LabelID: labelID, Tenant: labelTenant, Method: method, SetAt: time.UnixMilli(now), Source: "labelgate"}}
+		}
+		if err := tx.replaceFileLabels(ctx, ref, ls, true); err != nil {
+			return err
 		}
 		kind := EventLabelApplied
 		if labelID == "" {

@@ -41,6 +41,7 @@ const (
 
 // Entry is one directory entry.
 type Entry struct {
+	ID    uint32 // index in the directory: tells entries apart when walking storages
 	Name  string
 	Type  byte
 	left  uint32
@@ -50,15 +51,20 @@ type Entry struct {
 	Size  uint64
 }
 
-// File is an opened compound file.
+// File is an opened compound file. FAT and mini-FAT sectors are read when a chain first needs
+// them, and a stream's sectors when it is read, so that finding one small stream in a large
+// file costs a few sectors rather than the whole allocation table ([MS-CFB] 2.3, 2.5).
 type File struct {
-	r       io.ReaderAt
-	size    int64
-	shift   uint
-	fat     []uint32
-	miniFAT []uint32
-	dirs    []Entry
-	mini    []byte // the root entry's mini stream, loaded on first use
+	r        io.ReaderAt
+	size     int64
+	shift    uint
+	fatSects []uint32          // sector numbers of the FAT, in order (header + DIFAT)
+	fatCache map[uint32][]byte // FAT sectors read so far, by their index in fatSects
+	miniFAT  []uint32          // sector chain of the mini FAT
+	miniSect map[uint32][]byte // mini-FAT sectors read so far, by index in miniFAT
+	dirs     []Entry
+	rootRun  []uint32 // sectors of the root entry's mini stream, resolved as far as needed
+	rootNext uint32   // where rootRun's chain continues
 }
 
 func malformed(format string, args ...any) error {
@@ -116,34 +122,33 @@ func Open(r io.ReaderAt, size int64) (*File, error) {
 		}
 		difat = binary.LittleEndian.Uint32(s[4*per:])
 	}
-	for _, fs := range fatSects {
-		s, err := f.sector(fs)
-		if err != nil {
-			return nil, fmt.Errorf("FAT: %w", err)
-		}
-		for i := 0; i+4 <= len(s); i += 4 {
-			f.fat = append(f.fat, binary.LittleEndian.Uint32(s[i:]))
-		}
-	}
-	dirData, err := f.chain(binary.LittleEndian.Uint32(h[0x30:]), f.fat, secSize, maxDirs*dirEntrySz, f.sector)
+	f.fatSects, f.fatCache, f.miniSect = fatSects, map[uint32][]byte{}, map[uint32][]byte{}
+	dirData, err := f.chain(binary.LittleEndian.Uint32(h[0x30:]), secSize, -1, maxDirs*dirEntrySz, f.fatNext, f.sector)
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
 	for i := 0; i+dirEntrySz <= len(dirData); i += dirEntrySz {
-		f.dirs = append(f.dirs, parseEntry(dirData[i:i+dirEntrySz]))
+		e := parseEntry(dirData[i : i+dirEntrySz])
+		e.ID = uint32(len(f.dirs))
+		f.dirs = append(f.dirs, e)
 	}
 	if len(f.dirs) == 0 || f.dirs[0].Type != TypeRoot {
 		return nil, malformed("no root entry")
 	}
+	// The mini FAT's sector chain is resolved now (its sectors are read when used): it is short,
+	// one sector per 128 mini sectors.
 	if first := binary.LittleEndian.Uint32(h[0x3C:]); first <= maxRegSect {
-		mf, err := f.chain(first, f.fat, secSize, maxFATBytes, f.sector)
-		if err != nil {
-			return nil, fmt.Errorf("mini FAT: %w", err)
-		}
-		for i := 0; i+4 <= len(mf); i += 4 {
-			f.miniFAT = append(f.miniFAT, binary.LittleEndian.Uint32(mf[i:]))
+		for s, hops := first, 0; s != endOfChain; hops++ {
+			if s > maxRegSect || hops > int(nSectors) {
+				return nil, malformed("mini FAT chain broken or cyclic at %d", s)
+			}
+			f.miniFAT = append(f.miniFAT, s)
+			if s, err = f.fatNext(s); err != nil {
+				return nil, fmt.Errorf("mini FAT: %w", err)
+			}
 		}
 	}
+	f.rootNext = f.dirs[0].start
 	return f, nil
 }
 
@@ -174,20 +179,82 @@ func (f *File) sector(n uint32) ([]byte, error) {
 	return readAt(f.r, off, int(secSize))
 }
 
-func (f *File) miniSector(n uint32) ([]byte, error) {
-	off := int64(n) * miniSectSz
-	if n > maxRegSect || off+miniSectSz > int64(len(f.mini)) {
-		return nil, malformed("mini sector %d out of range", n)
+// fatNext returns the FAT entry of sector n: the next sector of its chain.
+func (f *File) fatNext(n uint32) (uint32, error) {
+	per := uint32(1) << (f.shift - 2)
+	idx := n / per
+	if n > maxRegSect || int(idx) >= len(f.fatSects) {
+		return 0, malformed("sector %d is beyond the FAT", n)
 	}
-	return f.mini[off : off+miniSectSz], nil
+	sec, ok := f.fatCache[idx]
+	if !ok {
+		var err error
+		if sec, err = f.sector(f.fatSects[idx]); err != nil {
+			return 0, fmt.Errorf("FAT: %w", err)
+		}
+		f.fatCache[idx] = sec
+	}
+	return binary.LittleEndian.Uint32(sec[4*(n%per):]), nil
 }
 
-// chain concatenates the sectors of a chain, refusing more than limit bytes and cycles
-// (a chain longer than the table it walks must loop).
-func (f *File) chain(start uint32, table []uint32, secSize, limit int64, get func(uint32) ([]byte, error)) ([]byte, error) {
+// miniNext returns the mini-FAT entry of mini sector n.
+func (f *File) miniNext(n uint32) (uint32, error) {
+	per := uint32(1) << (f.shift - 2)
+	idx := n / per
+	if n > maxRegSect || int(idx) >= len(f.miniFAT) {
+		return 0, malformed("mini sector %d is beyond the mini FAT", n)
+	}
+	sec, ok := f.miniSect[idx]
+	if !ok {
+		var err error
+		if sec, err = f.sector(f.miniFAT[idx]); err != nil {
+			return 0, fmt.Errorf("mini FAT: %w", err)
+		}
+		f.miniSect[idx] = sec
+	}
+	return binary.LittleEndian.Uint32(sec[4*(n%per):]), nil
+}
+
+// miniSector reads mini sector n from the mini stream, following the root entry's chain only
+// as far as n needs.
+func (f *File) miniSector(n uint32) ([]byte, error) {
+	secSize := int64(1) << f.shift
+	off := int64(n) * miniSectSz
+	root := f.Root()
+	if n > maxRegSect || off+miniSectSz > int64(root.Size) {
+		return nil, malformed("mini sector %d out of range", n)
+	}
+	k := int(off / secSize)
+	for len(f.rootRun) <= k {
+		if f.rootNext > maxRegSect || len(f.rootRun) > int(f.size/secSize) {
+			return nil, malformed("mini stream chain broken or cyclic")
+		}
+		f.rootRun = append(f.rootRun, f.rootNext)
+		next, err := f.fatNext(f.rootNext)
+		if err != nil {
+			return nil, fmt.Errorf("mini stream: %w", err)
+		}
+		f.rootNext = next
+	}
+	b, err := f.sector(f.rootRun[k])
+	if err != nil {
+		return nil, fmt.Errorf("mini stream: %w", err)
+	}
+	in := off % secSize
+	return b[in : in+miniSectSz], nil
+}
+
+// chain concatenates the sectors of a chain up to its end, or until want bytes are in when
+// want >= 0. Reading to the end refuses more than limit bytes; cycles are refused either way
+// (a chain longer than the file has sectors must loop).
+func (f *File) chain(start uint32, secSize, want, limit int64, next func(uint32) (uint32, error), get func(uint32) ([]byte, error)) ([]byte, error) {
 	var out []byte
+	maxHops := int(f.size/miniSectSz) + 1
 	for s, hops := start, 0; s != endOfChain; hops++ {
-		if s > maxRegSect || int(s) >= len(table) || hops > len(table) {
+		if want >= 0 && int64(len(out)) >= want {
+			return out, nil
+		}
+		if s > maxRegSect || hops > maxHops {
 			return nil, malformed("sector chain broken or cyclic at %d", s)
 		}
 		if int64(len(out))+secSize > limit {
@@ -198,7 +265,9 @@ func (f *File) chain(start uint32, table []uint32, secSize, limit int64, get fun
 			return nil, err
 		}
 		out = append(out, b...)
-		s = table[s]
+		if s, err = next(s); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -248,31 +317,47 @@ func (f *File) ReadStream(e Entry, limit int64) ([]byte, error) {
 	if e.Type != TypeStream {
 		return nil, malformed("%q is not a stream", e.Name)
 	}
-	if f.shift == 9 {
-		e.Size &= 0xFFFFFFFF // version 3 files may leave garbage in the high half
+	size := f.streamSize(e)
+	if size > uint64(limit) {
+		return nil, malformed("stream %q of %d bytes is over the %d-byte limit", e.Name, size, limit)
 	}
-	if e.Size > uint64(limit) {
-		return nil, malformed("stream %q of %d bytes is over the %d-byte limit", e.Name, e.Size, limit)
+	return f.readPrefix(e, size)
+}
+
+// ReadStreamPrefix returns up to the first n bytes of a stream, reading only their sectors.
+func (f *File) ReadStreamPrefix(e Entry, n int64) ([]byte, error) {
+	if e.Type != TypeStream {
+		return nil, malformed("%q is not a stream", e.Name)
+	}
+	return f.readPrefix(e, min(f.streamSize(e), uint64(max(n, 0))))
+}
+
+func (f *File) streamSize(e Entry) uint64 {
+	if f.shift == 9 {
+		return e.Size & 0xFFFFFFFF // version 3 files may leave garbage in the high half
+	}
+	return e.Size
+}
+
+// readPrefix reads the first n bytes of stream e (n at most its size).
+func (f *File) readPrefix(e Entry, n uint64) ([]byte, error) {
+	full := f.streamSize(e)
+	if n == 0 {
+		return []byte{}, nil
 	}
 	var data []byte
 	var err error
-	if e.Size < miniCutoff {
-		if f.mini == nil {
-			root := f.Root()
-			f.mini, err = f.chain(root.start, f.fat, 1<<f.shift, min(int64(root.Size), maxFATBytes)+1<<f.shift, f.sector)
-			if err != nil {
-				return nil, fmt.Errorf("mini stream: %w", err)
-			}
-		}
-		data, err = f.chain(e.start, f.miniFAT, miniSectSz, int64(e.Size)+miniSectSz, f.miniSector)
+	if full < miniCutoff {
+		data, err = f.chain(e.start, miniSectSz, int64(n), int64(n)+miniSectSz, f.miniNext, f.miniSector)
 	} else {
-		data, err = f.chain(e.start, f.fat, 1<<f.shift, int64(e.Size)+1<<f.shift, f.sector)
+		secSize := int64(1) << f.shift
+		data, err = f.chain(e.start, secSize, int64(n), int64(n)+secSize, f.fatNext, f.sector)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("stream %q: %w", e.Name, err)
 	}
-	if uint64(len(data)) < e.Size {
-		return nil, malformed("stream %q is shorter than its %d declared bytes", e.Name, e.Size)
+	if uint64(len(data)) < n {
+		return nil, malformed("stream %q is shorter than its %d declared bytes", e.Name, full)
 	}
-	return data[:e.Size], nil
+	return data[:n], nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+
+	"github.com/labelgate/labelgate/labeling/cfb"
 )
 
 // Case is one corpus file with what a correct reader reports for it.
@@ -16,6 +18,13 @@ type Case struct {
 	WantRecords                       int    // len(Result.Labels)
 	WantProtected                     string // "", "rms" or "password"
 	WantErr                           bool   // reading must fail with ErrMalformed
+	// Tenant is the organisation's tenant the read names ("" = none known).
+	Tenant     string
+	WantParent string // the effective label's parent (a sublabel)
+	WantType   string // the type the bytes decide; "" = the one the name suggests
+	// WantEffective is how many labels apply (one per tenant); checked when above 0.
+	WantEffective int
+	WantSource    string // the effective label's source; checked when set
 }
 
 func confidential() Label {
@@ -67,7 +76,33 @@ func Corpus() []Case {
 		{Name: "encrypted-rms.pdf", Data: PDF(PDFOptions{Encrypt: "rms"}), WantProtected: "rms"},
 		{Name: "unlabelled.pdf", Data: PDF(PDFOptions{Text: text})},
 	}
+	cs = append(cs, issue20Cases()...)
 	return append(cs, malformedCases()...)
+}
+
+// issue20Cases are the patterns real files show (shared/samples/real/README.md): sublabels,
+// several tenants, every protected container, OLE property sets, names that lie.
+func issue20Cases() []Case {
+	g := General()
+	conf := confidential()
+	// A sublabel of General, set with the parent's full property set beside it.
+	child := Label{ID: LabelChild, Tenant: TenantContoso, Method: "Manual", Name: "General-Internal", SetDate: g.SetDate}
+	subAIP := Sublabel(child, Label{ID: LabelGeneral, Tenant: TenantContoso, Method: "Manual", Name: "General", SetDate: g.SetDate})
+	sub := Sublabel(Label{ID: LabelChild, Tenant: TenantContoso, Method: "Standard", Name: "General-Internal", SetDate: g.SetDate}, g)
+	subRev := []Label{sub[1], sub[0]}
+	return []Case{
+		{Name: "sublabel-aip.docx", Data: Docx(Options{Custom: subAIP, AIPClassic: true}), WantLabel: LabelChild, WantTenant: TenantContoso, WantMethod: "privileged", WantRecords: 2, WantParent: LabelGeneral, WantEffective: 1},
+		{Name: "sublabel-child-first.xlsx", Data: Xlsx(Options{Custom: subRev}), WantLabel: LabelChild, WantTenant: TenantContoso, WantMethod: "standard", WantRecords: 2, WantParent: LabelGeneral, WantEffective: 1},
+		{Name: "sublabel.pdf", Data: PDF(PDFOptions{Info: sub, XMP: sub}), WantLabel: LabelChild, WantTenant: TenantContoso, WantMethod: "standard", WantRecords: 4, WantParent: LabelGeneral, WantEffective: 1},
+		// The PDF 2.0 IRM wrapper: no /Encrypt, the real document is an encrypted payload.
+		{Name: "irm-wrapper.pdf", Data: PDF(PDFOptions{IRMWrapper: "subtype", Info: []Label{g}}), WantLabel: LabelGeneral, WantTenant: TenantContoso, WantRecords: 1, WantProtected: "rms"},
+		{Name: "irm-wrapper-ep.pdf", Data: PDF(PDFOptions{IRMWrapper: "ep"}), WantProtected: "rms"},
+		// A password-encrypted package whose label is readable in the OLE properties.
+		{Name: "protected-password-props.xlsx", Data: ProtectedWith(ProtectedOptions{Kind: "password", Props: []Label{g}}), WantLabel: LabelGeneral, WantTenant: TenantContoso, WantMethod: "privileged", WantRecords: 1, WantProtected: "password", WantSource: "ole-props"},
+		// Same tenant in DataSpaces LabelInfo and the OLE properties: LabelInfo wins.
+		{Name: "protected-rms-both.docx", Data: ProtectedWith(ProtectedOptions{Kind: "rms", LabelInfo: []Label{conf}, Props: []Label{g}}), WantLabel: LabelConfidential, WantTenant: TenantContoso, WantRecords: 2, WantProtected: "rms", WantSource: "cfb-labelinfo", WantEffective: 1},
+		{Name: "workbook.xlsb", Data: Xlsx(Options{LabelInfo: []Label{g}}), WantLabel: LabelGeneral, WantRecords: 1},
+	}
 }
 
 func malformedCases() []Case {
@@ -94,7 +129,81 @@ func malformedCases() []Case {
 	add("bad-startxref.pdf", bytes.Replace(pdf, []byte("startxref\n"), []byte("startxref\n9"), 1))
 	cf := Protected("rms", []Label{General()}, 0)
 	add("truncated-protected.docx", cf[:700])
+	leg := Legacy("excel", LegacyOptions{Props: []Label{General()}})
+	add("truncated-legacy.xls", leg[:1500])
+	// A property set whose dictionary claims more entries than the stream holds.
+	add("bad-propset.doc", legacyWithDSI(DocSummaryInfo([]Label{General()}, false), 0x7FFFFFFF))
+	pf := PFile(".txt", 1024)
+	add("truncated.pfile", pf[:30])
+	badpf := bytes.Clone(pf)
+	binary.LittleEndian.PutUint32(badpf[6:], 99) // major version 99
+	add("bad-version.pfile", badpf)
 	return cs
+}
+
+// TenantCorpus returns files carrying labels of several tenants, read as the organisation of
+// Case.Tenant sees them: the same bytes give another label to another tenant.
+func TenantCorpus() []Case {
+	g := General()
+	fab := fabrikam()
+	twoTenants := Pptx(Options{LabelInfo: []Label{g, fab}})
+	mixed := Docx(Options{LabelInfo: []Label{g}, Custom: []Label{fab}})
+	return []Case{
+		// One LabelInfo.xml with labels of two tenants: the organisation's tenant picks its own.
+		{Name: "two-tenants-contoso.pptx", Data: twoTenants, Tenant: TenantContoso, WantLabel: LabelGeneral, WantTenant: TenantContoso, WantMethod: "privileged", WantRecords: 2, WantEffective: 2},
+		{Name: "two-tenants-fabrikam.pptx", Data: twoTenants, Tenant: TenantFabrikam, WantLabel: LabelPublic, WantTenant: TenantFabrikam, WantMethod: "standard", WantRecords: 2, WantEffective: 2},
+		// LabelInfo.xml of one tenant, custom.xml of another: both apply.
+		{Name: "mixed-tenants-contoso.docx", Data: mixed, Tenant: TenantContoso, WantLabel: LabelGeneral, WantTenant: TenantContoso, WantRecords: 2, WantEffective: 2, WantSource: "labelinfo"},
+		{Name: "mixed-tenants-fabrikam.docx", Data: mixed, Tenant: TenantFabrikam, WantLabel: LabelPublic, WantTenant: TenantFabrikam, WantRecords: 2, WantEffective: 2, WantSource: "custom"},
+		// A tenant without a label of its own in the file sees the other tenant's (external) label.
+		{Name: "mixed-tenants-other.docx", Data: Docx(Options{Custom: []Label{fab}}), Tenant: TenantContoso, WantLabel: LabelPublic, WantTenant: TenantFabrikam, WantRecords: 1, WantEffective: 1},
+	}
+}
+
+// ReadOnlyCorpus returns files labelgate reads but does not write labels into: legacy binary
+// Office files, RMS pfiles, and files whose name lies about their type.
+func ReadOnlyCorpus() []Case {
+	g := General()
+	conf := confidential()
+	sub := Sublabel(Label{ID: LabelChild, Tenant: TenantContoso, Method: "Standard", Name: "General-Internal", SetDate: g.SetDate}, g)
+	return []Case{
+		{Name: "sublabel-legacy.xls", Data: Legacy("excel", LegacyOptions{Props: sub}), WantLabel: LabelChild, WantTenant: TenantContoso, WantMethod: "standard", WantRecords: 2, WantParent: LabelGeneral, WantEffective: 1, WantSource: "ole-props"},
+		// Legacy binary files: the label is in the OLE user-defined properties.
+		{Name: "legacy.doc", Data: Legacy("word", LegacyOptions{Props: []Label{g}}), WantLabel: LabelGeneral, WantTenant: TenantContoso, WantMethod: "privileged", WantRecords: 1, WantSource: "ole-props"},
+		{Name: "legacy-unicode.xls", Data: Legacy("excel", LegacyOptions{Props: []Label{conf}, Unicode: true}), WantLabel: LabelConfidential, WantTenant: TenantContoso, WantMethod: "standard", WantRecords: 1},
+		{Name: "legacy.ppt", Data: Legacy("powerpoint", LegacyOptions{Props: []Label{g}}), WantLabel: LabelGeneral, WantTenant: TenantContoso, WantMethod: "privileged", WantRecords: 1},
+		{Name: "legacy-unlabelled.doc", Data: Legacy("word", LegacyOptions{})},
+		{Name: "legacy-drm.doc", Data: Legacy("word", LegacyOptions{DRM: true}), WantProtected: "rms"},
+		{Name: "legacy-drm.xls", Data: Legacy("excel", LegacyOptions{DRM: true, Props: []Label{g}}), WantLabel: LabelGeneral, WantTenant: TenantContoso, WantRecords: 1, WantProtected: "rms"},
+		{Name: "legacy-drm.ppt", Data: Legacy("powerpoint", LegacyOptions{DRM: true}), WantProtected: "rms"},
+		{Name: "legacy-password.doc", Data: Legacy("word", LegacyOptions{Password: true, Props: []Label{g}}), WantLabel: LabelGeneral, WantRecords: 1, WantProtected: "password"},
+		{Name: "legacy-password.xls", Data: Legacy("excel", LegacyOptions{Password: true}), WantProtected: "password"},
+		{Name: "legacy-password.ppt", Data: Legacy("powerpoint", LegacyOptions{Password: true}), WantProtected: "password"},
+		// RMS protected files (pfile): not OLE; the wrapped file's type is readable, its label not.
+		{Name: "report.pfile", Data: PFile(".docx", 4096), WantProtected: "rms", WantType: "word"},
+		{Name: "notes.ptxt", Data: PFile(".txt", 2048), WantProtected: "rms", WantType: "pfile"},
+		{Name: "scan.ppdf", Data: PFile(".pdf", 2048), WantProtected: "rms", WantType: "pdf"},
+		// Names lie: the bytes decide.
+		{Name: "renamed-ooxml.doc", Data: Docx(Options{Custom: []Label{g}}), WantLabel: LabelGeneral, WantTenant: TenantContoso, WantRecords: 1, WantType: "word"},
+		{Name: "renamed-workbook.docx", Data: Xlsx(Options{LabelInfo: []Label{g}}), WantLabel: LabelGeneral, WantRecords: 1, WantType: "excel"},
+		{Name: "renamed-pdf.pptx", Data: PDF(PDFOptions{Info: []Label{g}}), WantLabel: LabelGeneral, WantRecords: 1, WantType: "pdf"},
+		{Name: "renamed-legacy.xlsx", Data: Legacy("excel", LegacyOptions{Props: []Label{g}}), WantLabel: LabelGeneral, WantRecords: 1, WantType: "excel"},
+	}
+}
+
+// legacyWithDSI builds a legacy Word file whose property set's dictionary count is n.
+func legacyWithDSI(dsi []byte, n uint32) []byte {
+	dsi = bytes.Clone(dsi)
+	off1 := binary.LittleEndian.Uint32(dsi[28+20+16:]) // the user-defined set's offset
+	set := dsi[off1:]
+	count := int(binary.LittleEndian.Uint32(set[4:]))
+	for i := 0; i < count; i++ {
+		if binary.LittleEndian.Uint32(set[8+8*i:]) == 0 { // the dictionary
+			binary.LittleEndian.PutUint32(set[binary.LittleEndian.Uint32(set[12+8*i:]):], n)
+		}
+	}
+	out, _ := cfb.Build([]cfb.Stream{{Path: "WordDocument", Data: Padding(4096, 5)}, {Path: "\x05DocumentSummaryInformation", Data: dsi}})
+	return out
 }
 
 // bombDocx holds a custom.xml that inflates to 8 MiB of spaces, over the 4 MiB part limit.

@@ -17,6 +17,7 @@ const (
 	LabelGeneral      = "f42aa342-8706-4288-bd11-ebb85995028c"
 	LabelConfidential = "87867195-f2b8-4ac2-b0b6-6bb73cb33afc"
 	LabelPublic       = "0e4b6b2f-5a9d-4c1e-9f57-1f0d6a1c2b3e"
+	LabelChild        = "3c5e8a1d-2b4f-4e6a-9d7c-5a1b2c3d4e5f" // a sublabel of LabelGeneral
 	TenantContoso     = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	TenantFabrikam    = "9b1c2d3e-4f50-4a6b-8c7d-0e1f2a3b4c5d"
 )
@@ -27,6 +28,9 @@ type Label struct {
 	ID, Tenant, Method, Name, SetDate string
 	ContentBits                       int
 	Disabled, Removed                 bool
+	// Parent makes the label a sublabel: its records carry _Parent (AIP/MIP custom properties,
+	// PDF metadata, OLE properties; LabelInfo has no such attribute).
+	Parent string
 }
 
 // General is the default test label: Contoso's "General", chosen by a person.
@@ -245,6 +249,9 @@ func CustomXML(ls []Label, aipClassic bool) []byte {
 		if l.Name != "" {
 			prop(p+"Name", l.Name)
 		}
+		if l.Parent != "" {
+			prop(p+"Parent", l.Parent)
+		}
 		if aipClassic {
 			prop(p+"Ref", "https://api.informationprotection.azure.com/api/"+l.Tenant)
 			prop(p+"Owner", "someone@contoso.com")
@@ -267,6 +274,12 @@ func CustomXML(ls []Label, aipClassic bool) []byte {
 // "password" (strong encryption). Labels, when given, go into the LabelInfo stream under
 // \x06DataSpaces\TransformInfo. Padding sizes the opaque EncryptedPackage stream (at most 6 MiB).
 func Protected(kind string, labels []Label, padding int) []byte {
+	return ProtectedWith(ProtectedOptions{Kind: kind, LabelInfo: labels, Padding: padding})
+}
+
+// ProtectedWith builds an encrypted Office container as o says.
+func ProtectedWith(o ProtectedOptions) []byte {
+	kind, labels, padding := o.Kind, o.LabelInfo, o.Padding
 	space := "StrongEncryptionDataSpace"
 	transform := "StrongEncryptionTransform"
 	if kind == "rms" {
@@ -309,6 +322,9 @@ func Protected(kind string, labels []Label, padding int) []byte {
 	}
 	if len(labels) > 0 {
 		streams = append(streams, cfb.Stream{Path: "\x06DataSpaces/TransformInfo/LabelInfo", Data: LabelInfoXML(labels)})
+	}
+	if len(o.Props) > 0 {
+		streams = append(streams, cfb.Stream{Path: "\x05DocumentSummaryInformation", Data: DocSummaryInfo(o.Props, false)})
 	}
 	out, _ := cfb.Build(streams) // cannot fail: the sizes above stay under its limit
 	return out

@@ -20,6 +20,11 @@ type PDFOptions struct {
 	Updates       []PDFUpdate
 	Text          []string // page text, one line each, in an uncompressed content stream
 	Padding       int      // bytes of an incompressible image XObject in the middle of the file
+	// IRMWrapper makes the file a PDF 2.0 unencrypted wrapper (ISO 32000-2 7.6.7) whose real
+	// document is an associated, embedded file related as /EncryptedPayload, as Microsoft's
+	// protection writes it: "subtype" names MicrosoftIRMServices as the embedded file stream's
+	// /Subtype, "ep" in the file specification's /EP dictionary. Classic xref only.
+	IRMWrapper string
 }
 
 // PDFUpdate is one incremental update appended after the base file.
@@ -48,6 +53,9 @@ func infoDict(ls []Label, encrypted bool) string {
 		}
 		if l.Name != "" {
 			kv = append(kv, [2]string{"Name", l.Name})
+		}
+		if l.Parent != "" {
+			kv = append(kv, [2]string{"Parent", l.Parent})
 		}
 		for _, e := range kv {
 			v := pdfString(e[1])
@@ -83,6 +91,9 @@ func XMPPacket(ls []Label, attributes bool) []byte {
 			}
 			if l.Name != "" {
 				props = append(props, [2]string{p + "Name", l.Name})
+			}
+			if l.Parent != "" {
+				props = append(props, [2]string{p + "Parent", l.Parent})
 			}
 		}
 		b.WriteString(`<rdf:Description rdf:about="" xmlns:pdfx="http://ns.adobe.com/pdfx/1.3/"`)
@@ -129,7 +140,11 @@ const (
 	objObjStm
 	objXRef
 	pdfSize
+	objFileSpec = pdfSize     // the IRM wrapper's file specification
+	objPayload  = pdfSize + 1 // and its embedded, encrypted document
 )
+
+const irmPayloadName = "MicrosoftIRMServices Protected PDF.pdf"
 
 // PDF builds a one-page PDF.
 func PDF(o PDFOptions) []byte {
@@ -138,6 +153,20 @@ func PDF(o PDFOptions) []byte {
 	cat := fmt.Sprintf("<< /Type /Catalog /Pages %d 0 R", objPages)
 	if hasXMP {
 		cat += fmt.Sprintf(" /Metadata %d 0 R", objMetadata)
+	}
+	size := pdfSize
+	if o.IRMWrapper != "" {
+		size += 2
+		cat += fmt.Sprintf(" /Version /2.0 /AF [%d 0 R] /Names << /EmbeddedFiles << /Names [%s %d 0 R] >> >>", objFileSpec, pdfString(irmPayloadName), objFileSpec)
+		fs := fmt.Sprintf("<< /Type /Filespec /F %s /UF %s /AFRelationship /EncryptedPayload /EF << /F %d 0 R >>", pdfString(irmPayloadName), pdfString(irmPayloadName), objPayload)
+		sub := ""
+		if o.IRMWrapper == "ep" {
+			fs += " /EP << /Type /EncryptedPayload /Subtype /MicrosoftIRMServices /Version (2) >>"
+		} else {
+			sub = " /Subtype /MicrosoftIRMServices"
+		}
+		objs[objFileSpec] = fs + " >>"
+		objs[objPayload] = streamObj("/Type /EmbeddedFile"+sub, Padding(2048, 13))
 	}
 	objs[objCatalog] = cat + " >>"
 	objs[objPages] = fmt.Sprintf("<< /Type /Pages /Kids [%d 0 R] /Count 1 >>", objPage)
@@ -186,7 +215,7 @@ func PDF(o PDFOptions) []byte {
 		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", n, body)
 	}
 	// Catalog, Info and metadata first, as many writers do: the reader must reach them from the tail.
-	order := []int{objCatalog, objInfo, objMetadata, objPages, objPage, objFont, objContent, objImage, objEncrypt}
+	order := []int{objCatalog, objInfo, objMetadata, objPages, objPage, objFont, objContent, objImage, objEncrypt, objFileSpec, objPayload}
 	var startxref int
 	if !o.XRefStream {
 		for _, n := range order {
@@ -195,15 +224,15 @@ func PDF(o PDFOptions) []byte {
 			}
 		}
 		startxref = b.Len()
-		fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", pdfSize)
-		for n := 1; n < pdfSize; n++ {
+		fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", size)
+		for n := 1; n < size; n++ {
 			if off, ok := offsets[n]; ok {
 				fmt.Fprintf(&b, "%010d 00000 n\r\n", off)
 			} else {
 				b.WriteString("0000000000 65535 f\r\n")
 			}
 		}
-		fmt.Fprintf(&b, "trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n", pdfSize, trailerExtra, startxref)
+		fmt.Fprintf(&b, "trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n", size, trailerExtra, startxref)
 	} else {
 		// Non-stream objects go into one object stream; streams stay top-level.
 		packed := []int{objCatalog, objInfo, objPages, objPage, objFont}

@@ -49,6 +49,13 @@ type Doc struct {
 	Encrypted     bool
 	EncryptFilter string // e.g. "Standard", "MicrosoftIRMServices"
 	IRMVersion    int64
+
+	// EncryptedPayload is set for a PDF 2.0 unencrypted wrapper document (ISO 32000-2 7.6.7):
+	// an associated file related as /EncryptedPayload holds the real, encrypted document.
+	EncryptedPayload bool
+	// PayloadSubtype is the payload's cryptographic filter, from the file specification's
+	// /EP dictionary or the embedded file stream's /Subtype, e.g. "MicrosoftIRMServices".
+	PayloadSubtype string
 }
 
 // objStream is a decoded object stream: its data and where the objects start.
@@ -186,7 +193,62 @@ func Read(r io.ReaderAt, size int64) (*Doc, error) {
 			doc.XMP, doc.MetadataRef, doc.XMPAge = data, mref, rd.xref[mref.Num].age
 		}
 	}
+	rd.encryptedPayload(catalog, doc)
 	return doc, nil
+}
+
+// maxAF bounds the associated files looked at: a wrapper has one.
+const maxAF = 16
+
+// encryptedPayload looks for the PDF 2.0 wrapper's payload: the catalog's /AF (associated files)
+// or, for writers that only list it there, the /EmbeddedFiles name tree's top level. Lookups
+// are optional: a broken reference just means no payload was found.
+func (rd *reader) encryptedPayload(catalog Dict, doc *Doc) {
+	var specs []Object
+	if af, ok := rd.resolve(catalog["AF"]).([]Object); ok {
+		specs = append(specs, af[:min(len(af), maxAF)]...)
+	}
+	if names, ok := rd.resolve(catalog["Names"]).(Dict); ok {
+		if ef, ok := rd.resolve(names["EmbeddedFiles"]).(Dict); ok {
+			if arr, ok := rd.resolve(ef["Names"]).([]Object); ok {
+				for i := 1; i < len(arr) && i < 2*maxAF; i += 2 {
+					specs = append(specs, arr[i])
+				}
+			}
+		}
+	}
+	for _, o := range specs {
+		fs, ok := rd.resolve(o).(Dict)
+		if !ok {
+			continue
+		}
+		if rel, _ := fs["AFRelationship"].(Name); rel != "EncryptedPayload" {
+			continue
+		}
+		doc.EncryptedPayload = true
+		if ep, ok := rd.resolve(fs["EP"]).(Dict); ok {
+			if st, ok := ep["Subtype"].(Name); ok {
+				doc.PayloadSubtype = string(st)
+				return
+			}
+		}
+		if ef, ok := rd.resolve(fs["EF"]).(Dict); ok {
+			ref, _ := ef["F"].(Ref)
+			if ref == (Ref{}) {
+				ref, _ = ef["UF"].(Ref)
+			}
+			if ref != (Ref{}) {
+				if s, err := rd.object(ref); err == nil {
+					if st, ok := s.(*Stream); ok {
+						if sub, ok := st.Dict["Subtype"].(Name); ok {
+							doc.PayloadSubtype = string(sub)
+						}
+					}
+				}
+			}
+		}
+		return
+	}
 }
 
 // grow reads a window at off and calls parse on it, doubling the window while parse reports errShort.
