@@ -603,6 +603,25 @@ type OrgEngine struct {
 
 var _ FileCodec = OrgEngine{}
 
+// Read implements FileCodec: the label the executor weighs is the organisation's own. A file
+// that carries only another tenant's label is, for labelgate's writes, unlabelled: removing
+// "our" label from it is already done, and applying ours adds a label beside the partner's.
+func (e OrgEngine) Read(ctx context.Context, r io.ReaderAt, size int64, name string) (Result, error) {
+	t := e.tenant()
+	res, err := ReadWith(ctx, r, size, name, ReadOptions{Tenant: t})
+	if err == nil && t != "" && res.Label != nil && res.Label.Tenant != "" && res.Label.Tenant != normGUID(t) {
+		res.Label = nil
+	}
+	return res, err
+}
+
+func (e OrgEngine) tenant() string {
+	if e.Tenant == nil {
+		return ""
+	}
+	return e.Tenant()
+}
+
 // Remove implements FileCodec.
 func (e OrgEngine) Remove(ctx context.Context, r io.ReaderAt, size int64, name string, w io.Writer) error {
 	if e.Tenant != nil {

@@ -25,22 +25,10 @@ const (
 )
 
 // wrSharedSamples returns the real-sample directory: ../shared beside the repository root.
+// wrSharedSamples is the folder of real sample files (../shared/samples/real).
 func wrSharedSamples(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "no go.mod above the test's directory")
-		dir = parent
-	}
-	samples := filepath.Join(dir, "..", "shared", "samples", "real")
-	_, err = os.Stat(filepath.Join(samples, "MANIFEST.tsv"))
-	require.NoError(t, err, "the real samples must sit in ../shared/samples/real beside the repository")
-	return samples
+	return filepath.Join(sharedDir(t), "samples", "real")
 }
 
 type wrSample struct {
