@@ -635,6 +635,9 @@ type drawerData struct {
 	History []store.Event
 	Actions []store.Action
 	Labels  []store.CatalogLabel
+	// Carried is every label the file carries, one per tenant, with where it was found
+	// (issue 20): a partner's label shows beside the organisation's.
+	Carried []store.CarriedLabel
 	CanEdit bool
 	Names   map[string]string
 }
@@ -672,9 +675,14 @@ func (c *Console) drawer(w http.ResponseWriter, r *http.Request, d pageData) {
 			usable = append(usable, l)
 		}
 	}
+	carried, err := c.cfg.Store.FileLabels(r.Context(), ref)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
 	names := c.labelNames(r.Context())
 	dd := drawerData{ID: id, File: rec, Label: names[rec.LabelID], History: hist, Actions: acts, Labels: usable,
-		CanEdit: d.Admin && c.cfg.Executor != nil, Names: names}
+		Carried: carried, CanEdit: d.Admin && c.cfg.Executor != nil, Names: names}
 	d.Title, d.Page, d.Content = rec.Name, "drawer", dd
 	if r.URL.Query().Get("partial") == "1" {
 		c.render(w, "drawer", d)

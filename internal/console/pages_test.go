@@ -154,3 +154,26 @@ func itoa64(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// The drawer lists every label the file carries, a partner's beside the organisation's
+// (issue 20), naming the external one by its tenant.
+func TestDrawerListsEveryLabelTheFileCarries(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ref := connectors.FileRef{App: connectors.AppBox, Tenant: "acme", Drive: "0", ItemID: "two-tenants"}
+	_, err := b.st.RecordScan(ctx, store.ScanOutcome{File: connectors.File{Ref: ref, Name: "shared.pptx", Path: "/Partners", ETag: "e"},
+		Type: "powerpoint", LabelID: "L1", Labels: []store.CarriedLabel{
+			{LabelID: "L1", Tenant: "acme-tenant", Method: "standard", Source: "labelinfo"},
+			{LabelID: "9c215d82-5bf5-4d07-af41-65de05a9c87a", Tenant: "f66b6bd3-ebc2-4f54-8769-d22858de97c5", Source: "custom", External: true},
+		}})
+	require.NoError(t, err)
+	c := login(t, b, "viewer-token-0123456789")
+	code, body := get(t, c, b.srv.URL+"/console/file?partial=1&id="+admin.FileID(ref))
+	require.Equal(t, 200, code)
+	require.Contains(t, body, `id="drawer-labels"`)
+	require.Contains(t, body, "Confidential")
+	require.Contains(t, body, "External label · tenant f66b6bd3-ebc2-4f54-8769-d22858de97c5")
+	require.Contains(t, body, "labelinfo")
+	require.Contains(t, body, "custom")
+}
