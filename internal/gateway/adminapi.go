@@ -30,6 +30,7 @@ func (r rescanAdmin) Start(ctx context.Context, connector, scope string, force b
 type rescanStatus struct {
 	store.Rescan
 	store.RescanOutcome
+	Provider *RescanCalls `json:"provider,omitempty"`
 }
 
 func (r rescanAdmin) Get(ctx context.Context, id int64) (any, error) {
@@ -38,7 +39,7 @@ func (r rescanAdmin) Get(ctx context.Context, id int64) (any, error) {
 		return nil, err
 	}
 	out, err := r.g.store.RescanOutcome(ctx, res)
-	return rescanStatus{res, out}, err
+	return rescanStatus{res, out, r.g.rescanCalls(res)}, err
 }
 
 func (r rescanAdmin) List(ctx context.Context) (any, error) {

@@ -81,6 +81,7 @@ func (g *Gateway) launchRescan(r store.Rescan) {
 	}
 	ctx, cancel := context.WithCancel(parent)
 	g.rescans.running[r.ID] = cancel
+	g.markRescanStart(r)
 	g.goBG(func() {
 		defer func() {
 			g.rescans.mu.Lock()

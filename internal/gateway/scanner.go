@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/connectors/provmetrics"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/labeling"
 	"github.com/labelgate/labelgate/policies"
@@ -25,6 +26,8 @@ type scanMetrics struct {
 	scans      *prometheus.CounterVec
 	bytes      prometheus.Histogram
 	roundTrips prometheus.Histogram
+	// calls is what one scan cost at the provider: metadata calls and content reads.
+	calls *prometheus.HistogramVec
 }
 
 func newScanMetrics(reg prometheus.Registerer) *scanMetrics {
@@ -35,9 +38,12 @@ func newScanMetrics(reg prometheus.Registerer) *scanMetrics {
 			Help: "Bytes read from the provider per scan.", Buckets: prometheus.ExponentialBuckets(512, 4, 10)}),
 		roundTrips: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "labelgate_scan_round_trips",
 			Help: "Ranged reads per scan.", Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16}}),
+		calls: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "labelgate_scan_provider_requests",
+			Help:    "Provider requests one scan made, by app and kind (metadata calls, content reads).",
+			Buckets: []float64{0, 1, 2, 3, 4, 6, 8, 12}}, []string{"app", "kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.scans, m.bytes, m.roundTrips)
+		reg.MustRegister(m.scans, m.bytes, m.roundTrips, m.calls)
 	}
 	return m
 }
@@ -46,6 +52,14 @@ func newScanMetrics(reg prometheus.Registerer) *scanMetrics {
 // lets the policies decide. An error is returned only when a retry may help (provider
 // throttling or an outage); a file that cannot be read is recorded as a failed scan.
 func (g *Gateway) Scan(ctx context.Context, ref connectors.FileRef) error {
+	ctx, tally := provmetrics.Track(ctx)
+	err := g.scan(ctx, ref)
+	g.metrics.calls.WithLabelValues(string(ref.App), string(provmetrics.Metadata)).Observe(float64(tally.Metadata()))
+	g.metrics.calls.WithLabelValues(string(ref.App), string(provmetrics.Content)).Observe(float64(tally.Content()))
+	return err
+}
+
+func (g *Gateway) scan(ctx context.Context, ref connectors.FileRef) error {
 	conn, ok := g.reg.lookup(ref.App, ref.Tenant)
 	if !ok {
 		return connectors.Errorf(connectors.KindInvalid, "scan", 0, 0, fmt.Errorf("no connector for %s/%s", ref.App, ref.Tenant))
