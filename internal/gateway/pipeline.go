@@ -228,8 +228,8 @@ func (g *Gateway) ReadChanges(ctx context.Context, app connectors.App, tenant, d
 	}
 	if cursor == "" {
 		// No baseline yet: this notice is the first we hear of the drive. Take a cursor and
-		// walk the drive once, so nothing that changed before is missed.
-		return g.resync(ctx, conn, drive)
+		// have a rescan walk the connector once, so nothing that changed before is missed.
+		return g.baseline(ctx, conn, drive)
 	}
 	enqueued := 0
 	next, err := conn.C.Changes(ctx, drive, cursor, func(f connectors.File) error {
