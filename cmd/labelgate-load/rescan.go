@@ -52,7 +52,10 @@ type RescanConfig struct {
 
 // AppResult is one app's share of a rescan.
 type AppResult struct {
-	Files                int     `json:"files"`
+	Files int `json:"files"`
+	// Scanned is the files the gateway's inventory shows scanned since the rescan started
+	// (the rescan status); after a first rescan it equals Files.
+	Scanned              int64   `json:"scanned"`
 	Seconds              float64 `json:"seconds"`
 	FilesPerSecond       float64 `json:"filesPerSecond"`
 	MetadataCallsPerFile float64 `json:"metadataCallsPerFile"`
@@ -261,6 +264,7 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 		ids[c.Name] = id
 	}
 	doneAt := map[string]time.Time{}
+	scanned := map[string]int64{}
 	lastLog := time.Now()
 	for len(doneAt) < len(conns) {
 		select {
@@ -291,6 +295,7 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 			}
 			if open[c.App] == 0 {
 				doneAt[c.Name] = time.Now()
+				scanned[c.Name] = r.Scanned
 			}
 		}
 		if time.Since(lastLog) > 5*time.Second {
@@ -306,7 +311,7 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 	var tot TotalResult
 	for _, c := range conns {
 		app := connectors.App(c.App)
-		a := AppResult{Files: ten.seeded[app], Seconds: doneAt[c.Name].Sub(start).Seconds()}
+		a := AppResult{Files: ten.seeded[app], Scanned: scanned[c.Name], Seconds: doneAt[c.Name].Sub(start).Seconds()}
 		a.MetadataCalls = after[c.App].metadata - before[c.App].metadata
 		a.ContentReads = after[c.App].content - before[c.App].content
 		a.Throttled = after[c.App].throttled - before[c.App].throttled
@@ -316,6 +321,7 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 		tot.MetadataCalls += a.MetadataCalls
 		tot.ContentReads += a.ContentReads
 		tot.Throttled += a.Throttled
+		tot.Scanned += a.Scanned
 	}
 	tot.Seconds = end.Sub(start).Seconds()
 	tot.AppResult.finish()
@@ -601,9 +607,10 @@ func (a *benchAPI) do(ctx context.Context, method, path string, in, out any) err
 }
 
 type benchRescan struct {
-	ID    int64  `json:"id"`
-	State string `json:"state"`
-	Error string `json:"error"`
+	ID      int64  `json:"id"`
+	State   string `json:"state"`
+	Error   string `json:"error"`
+	Scanned int64  `json:"scanned"`
 }
 
 func (a *benchAPI) startRescan(ctx context.Context, connector string) (int64, error) {

@@ -227,7 +227,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil {
 		status = resp.StatusCode
 		code = strconv.Itoa(status)
-		throttled, retryAfter = isThrottled(resp)
+		throttled, retryAfter = IsThrottled(resp)
 	}
 	t.r.requests.WithLabelValues(t.app, op, code).Inc()
 	t.r.seconds.WithLabelValues(t.app, op).Observe(took.Seconds())
@@ -256,11 +256,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// isThrottled tells a throttling answer: 429; 503 with Retry-After (Graph, Box); and Drive's
+// IsThrottled tells a throttling answer: 429; 503 with Retry-After (Graph, Box); and Drive's
 // 403 whose reason is userRateLimitExceeded or rateLimitExceeded
 // (https://developers.google.com/drive/api/guides/limits). Only a 403's body is peeked at, and
 // put back for the SDK to read.
-func isThrottled(resp *http.Response) (bool, time.Duration) {
+func IsThrottled(resp *http.Response) (bool, time.Duration) {
 	ra := parseRetryAfter(resp.Header.Get("Retry-After"))
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:

@@ -18,9 +18,14 @@ import (
 // webhook receivers find the subscriptions they created.
 func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log *slog.Logger, prov *provmetrics.Recorder) ([]*Conn, error) {
 	var out []*Conn
+	ps := &pacers{}
 	for i, cc := range cfg.Connectors {
 		l := log.With("connector", cc.Name)
-		hc := providerClient(prov, cc.App)
+		hc := providerClient(prov, ps, cc.App, cc.Tenant)
+		rate := 0.0 // the Drive connector's own default
+		if hc != nil {
+			rate = unpaced // the transport's adaptive pacer replaces the fixed 20 calls/s
+		}
 		var c connectors.Connector
 		var err error
 		switch cc.App {
@@ -43,7 +48,7 @@ func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log 
 			gc, err = gdrive.New(gdrive.Config{
 				Tenant: cc.Tenant, Domains: cc.Domains, Users: cc.Users, AdminEmail: cc.AdminEmail, ServiceAccountKey: key,
 				BaseURL: cc.BaseURL, TokenURL: cc.AuthURL, Include: cc.Include, Exclude: cc.Exclude,
-				LabelMode: cc.LabelMode, LabelMap: cc.LabelMap, Subscriptions: subs, Logger: l, HTTPClient: hc,
+				LabelMode: cc.LabelMode, LabelMap: cc.LabelMap, Subscriptions: subs, Logger: l, HTTPClient: hc, RateLimit: rate,
 			})
 			if err == nil {
 				// In embedded mode Connector() hides the native label API, so the executor

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -52,17 +53,45 @@ func newScanMetrics(reg prometheus.Registerer) *scanMetrics {
 // lets the policies decide. An error is returned only when a retry may help (provider
 // throttling or an outage); a file that cannot be read is recorded as a failed scan.
 func (g *Gateway) Scan(ctx context.Context, ref connectors.FileRef) error {
+	return g.ScanWith(ctx, ref, nil, time.Time{})
+}
+
+// factsMaxAge is how old the facts a job carries may be and still stand in for a Stat. A
+// change after the walk reaches the gateway as a webhook and queues a scan without facts;
+// this bound covers a change whose notice was lost until the change feed catches up.
+const factsMaxAge = 15 * time.Minute
+
+// ScanWith is Scan with the file's facts as a walk or change feed read them at seen (nil
+// when none): fresh facts stand in for the Stat call (issue 21: at most one metadata call
+// per scanned file), and a connector that can open from facts saves the call Open makes.
+func (g *Gateway) ScanWith(ctx context.Context, ref connectors.FileRef, facts *connectors.File, seen time.Time) error {
+	if facts != nil && (facts.Ref != ref || g.now().Sub(seen) > factsMaxAge || facts.Deleted || facts.Folder) {
+		facts = nil
+	}
 	ctx, tally := provmetrics.Track(ctx)
-	err := g.scan(ctx, ref)
+	err := g.scan(ctx, ref, facts)
 	g.metrics.calls.WithLabelValues(string(ref.App), string(provmetrics.Metadata)).Observe(float64(tally.Metadata()))
 	g.metrics.calls.WithLabelValues(string(ref.App), string(provmetrics.Content)).Observe(float64(tally.Content()))
 	return err
 }
 
-func (g *Gateway) scan(ctx context.Context, ref connectors.FileRef) error {
+func (g *Gateway) scan(ctx context.Context, ref connectors.FileRef, facts *connectors.File) error {
 	conn, ok := g.reg.lookup(ref.App, ref.Tenant)
 	if !ok {
 		return connectors.Errorf(connectors.KindInvalid, "scan", 0, 0, fmt.Errorf("no connector for %s/%s", ref.App, ref.Tenant))
+	}
+	if fo, ok := conn.C.(connectors.FactOpener); ok && facts != nil && labeling.IsSupported(facts.Name) {
+		obj, err := fo.OpenFile(ctx, *facts)
+		switch {
+		case err == nil:
+			return g.read(ctx, conn, *facts, obj)
+		case connectors.KindOf(err) == connectors.KindNotFound:
+			g.metrics.scans.WithLabelValues(string(ref.App), "gone").Inc()
+			return g.store.MarkDeleted(ctx, ref, "scanner")
+		case connectors.KindOf(err) != connectors.KindChanged:
+			return g.scanFailed(ctx, *facts, "", fmt.Errorf("open: %w", err))
+		}
+		// Changed since the walk saw it: read the facts afresh.
 	}
 	f, err := conn.C.Stat(ctx, ref)
 	if connectors.KindOf(err) == connectors.KindNotFound || (err == nil && f.Deleted) {
@@ -82,6 +111,12 @@ func (g *Gateway) scan(ctx context.Context, ref connectors.FileRef) error {
 	if err != nil {
 		return g.scanFailed(ctx, f, "", fmt.Errorf("open: %w", err))
 	}
+	return g.read(ctx, conn, f, obj)
+}
+
+// read reads the label of an opened file, records the scan and lets the policies decide.
+func (g *Gateway) read(ctx context.Context, conn *Conn, f connectors.File, obj connectors.Object) error {
+	ref := f.Ref
 	res, err := labeling.Read(ctx, obj, obj.Size(), f.Name)
 	obj.Close()
 	if err != nil {
