@@ -15,6 +15,14 @@ import (
 type rescanAdmin struct{ g *Gateway }
 
 func (r rescanAdmin) Start(ctx context.Context, connector, scope string, force bool) (int64, error) {
+	if !force {
+		// One walk at a time: an unforced rescan already running over the same ground (the
+		// baseline's, another admin's) is the one asked for (issue 21: the first full rescan
+		// and the gateway's own baseline walked every drive twice).
+		if res, ok, err := r.g.runningRescan(ctx, connector, scope); err != nil || ok {
+			return res.ID, err
+		}
+	}
 	res, err := r.g.StartRescan(ctx, connector, scope, force)
 	if err != nil {
 		if _, ok := r.g.reg.byName[connector]; !ok {

@@ -46,20 +46,12 @@ func (g *Gateway) startRescans(ctx context.Context) {
 
 // StartRescan begins a full rescan of a connector, or of one drive when scope names it.
 // Unless force is set, files whose etag and size are unchanged since their last good scan
-// are skipped, and a running unforced rescan covering the same scope is returned instead of
-// starting a second walk. It returns at once; the walk runs in the background and resumes after a
+// are skipped. It returns at once; the walk runs in the background and resumes after a
 // restart from where it stopped.
 func (g *Gateway) StartRescan(ctx context.Context, connector, scope string, force bool) (store.Rescan, error) {
 	conn, ok := g.reg.byName[connector]
 	if !ok {
 		return store.Rescan{}, fmt.Errorf("%w %q", ErrUnknownConnector, connector)
-	}
-	if !force {
-		// One walk at a time: an unforced rescan already running over the same ground (the
-		// baseline's, the scheduler's, another admin's) is the one asked for.
-		if r, ok, err := g.runningRescan(ctx, connector, scope); err != nil || ok {
-			return r, err
-		}
 	}
 	r, err := g.store.CreateRescan(ctx, store.Rescan{Connector: conn.Name, App: conn.C.App(), Tenant: conn.C.Tenant(), Scope: scope, Force: force})
 	if err != nil {
