@@ -55,7 +55,10 @@ type AppResult struct {
 	Files int `json:"files"`
 	// Scanned is the files the gateway's inventory shows scanned since the rescan started
 	// (the rescan status); after a first rescan it equals Files.
-	Scanned              int64   `json:"scanned"`
+	Scanned int64 `json:"scanned"`
+	// Inventory is the app's files in the gateway's inventory with a completed scan, read
+	// when the rescan ended.
+	Inventory            int64   `json:"inventory"`
 	Seconds              float64 `json:"seconds"`
 	FilesPerSecond       float64 `json:"filesPerSecond"`
 	MetadataCallsPerFile float64 `json:"metadataCallsPerFile"`
@@ -315,6 +318,9 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 		a.MetadataCalls = after[c.App].metadata - before[c.App].metadata
 		a.ContentReads = after[c.App].content - before[c.App].content
 		a.Throttled = after[c.App].throttled - before[c.App].throttled
+		if a.Inventory, err = api.scannedFiles(ctx, c.App); err != nil {
+			return res, err
+		}
 		a.finish()
 		res.Apps[c.App] = a
 		tot.Files += a.Files
@@ -322,6 +328,7 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 		tot.ContentReads += a.ContentReads
 		tot.Throttled += a.Throttled
 		tot.Scanned += a.Scanned
+		tot.Inventory += a.Inventory
 	}
 	tot.Seconds = end.Sub(start).Seconds()
 	tot.AppResult.finish()
@@ -632,6 +639,36 @@ func (a *benchAPI) openJobs(ctx context.Context) (map[string]int64, error) {
 	}
 	err := a.do(ctx, http.MethodGet, "/api/v1/queue/stats", nil, &st)
 	return st.ByApp, err
+}
+
+// scannedFiles pages through the inventory of app and counts files with a completed scan.
+func (a *benchAPI) scannedFiles(ctx context.Context, app string) (int64, error) {
+	var n int64
+	tok := ""
+	for {
+		var page struct {
+			Items []struct {
+				LastScanned time.Time `json:"lastScanned"`
+			} `json:"items"`
+			Next string `json:"nextPageToken"`
+		}
+		q := url.Values{"app": {app}, "limit": {"1000"}}
+		if tok != "" {
+			q.Set("pageToken", tok)
+		}
+		if err := a.do(ctx, http.MethodGet, "/api/v1/files?"+q.Encode(), nil, &page); err != nil {
+			return n, err
+		}
+		for _, it := range page.Items {
+			if !it.LastScanned.IsZero() {
+				n++
+			}
+		}
+		if page.Next == "" || len(page.Items) == 0 {
+			return n, nil
+		}
+		tok = page.Next
+	}
 }
 
 type callCounts struct{ metadata, content, throttled int64 }
