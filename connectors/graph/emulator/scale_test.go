@@ -23,6 +23,9 @@ func TestSeedFilesSharesContent(t *testing.T) {
 	if err != nil || len(ids) != 10 {
 		t.Fatalf("SeedFiles: %v, %d ids", err, len(ids))
 	}
+	if _, err := s.SeedFiles([]SeedFile{{Drive: "nope", Name: "x.docx"}}); err == nil {
+		t.Fatal("unknown drive accepted")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	parents := map[string]bool{}
@@ -38,8 +41,5 @@ func TestSeedFilesSharesContent(t *testing.T) {
 	}
 	if len(parents) != 1 {
 		t.Fatalf("files in %d folders, want one /F0", len(parents))
-	}
-	if _, err := s.SeedFiles([]SeedFile{{Drive: "nope", Name: "x.docx"}}); err == nil {
-		t.Fatal("unknown drive accepted")
 	}
 }
