@@ -37,6 +37,10 @@ func (r Reason) Priority() Priority {
 type ScanArgs struct {
 	Ref    connectors.FileRef `json:"ref"`
 	Reason Reason             `json:"reason"`
+	// Facts, when set, are the file as the walk or change feed that queued it saw it at
+	// FactsAt (Unix ms), so the scan can skip a provider call to read them again (issue 21).
+	Facts   *connectors.File `json:"facts,omitempty"`
+	FactsAt int64            `json:"factsAt,omitempty"`
 }
 
 // ScanJob is a scan handed to a ScanHandler.
@@ -54,6 +58,13 @@ func Scan(ref connectors.FileRef, reason Reason) Request[ScanArgs] {
 		Partition: Partition(ref.App, ref.Tenant),
 		Priority:  reason.Priority(),
 	}
+}
+
+// ScanFacts is Scan carrying the facts the caller already has of the file, seen at.
+func ScanFacts(f connectors.File, reason Reason, at int64) Request[ScanArgs] {
+	r := Scan(f.Ref, reason)
+	r.Args.Facts, r.Args.FactsAt = &f, at
+	return r
 }
 
 // Partition is the conventional fairness partition of an app's tenant.

@@ -6,6 +6,11 @@
 //
 // With no -url the real ingress (webhooks.New, the Box receiver, a SQLite store as sink and
 // dedup) is started in-process on loopback and measured.
+//
+// The rescan benchmark (issue 21) starts the Graph, Drive and Box emulators, runs the real
+// `labelgate serve` as a child against them and times its first full rescan:
+//
+//	labelgate-load rescan -files 100000 [-store sqlite|postgres] [-apps all|sharepoint,box,…] [-json] [-again]
 package main
 
 import (
@@ -23,6 +28,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "rescan" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		code := rescanMain(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	var cfg Config
 	fs := flag.NewFlagSet("labelgate-load", flag.ExitOnError)
 	fs.StringVar(&cfg.URL, "url", "", "webhook endpoint (e.g. http://127.0.0.1:8443/webhooks/box); empty = in-process labelgate ingress")

@@ -519,6 +519,14 @@ type apiRescan struct {
 	Error      string    `json:"error"`
 	StartedAt  time.Time `json:"startedAt"`
 	FinishedAt time.Time `json:"finishedAt"`
+	// Provider is what the rescan cost at the provider so far (issue 21).
+	Provider *struct {
+		MetadataCalls   int64   `json:"metadataCalls"`
+		ContentReads    int64   `json:"contentReads"`
+		Throttled       int64   `json:"throttled"`
+		MetadataPerFile float64 `json:"metadataCallsPerFile"`
+		ContentPerFile  float64 `json:"contentReadsPerFile"`
+	} `json:"provider,omitempty"`
 }
 
 func cmdRescan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -579,6 +587,10 @@ func cmdRescan(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	} else {
 		fmt.Fprintf(stdout, "rescan %d %s: %d enumerated, %d queued for scanning, %d unchanged skipped, %d scanned, %d labelled in %s\n",
 			r.ID, r.State, r.Enumerated, r.Enqueued, r.Skipped, r.Scanned, r.Labelled, time.Since(start).Round(time.Millisecond))
+		if p := r.Provider; p != nil {
+			fmt.Fprintf(stdout, "provider: %d metadata calls (%.2f per file), %d content reads (%.2f per file), %d throttled\n",
+				p.MetadataCalls, p.MetadataPerFile, p.ContentReads, p.ContentPerFile, p.Throttled)
+		}
 		if r.State == "done" && r.Scanned < r.Enqueued {
 			fmt.Fprintf(stdout, "%d queued files not scanned yet (see labelgate queue)\n", r.Enqueued-r.Scanned)
 		}

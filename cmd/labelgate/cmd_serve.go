@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/gateway"
@@ -28,6 +29,21 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		logOut = f
 	}
 	log := logging.New(logOut, cfg.Log.Format, cfg.Log.Level, cfg.Secrets())
+	// LABELGATE_CPUPROFILE profiles the whole run (the rescan benchmark's -cpuprofile).
+	if p := os.Getenv("LABELGATE_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "labelgate: cpu profile: %v\n", err)
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	gw, err := gateway.New(ctx, cfg, gateway.Options{Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "labelgate: %v\n", err)

@@ -192,7 +192,7 @@ func (c *Conn) LabelMode() string { return c.cfg.LabelMode }
 // uploads them.
 func (c *Conn) Connector() connectors.Connector {
 	if c.cfg.LabelMode == LabelEmbedded {
-		return embedded{Connector: c, Uploader: c, Subscriber: c, WebhookReceiver: c}
+		return embedded{Connector: c, Uploader: c, Subscriber: c, WebhookReceiver: c, FactOpener: c}
 	}
 	return c
 }
@@ -202,6 +202,7 @@ type embedded struct {
 	connectors.Uploader
 	connectors.Subscriber
 	connectors.WebhookReceiver
+	connectors.FactOpener
 }
 
 // App implements connectors.Connector.

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/connectors/provmetrics"
 )
 
 // Compile-time checks of the capabilities both connectors offer.
@@ -233,7 +234,7 @@ func (c *Conn) pathParams() map[string]string {
 
 // call is the one place API calls go through: it runs fn and classifies its error.
 func (c *Conn) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {
-	err := fn(ctx)
+	err := fn(provmetrics.WithOp(ctx, op, provmetrics.Metadata))
 	if err == nil {
 		return nil
 	}

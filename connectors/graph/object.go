@@ -13,6 +13,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/connectors/provmetrics"
 )
 
 const downloadURLKey = "@microsoft.graph.downloadUrl"
@@ -100,7 +101,7 @@ func (o *object) get(p []byte, lo, hi int64) (int, int, error) {
 	o.mu.Lock()
 	u := o.url
 	o.mu.Unlock()
-	req, err := http.NewRequestWithContext(o.ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(provmetrics.WithOp(o.ctx, "graph download", provmetrics.Content), http.MethodGet, u, nil)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -15,6 +15,14 @@ import (
 type rescanAdmin struct{ g *Gateway }
 
 func (r rescanAdmin) Start(ctx context.Context, connector, scope string, force bool) (int64, error) {
+	if !force {
+		// One walk at a time: an unforced rescan already running over the same ground (the
+		// baseline's, another admin's) is the one asked for (issue 21: the first full rescan
+		// and the gateway's own baseline walked every drive twice).
+		if res, ok, err := r.g.runningRescan(ctx, connector, scope); err != nil || ok {
+			return res.ID, err
+		}
+	}
 	res, err := r.g.StartRescan(ctx, connector, scope, force)
 	if err != nil {
 		if _, ok := r.g.reg.byName[connector]; !ok {
@@ -30,6 +38,7 @@ func (r rescanAdmin) Start(ctx context.Context, connector, scope string, force b
 type rescanStatus struct {
 	store.Rescan
 	store.RescanOutcome
+	Provider *RescanCalls `json:"provider,omitempty"`
 }
 
 func (r rescanAdmin) Get(ctx context.Context, id int64) (any, error) {
@@ -38,7 +47,7 @@ func (r rescanAdmin) Get(ctx context.Context, id int64) (any, error) {
 		return nil, err
 	}
 	out, err := r.g.store.RescanOutcome(ctx, res)
-	return rescanStatus{res, out}, err
+	return rescanStatus{res, out, r.g.rescanCalls(res)}, err
 }
 
 func (r rescanAdmin) List(ctx context.Context) (any, error) {

@@ -10,15 +10,22 @@ import (
 	"github.com/labelgate/labelgate/connectors/fileshare"
 	"github.com/labelgate/labelgate/connectors/gdrive"
 	"github.com/labelgate/labelgate/connectors/graph"
+	"github.com/labelgate/labelgate/connectors/provmetrics"
 	"github.com/labelgate/labelgate/internal/config"
 )
 
 // buildConnectors makes the connectors named in the configuration. subs is where their
 // webhook receivers find the subscriptions they created.
-func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log *slog.Logger) ([]*Conn, error) {
+func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log *slog.Logger, prov *provmetrics.Recorder) ([]*Conn, error) {
 	var out []*Conn
+	ps := &pacers{}
 	for i, cc := range cfg.Connectors {
 		l := log.With("connector", cc.Name)
+		hc := providerClient(prov, ps, cc.App, cc.Tenant)
+		rate := 0.0 // the Drive connector's own default
+		if hc != nil {
+			rate = unpaced // the transport's adaptive pacer replaces the fixed 20 calls/s
+		}
 		var c connectors.Connector
 		var err error
 		switch cc.App {
@@ -29,6 +36,7 @@ func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log 
 				Roots: cc.Roots, Domains: cc.Domains, PrimaryKey: cc.PrimaryKey, SecondaryKey: cc.SecondaryKey,
 				LabelMap: cc.LabelMap, LabelMode: box.LabelMode(cc.LabelMode), Subscriptions: subs, Logger: l,
 				EventStream: box.EventStream(cc.EventStream), EventPoll: cc.EventPoll,
+				HTTPClient: hc,
 			})
 		case "gdrive":
 			var key []byte
@@ -41,7 +49,7 @@ func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log 
 			gc, err = gdrive.New(gdrive.Config{
 				Tenant: cc.Tenant, Domains: cc.Domains, Users: cc.Users, AdminEmail: cc.AdminEmail, ServiceAccountKey: key,
 				BaseURL: cc.BaseURL, TokenURL: cc.AuthURL, Include: cc.Include, Exclude: cc.Exclude,
-				LabelMode: cc.LabelMode, LabelMap: cc.LabelMap, Subscriptions: subs, Logger: l,
+				LabelMode: cc.LabelMode, LabelMap: cc.LabelMap, Subscriptions: subs, Logger: l, HTTPClient: hc, RateLimit: rate,
 			})
 			if err == nil {
 				// In embedded mode Connector() hides the native label API, so the executor
@@ -50,7 +58,8 @@ func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log 
 			}
 		case "sharepoint", "onedrive":
 			gcfg := graph.Config{TenantID: cc.Tenant, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret, BaseURL: cc.BaseURL,
-				AuthURL: cc.AuthURL, Domains: cc.Domains, Include: cc.Include, Exclude: cc.Exclude, Subscriptions: subs, Logger: l}
+				AuthURL: cc.AuthURL, Domains: cc.Domains, Include: cc.Include, Exclude: cc.Exclude, Subscriptions: subs, Logger: l,
+				HTTPClient: hc}
 			if cc.App == "sharepoint" {
 				c, err = graph.NewSharePoint(gcfg)
 			} else {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/connectors/provmetrics"
 	"github.com/labelgate/labelgate/internal/admin"
 	"github.com/labelgate/labelgate/internal/alerts"
 	"github.com/labelgate/labelgate/internal/config"
@@ -75,9 +76,11 @@ type Gateway struct {
 	decider   Decider
 	metrics   *scanMetrics
 	dedup     *dedupMetrics
+	prov      *provmetrics.Recorder // provider requests of the connectors built from the configuration
 	feedWake  chan struct{}
 	subWake   chan struct{}
 	rescans   rescans
+	baselines rescanBaselines
 	id        string // this replica, for leases
 	startedAt time.Time
 
@@ -126,8 +129,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	g.prom = server.NewRegistry()
 	g.metrics = newScanMetrics(g.prom)
 	g.registerDedupMetrics(g.prom)
+	g.prov = provmetrics.New(g.prom)
 	conns := append([]*Conn(nil), opts.Connectors...)
-	built, err := buildConnectors(cfg, st, g.log)
+	built, err := buildConnectors(cfg, st, g.log, g.prov)
 	if err != nil {
 		st.Close()
 		return nil, err

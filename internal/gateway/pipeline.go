@@ -232,8 +232,8 @@ func (g *Gateway) ReadChanges(ctx context.Context, app connectors.App, tenant, d
 	}
 	if cursor == "" {
 		// No baseline yet: this notice is the first we hear of the drive. Take a cursor and
-		// walk the drive once, so nothing that changed before is missed.
-		return g.resync(ctx, conn, drive)
+		// have a rescan walk the connector once, so nothing that changed before is missed.
+		return g.baseline(ctx, conn, drive)
 	}
 	enqueued := 0
 	next, err := conn.C.Changes(ctx, drive, cursor, func(f connectors.File) error {
@@ -281,6 +281,10 @@ func (g *Gateway) fileChanged(ctx context.Context, f connectors.File, reason Rea
 	}
 	if !labeling.IsSupported(f.Name) {
 		return 0, nil
+	}
+	if fq, ok := g.queue.(factQueue); ok {
+		// The feed just read the file's facts: the scan need not read them again.
+		return 1, fq.EnqueueScanFacts(ctx, []connectors.File{f}, reason, g.now())
 	}
 	return 1, g.queue.EnqueueScan(ctx, f.Ref, reason)
 }

@@ -26,6 +26,17 @@ func (r riverQueue) EnqueueScans(ctx context.Context, refs []connectors.FileRef,
 	return err
 }
 
+// EnqueueScanFacts queues scans of files whose facts the caller just read, so each scan
+// can skip reading them again.
+func (r riverQueue) EnqueueScanFacts(ctx context.Context, files []connectors.File, reason Reason, at time.Time) error {
+	reqs := make([]scanqueue.Request[scanqueue.ScanArgs], len(files))
+	for i, f := range files {
+		reqs[i] = scanqueue.ScanFacts(f, scanqueue.Reason(reason), at.UnixMilli())
+	}
+	_, err := r.q.EnqueueScans(ctx, reqs...)
+	return err
+}
+
 // openQueue opens the scan queue on the store's database and registers the scanner.
 func (g *Gateway) openQueue(ctx context.Context) (*scanqueue.Queue, error) {
 	lease := g.cfg.Queue.Lease
@@ -59,7 +70,11 @@ func (g *Gateway) openQueue(ctx context.Context) (*scanqueue.Queue, error) {
 		return nil, err
 	}
 	err = q.Scans().Handle(func(ctx context.Context, job *scanqueue.ScanJob) error {
-		return g.Scan(ctx, job.Args.Ref)
+		var facts *connectors.File
+		if job.Args.Facts != nil && job.Args.Facts.Ref == job.Args.Ref {
+			facts = job.Args.Facts
+		}
+		return g.ScanWith(ctx, job.Args.Ref, facts, time.UnixMilli(job.Args.FactsAt))
 	})
 	if err != nil {
 		return nil, err

@@ -82,6 +82,7 @@ func (g *Gateway) launchRescan(r store.Rescan) {
 	}
 	ctx, cancel := context.WithCancel(parent)
 	g.rescans.running[r.ID] = cancel
+	g.markRescanStart(r)
 	g.goBG(func() {
 		defer func() {
 			g.rescans.mu.Lock()
@@ -169,9 +170,21 @@ type batchQueue interface {
 	EnqueueScans(ctx context.Context, refs []connectors.FileRef, reason Reason) error
 }
 
-func (g *Gateway) enqueueScans(ctx context.Context, refs []connectors.FileRef, reason Reason) error {
-	if len(refs) == 0 {
+// factQueue is a scan queue whose jobs can carry the files' facts as the walk saw them.
+type factQueue interface {
+	EnqueueScanFacts(ctx context.Context, files []connectors.File, reason Reason, at time.Time) error
+}
+
+func (g *Gateway) enqueueScans(ctx context.Context, files []connectors.File, reason Reason) error {
+	if len(files) == 0 {
 		return nil
+	}
+	if fq, ok := g.queue.(factQueue); ok {
+		return fq.EnqueueScanFacts(ctx, files, reason, g.now())
+	}
+	refs := make([]connectors.FileRef, len(files))
+	for i, f := range files {
+		refs[i] = f.Ref
 	}
 	if bq, ok := g.queue.(batchQueue); ok {
 		return bq.EnqueueScans(ctx, refs, reason)
@@ -193,7 +206,8 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 	if cursor == walkDone {
 		return nil
 	}
-	var seen, toScan []connectors.FileRef
+	var seen []connectors.FileRef
+	var toScan []connectors.File
 	var enumerated, enqueued, skipped int64
 	last := cursor
 	flush := func() error {
@@ -236,7 +250,7 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 					}
 				}
 			} else {
-				toScan = append(toScan, f.Ref)
+				toScan = append(toScan, f)
 				enqueued++
 			}
 		}

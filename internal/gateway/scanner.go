@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/connectors/provmetrics"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/labeling"
 	"github.com/labelgate/labelgate/policies"
@@ -25,6 +27,8 @@ type scanMetrics struct {
 	scans      *prometheus.CounterVec
 	bytes      prometheus.Histogram
 	roundTrips prometheus.Histogram
+	// calls is what one scan cost at the provider: metadata calls and content reads.
+	calls *prometheus.HistogramVec
 }
 
 func newScanMetrics(reg prometheus.Registerer) *scanMetrics {
@@ -35,9 +39,12 @@ func newScanMetrics(reg prometheus.Registerer) *scanMetrics {
 			Help: "Bytes read from the provider per scan.", Buckets: prometheus.ExponentialBuckets(512, 4, 10)}),
 		roundTrips: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "labelgate_scan_round_trips",
 			Help: "Ranged reads per scan.", Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16}}),
+		calls: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "labelgate_scan_provider_requests",
+			Help:    "Provider requests one scan made, by app and kind (metadata calls, content reads).",
+			Buckets: []float64{0, 1, 2, 3, 4, 6, 8, 12}}, []string{"app", "kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.scans, m.bytes, m.roundTrips)
+		reg.MustRegister(m.scans, m.bytes, m.roundTrips, m.calls)
 	}
 	return m
 }
@@ -46,9 +53,45 @@ func newScanMetrics(reg prometheus.Registerer) *scanMetrics {
 // lets the policies decide. An error is returned only when a retry may help (provider
 // throttling or an outage); a file that cannot be read is recorded as a failed scan.
 func (g *Gateway) Scan(ctx context.Context, ref connectors.FileRef) error {
+	return g.ScanWith(ctx, ref, nil, time.Time{})
+}
+
+// factsMaxAge is how old the facts a job carries may be and still stand in for a Stat. A
+// change after the walk reaches the gateway as a webhook and queues a scan without facts;
+// this bound covers a change whose notice was lost until the change feed catches up.
+const factsMaxAge = 15 * time.Minute
+
+// ScanWith is Scan with the file's facts as a walk or change feed read them at seen (nil
+// when none): fresh facts stand in for the Stat call (issue 21: at most one metadata call
+// per scanned file), and a connector that can open from facts saves the call Open makes.
+func (g *Gateway) ScanWith(ctx context.Context, ref connectors.FileRef, facts *connectors.File, seen time.Time) error {
+	if facts != nil && (facts.Ref != ref || g.now().Sub(seen) > factsMaxAge || facts.Deleted || facts.Folder) {
+		facts = nil
+	}
+	ctx, tally := provmetrics.Track(ctx)
+	err := g.scan(ctx, ref, facts)
+	g.metrics.calls.WithLabelValues(string(ref.App), string(provmetrics.Metadata)).Observe(float64(tally.Metadata()))
+	g.metrics.calls.WithLabelValues(string(ref.App), string(provmetrics.Content)).Observe(float64(tally.Content()))
+	return err
+}
+
+func (g *Gateway) scan(ctx context.Context, ref connectors.FileRef, facts *connectors.File) error {
 	conn, ok := g.reg.lookup(ref.App, ref.Tenant)
 	if !ok {
 		return connectors.Errorf(connectors.KindInvalid, "scan", 0, 0, fmt.Errorf("no connector for %s/%s", ref.App, ref.Tenant))
+	}
+	if fo, ok := conn.C.(connectors.FactOpener); ok && facts != nil && labeling.IsSupported(facts.Name) {
+		obj, err := fo.OpenFile(ctx, *facts)
+		switch {
+		case err == nil:
+			return g.read(ctx, conn, *facts, obj)
+		case connectors.KindOf(err) == connectors.KindNotFound:
+			g.metrics.scans.WithLabelValues(string(ref.App), "gone").Inc()
+			return g.store.MarkDeleted(ctx, ref, "scanner")
+		case connectors.KindOf(err) != connectors.KindChanged:
+			return g.scanFailed(ctx, *facts, "", fmt.Errorf("open: %w", err))
+		}
+		// Changed since the walk saw it: read the facts afresh.
 	}
 	f, err := conn.C.Stat(ctx, ref)
 	if connectors.KindOf(err) == connectors.KindNotFound || (err == nil && f.Deleted) {
@@ -68,6 +111,12 @@ func (g *Gateway) Scan(ctx context.Context, ref connectors.FileRef) error {
 	if err != nil {
 		return g.scanFailed(ctx, f, "", fmt.Errorf("open: %w", err))
 	}
+	return g.read(ctx, conn, f, obj)
+}
+
+// read reads the label of an opened file, records the scan and lets the policies decide.
+func (g *Gateway) read(ctx context.Context, conn *Conn, f connectors.File, obj connectors.Object) error {
+	ref := f.Ref
 	// The organisation's tenant (labels.tenantId) picks the file's label among the tenants'
 	// labels it carries; the others are external (issue 20).
 	org := g.orgTenant(conn)
