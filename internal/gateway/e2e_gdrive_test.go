@@ -79,12 +79,15 @@ func TestGDriveEndToEnd(t *testing.T) {
 		subs, err := st.Subscriptions(ctx, connectors.AppGDrive, tenant)
 		return err == nil && len(subs) >= 2 && len(em.ActiveChannels()) == len(subs)
 	}, 30*time.Second, 20*time.Millisecond)
-	// Baselines taken: no drive left to read, and the scans they queued have run (so the
-	// forged deliveries below are judged against an idle queue).
+	// Baselines taken: no drive left to read, the rescan a first baseline starts has finished
+	// its walk, and the scans they queued have run (so the forged deliveries below are judged
+	// against an idle queue).
 	require.Eventually(t, func() bool {
 		cds, err := st.ChangedDrives(ctx, 10)
+		running, rerr := st.ListRescans(ctx, true, 10)
 		stats, serr := h.g.sq.Stats(ctx)
-		return err == nil && serr == nil && len(cds) == 0 && stats.ByApp[string(connectors.AppGDrive)] == 0
+		return err == nil && rerr == nil && serr == nil && len(cds) == 0 && len(running) == 0 &&
+			stats.ByApp[string(connectors.AppGDrive)] == 0
 	}, 30*time.Second, 20*time.Millisecond)
 
 	// Forged channel token and an unknown channel: 401, nothing marked or queued.
