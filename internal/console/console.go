@@ -152,6 +152,7 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("POST /console/file/label", c.auth(admin.RoleAdmin, c.label))
 	c.mux.HandleFunc("GET /console/policies", c.auth(admin.RoleViewer, c.policies))
 	c.mux.HandleFunc("POST /console/policies/toggle", c.auth(admin.RoleAdmin, c.togglePolicy))
+	c.mux.HandleFunc("POST /console/policies/apply", c.auth(admin.RoleAdmin, c.applyPolicies))
 	c.mux.HandleFunc("GET /console/quotas", c.auth(admin.RoleViewer, c.quotas))
 	c.mux.HandleFunc("GET /console/queue", c.auth(admin.RoleViewer, c.queue))
 	c.mux.HandleFunc("POST /console/queue/requeue", c.auth(admin.RoleAdmin, c.requeue))
@@ -755,6 +756,12 @@ type whatIf struct {
 }
 
 func (c *Console) policies(w http.ResponseWriter, r *http.Request, d pageData) {
+	c.policiesWith(w, r, d, policySet{})
+}
+
+// policiesWith renders the policies page with its YAML section (set carries a refused
+// draft and its errors).
+func (c *Console) policiesWith(w http.ResponseWriter, r *http.Request, d pageData, set policySet) {
 	ctx := r.Context()
 	ps, err := c.cfg.Store.ListPolicies(ctx)
 	if err != nil {
@@ -788,11 +795,25 @@ func (c *Console) policies(w http.ResponseWriter, r *http.Request, d pageData) {
 			}
 		}
 	}
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	var err2 error
+	set.YAML, err2 = c.currentYAML(ctx, ids)
+	if err2 != nil {
+		c.log.Error("console: export policies", "err", err2)
+		if set.Failure != "" {
+			set.Failure += "; "
+		}
+		set.Failure += "the stored policies could not be shown: " + err2.Error()
+	}
 	d.Title, d.Page, d.Content = "Policies", "policies", struct {
 		Rows      []policyRow
 		HasWhatIf bool
 		Names     map[string]string
-	}{rows, c.cfg.Policies != nil, c.labelNames(ctx)}
+		Set       policySet
+	}{rows, c.cfg.Policies != nil, c.labelNames(ctx), set}
 	c.render(w, "policies", d)
 }
 
