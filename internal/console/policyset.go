@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/policies"
 )
 
@@ -23,6 +24,19 @@ type policySet struct {
 	Errors []policyError
 	// Failure is an error that is not about the document (the store, the catalog).
 	Failure string
+	// Preview is what the draft's policies would do to the inventory, before applying.
+	Preview []previewRow
+	// PreviewContent: some policy has content conditions, which a preview does not read.
+	PreviewContent bool
+}
+
+// previewRow is one policy of a previewed document.
+type previewRow struct {
+	ID, Name          string
+	Replaces, Enabled bool
+	Files             int64
+	Matched, Touched  int64
+	Actions           []kv
 }
 
 // policyError is one problem in a refused document: the policy, the field path and the
@@ -87,9 +101,22 @@ func (c *Console) applyPolicies(w http.ResponseWriter, r *http.Request, d pageDa
 		err = errors.New("paste a policy document or choose a file")
 	}
 	var set policySet
-	if err != nil {
+	switch {
+	case err != nil:
 		set.Failure = err.Error()
-	} else {
+	case r.PostFormValue("op") == "preview":
+		set, err = c.previewPolicies(r.Context(), doc)
+		set.Draft = string(doc)
+		if err != nil {
+			set.Failure = err.Error()
+			c.log.Error("console: preview policies", "by", d.User, "err", err)
+		}
+		if set.Failure != "" || len(set.Errors) > 0 {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+		}
+		c.policiesWith(w, r, d, set)
+		return
+	default:
 		ids, aerr := c.cfg.Policies.Apply(r.Context(), doc)
 		if aerr == nil {
 			c.log.Info("console: policies applied", "by", d.User, "ids", ids)
@@ -110,4 +137,111 @@ func (c *Console) applyPolicies(w http.ResponseWriter, r *http.Request, d pageDa
 	set.Draft = string(doc)
 	w.WriteHeader(http.StatusUnprocessableEntity)
 	c.policiesWith(w, r, d, set)
+}
+
+// previewPolicies is the what-if of a document not yet applied: it is parsed and compiled
+// against the label catalog as Manager.Apply would (so a preview reports every problem an
+// apply would), then every policy in it, enabled or not, is evaluated on each file of the
+// inventory in one pass, without content (content conditions read as not matched, so the
+// counts are a lower bound, as for a stored policy's what-if). A refused document returns
+// its problems in the set, not as the error.
+func (c *Console) previewPolicies(ctx context.Context, data []byte) (policySet, error) {
+	var set policySet
+	addErrs := func(err error) bool {
+		var fe policies.Errors
+		if !errors.As(err, &fe) {
+			return false
+		}
+		for _, e := range fe {
+			set.Errors = append(set.Errors, policyError{Policy: e.Policy, Field: e.Field, Msg: e.Msg})
+		}
+		return true
+	}
+	doc, err := policies.Parse(data)
+	if err != nil {
+		if addErrs(err) {
+			return set, nil
+		}
+		return set, err
+	}
+	if len(doc.Policies) == 0 {
+		set.Errors = []policyError{{Field: "policies", Msg: "no policies in the document"}}
+		return set, nil
+	}
+	cat, err := policies.StoreCatalog(ctx, c.cfg.Store)
+	if err != nil {
+		return set, fmt.Errorf("load label catalog: %w", err)
+	}
+	stored, err := c.cfg.Store.ListPolicies(ctx)
+	if err != nil {
+		return set, err
+	}
+	exists := map[string]bool{}
+	for _, p := range stored {
+		exists[p.ID] = true
+	}
+	on := true
+	all := make([]policies.Policy, len(doc.Policies))
+	index := map[string]int{}
+	actions := make([]map[string]int64, len(doc.Policies))
+	for i, p := range doc.Policies {
+		set.Preview = append(set.Preview, previewRow{ID: p.ID, Name: p.Name, Replaces: exists[p.ID], Enabled: p.IsEnabled()})
+		set.PreviewContent = set.PreviewContent || p.Filter != nil && hasContent(*p.Filter)
+		p.Enabled = &on // a disabled policy is previewed too: it may be enabled later
+		all[i], index[p.ID], actions[i] = p, i, map[string]int64{}
+	}
+	eng, err := policies.Compile(all, cat, policies.Options{Now: c.cfg.Now, Logger: c.log})
+	if err != nil {
+		if addErrs(err) {
+			set.Preview = nil
+			return set, nil
+		}
+		return set, err
+	}
+	err = c.cfg.Store.EachFile(ctx, store.FileFilter{}, func(r store.FileRecord) error {
+		f := policies.FactsFromRecord(r, cat)
+		d, err := eng.Evaluate(ctx, &f)
+		if err != nil {
+			return err
+		}
+		touched := map[int]bool{}
+		for _, id := range d.Matched {
+			set.Preview[index[id]].Matched++
+		}
+		for _, a := range d.Actions {
+			i := index[a.PolicyID]
+			actions[i][a.Kind]++
+			touched[i] = true
+		}
+		for i := range touched {
+			set.Preview[i].Touched++
+		}
+		for i := range set.Preview {
+			set.Preview[i].Files++
+		}
+		return nil
+	})
+	if err != nil {
+		return set, fmt.Errorf("preview: %w", err)
+	}
+	for i := range set.Preview {
+		set.Preview[i].Actions = sortedKV(actions[i], nil)
+	}
+	return set, nil
+}
+
+// hasContent reports whether a filter reads file content anywhere in its tree.
+func hasContent(n policies.Node) bool {
+	if n.Content != nil {
+		return true
+	}
+	if n.Not != nil && hasContent(*n.Not) {
+		return true
+	}
+	for _, k := range append(append([]policies.Node{}, n.All...), n.Any...) {
+		if hasContent(k) {
+			return true
+		}
+	}
+	return false
 }

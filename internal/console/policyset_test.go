@@ -167,3 +167,33 @@ func postForm(t *testing.T, c *http.Client, u string, v url.Values) (int, string
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// A preview validates and counts without storing anything: the matched and touched files
+// and planned actions per policy over the inventory, a disabled policy included.
+func TestPolicySetPreview(t *testing.T) {
+	t.Parallel()
+	b := setupPolicies(t)
+	c := login(t, b, "admin-token-0123456789")
+	_, body := get(t, c, b.srv.URL+"/console/policies")
+	csrf := csrfOf(t, body)
+	doc := goodPolicy + "  - {id: every-file, name: Every file, severity: low, enabled: false, matchAll: true, actions: [{alert: {message: m}}]}\n"
+	code, body := postForm(t, c, b.srv.URL+"/console/policies/apply", url.Values{"csrf": {csrf}, "yaml": {doc}, "op": {"preview"}})
+	require.Equal(t, http.StatusOK, code)
+	require.Regexp(t, `(?s)<tr id="preview-box-confidential-external">.*?<td>new</td>\s*<td class="n matched">1 of 2</td><td class="n touched">1</td>\s*<td><ul class="plain"><li>alert: 1</li></ul>`, body)
+	require.Regexp(t, `(?s)<tr id="preview-every-file">.*?<td>new, disabled</td>\s*<td class="n matched">2 of 2</td><td class="n touched">2</td>\s*<td><ul class="plain"><li>alert: 2</li></ul>`, body)
+	require.Contains(t, body, "enabled: false, matchAll: true", "the draft stays for applying")
+	ps, err := b.st.ListPolicies(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, ps, "a preview stores nothing")
+
+	// After applying, a preview says which policies it would replace; a bad label is
+	// reported as an apply would report it.
+	_, _ = postForm(t, c, b.srv.URL+"/console/policies/apply", url.Values{"csrf": {csrf}, "yaml": {goodPolicy}})
+	_, body = postForm(t, c, b.srv.URL+"/console/policies/apply", url.Values{"csrf": {csrf}, "yaml": {goodPolicy}, "op": {"preview"}})
+	require.Regexp(t, `<tr id="preview-box-confidential-external">.*?\n<td>replaces the stored policy</td>`, body)
+	code, body = postForm(t, c, b.srv.URL+"/console/policies/apply", url.Values{"csrf": {csrf}, "op": {"preview"},
+		"yaml": {"policies:\n  - {id: x, name: X, severity: low, filter: {label: {is: [Nope]}}, actions: [{alert: {message: m}}]}\n"}})
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	require.Regexp(t, `<td>x</td><td><code>filter.label.is\[0\]</code></td><td>unknown label &#34;Nope&#34;`, body)
+	require.NotContains(t, body, `id="policy-preview"`)
+}

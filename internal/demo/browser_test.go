@@ -610,17 +610,34 @@ func checkPolicyPage(t *testing.T, ctx context.Context, b *browser, st *store.St
 	require.NoError(t, err)
 	require.Len(t, after, len(before), "nothing was stored")
 
-	good := "policies:\n  - id: browser-confidential-public\n    name: Confidential shared publicly\n    severity: high\n" +
-		"    filter: {all: [{label: {is: [Confidential]}}, {access: {atLeast: public}}]}\n    actions: [{alert: {message: confidential file is public}}]\n"
+	good := "policies:\n  - id: browser-confidential-outside\n    name: Confidential shared outside\n    severity: high\n" +
+		"    filter: {all: [{label: {is: [Confidential]}}, {access: {atLeast: external}}]}\n    actions: [{alert: {message: confidential file shared outside}}]\n"
 	b.do(chromedp.SetValue(chromedp.CSS("#policy-doc"), good))
-	b.submit("#policy-apply")
-	require.Contains(t, b.text("#flash"), "applied 1 policies: browser-confidential-public")
-	require.Equal(t, "enabled", b.text("#policy-browser-confidential-public td.state"))
-	require.Contains(t, b.textAll("#policy-yaml"), "id: browser-confidential-public")
-	b.screenshot("policy-set-applied")
-	p, err := st.GetPolicy(ctx, "browser-confidential-public")
+	// Check and preview: the counts over the inventory, before anything is stored.
+	b.submit("#policy-preview-button")
+	row := "#preview-browser-confidential-outside"
+	require.Contains(t, b.text(row), "new")
+	var matched int64
+	counts, err := st.FileCounts(ctx)
 	require.NoError(t, err)
-	require.Equal(t, "Confidential shared publicly", p.Name)
+	for _, fc := range counts {
+		if fc.LabelID == LabelConfidential && (fc.Access == connectors.AccessExternal || fc.Access == connectors.AccessPublic) {
+			matched += fc.N
+		}
+	}
+	require.True(t, strings.HasPrefix(b.text(row+" td.matched"), strconv.FormatInt(matched, 10)+" of "), "preview matches the inventory's Confidential files shared outside")
+	_, err = st.GetPolicy(ctx, "browser-confidential-outside")
+	require.ErrorIs(t, err, store.ErrNotFound, "a preview stores nothing")
+	b.screenshot("policy-set-preview")
+	b.checkA11y("policy-set-preview")
+	b.submit("#policy-apply")
+	require.Contains(t, b.text("#flash"), "applied 1 policies: browser-confidential-outside")
+	require.Equal(t, "enabled", b.text("#policy-browser-confidential-outside td.state"))
+	require.Contains(t, b.textAll("#policy-yaml"), "id: browser-confidential-outside")
+	b.screenshot("policy-set-applied")
+	p, err := st.GetPolicy(ctx, "browser-confidential-outside")
+	require.NoError(t, err)
+	require.Equal(t, "Confidential shared outside", p.Name)
 }
 
 // textAll is the text of an element even where it is not rendered (a closed <details>).
