@@ -112,7 +112,7 @@ func (c *Console) applyPolicies(w http.ResponseWriter, r *http.Request, d pageDa
 			c.log.Error("console: preview policies", "by", d.User, "err", err)
 		}
 		if set.Failure != "" || len(set.Errors) > 0 {
-			w.WriteHeader(http.StatusUnprocessableEntity)
+			refused(w)
 		}
 		c.policiesWith(w, r, d, set)
 		return
@@ -135,7 +135,7 @@ func (c *Console) applyPolicies(w http.ResponseWriter, r *http.Request, d pageDa
 	}
 	c.log.Warn("console: policy document refused", "by", d.User, "problems", len(set.Errors), "failure", set.Failure)
 	set.Draft = string(doc)
-	w.WriteHeader(http.StatusUnprocessableEntity)
+	refused(w)
 	c.policiesWith(w, r, d, set)
 }
 
@@ -244,4 +244,11 @@ func hasContent(n policies.Node) bool {
 		}
 	}
 	return false
+}
+
+// refused answers 422 for a document sent back with its problems; the header is fixed at
+// WriteHeader, so the page's content type is set first.
+func refused(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusUnprocessableEntity)
 }

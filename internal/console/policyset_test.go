@@ -129,6 +129,11 @@ func TestPolicySetInvalidShowsErrorsAndChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Confidential shared outside", p.Name)
 
+	resp, err = c.PostForm(b.srv.URL+"/console/policies/apply", url.Values{"csrf": {csrf}, "yaml": {bad}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 	code, body = postForm(t, c, b.srv.URL+"/console/policies/apply", url.Values{"csrf": {csrf}, "yaml": {"policies: [unclosed"}})
 	require.Equal(t, http.StatusUnprocessableEntity, code)
 	require.Contains(t, body, "not YAML")
