@@ -155,3 +155,29 @@ func TestDashboardCoverageTrend(t *testing.T) {
 		require.Contains(t, body, tick)
 	}
 }
+
+// A catalog numbered beyond the palette is spread over it by rank: the least sensitive
+// label coolest, the most sensitive warmest.
+func TestDashboardPaletteSpreadsLongScales(t *testing.T) {
+	t.Parallel()
+	st := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	_, err := st.SyncLabels(ctx, connectors.AppBox, "acme", []connectors.Label{
+		{ID: "A", Name: "Low", Priority: 0}, {ID: "B", Name: "Mid", Priority: 10}, {ID: "C", Name: "Top", Priority: 20}})
+	require.NoError(t, err)
+	for _, l := range []string{"A", "B", "C"} {
+		_, err := st.RecordScan(ctx, store.ScanOutcome{File: connectors.File{Ref: connectors.FileRef{App: connectors.AppBox, Tenant: "acme", Drive: "0",
+			ItemID: l}, Name: l, Path: "/", ETag: "e", Access: connectors.AccessPublic}, Type: "pdf", LabelID: l})
+		require.NoError(t, err)
+	}
+	c, err := console.New(console.Config{Store: st, Tokens: []admin.Token{admin.NewToken("audit", admin.RoleViewer, "viewer-token-0123456789")}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	body := dashboardBody(t, srv)
+	for label, class := range map[string]string{"Low": " pal-0", "Mid": ` class="sensitive" pal-2`, "Top": ` class="sensitive" pal-5`} {
+		got, _ := matrixRow(t, body, label)
+		require.Equal(t, class, got, label)
+	}
+	require.Contains(t, body, `<b id="sensitive-exposed">2</b>`, "priorities 10 and 20 are at least the default 2")
+}
