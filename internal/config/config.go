@@ -32,6 +32,7 @@ type Config struct {
 	Quota      Quota         `yaml:"quota"`
 	Rescan     Rescan        `yaml:"rescan"`
 	Alerts     alerts.Config `yaml:"alerts"`
+	Console    Console       `yaml:"console"`
 	Connectors []Connector   `yaml:"connectors"`
 }
 
@@ -89,6 +90,14 @@ type Token struct {
 	Role   string `yaml:"role"` // viewer or admin
 	Token  string `yaml:"token" secret:"true"`
 	SHA256 string `yaml:"sha256"`
+}
+
+// Console tunes the admin web console.
+type Console struct {
+	// SensitivePriority: labels at or above this catalog priority (higher = more sensitive)
+	// count as sensitive on the dashboard's exposure matrix. Default 2, the third step of a
+	// catalog ordered from 0 (in a Public, General, Confidential, … catalog: Confidential up).
+	SensitivePriority int `yaml:"sensitivePriority"`
 }
 
 // Store selects the database.
@@ -172,6 +181,7 @@ func Default() Config {
 		Queue:   Queue{Workers: 8, MaxAttempts: 10, Lease: 5 * time.Minute},
 		Labels:  Labels{SyncInterval: time.Hour},
 		Quota:   Quota{Default: 100, Manual: 50},
+		Console: Console{SensitivePriority: 2},
 	}
 }
 
@@ -229,7 +239,7 @@ var (
 // sections maps Go type names to the YAML key that holds them, so errors name keys, not types.
 var sections = map[string]string{
 	"Config": "", "Log": "log", "Server": "server", "Admin": "admin", "Token": "admin.tokens[]", "Store": "store",
-	"Queue": "queue", "Labels": "labels", "Sinks": "alerts.sinks", "SMTPSink": "alerts.sinks.smtp", "WebhookSink": "alerts.sinks.webhooks[]", "Quota": "quota", "Rescan": "rescan", "Connector": "connectors[]", "TLS": "tls",
+	"Queue": "queue", "Labels": "labels", "Sinks": "alerts.sinks", "SMTPSink": "alerts.sinks.smtp", "WebhookSink": "alerts.sinks.webhooks[]", "Quota": "quota", "Rescan": "rescan", "Console": "console", "Connector": "connectors[]", "TLS": "tls",
 }
 
 func decode(raw []byte, cfg *Config) error {
@@ -414,6 +424,9 @@ func (c Config) Validate() Errors {
 		}
 	}
 	checkCron("rescan.schedule", c.Rescan.Schedule)
+	if c.Console.SensitivePriority < 0 {
+		bad("console.sensitivePriority", "must be 0 or more (label priorities start at 0), not %d", c.Console.SensitivePriority)
+	}
 	if err := c.Alerts.Validate(); err != nil {
 		bad("alerts", "%v", err)
 	}

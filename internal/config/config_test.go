@@ -134,3 +134,28 @@ func TestAdminSecureCookiesDefault(t *testing.T) {
 		t.Error("admin.secureCookies: false is honoured")
 	}
 }
+
+// console.sensitivePriority defaults to 2, is read from the file, and a negative value is
+// refused by key.
+func TestConsoleSensitivePriority(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load("")
+	require.NoError(t, err)
+	require.Equal(t, 2, cfg.Console.SensitivePriority)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	cfg, err = Load(write("ok.yaml", "console:\n  sensitivePriority: 3\n"))
+	require.NoError(t, err)
+	require.Equal(t, 3, cfg.Console.SensitivePriority)
+	_, err = Load(write("neg.yaml", "console:\n  sensitivePriority: -1\n"))
+	var es Errors
+	require.ErrorAs(t, err, &es)
+	require.Equal(t, "console.sensitivePriority", es[0].Key)
+	_, err = Load(write("typo.yaml", "console:\n  sensitivePriorty: 3\n"))
+	require.ErrorAs(t, err, &es)
+	require.Equal(t, "console.sensitivePriorty", es[0].Key)
+}

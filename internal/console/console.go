@@ -52,7 +52,13 @@ type Config struct {
 	SecureCookies bool
 	// Limiter throttles failed logins per client; share the admin API's. Nil makes one.
 	Limiter *admin.AuthLimiter
+	// SensitivePriority (console.sensitivePriority): labels of at least this catalog priority
+	// are sensitive on the dashboard's exposure matrix. Nil: DefaultSensitivePriority.
+	SensitivePriority *int
 }
+
+// DefaultSensitivePriority is config's default for console.sensitivePriority.
+const DefaultSensitivePriority = 2
 
 // Console is the web console handler, mounted at /console/.
 type Console struct {
@@ -152,6 +158,7 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("POST /console/file/label", c.auth(admin.RoleAdmin, c.label))
 	c.mux.HandleFunc("GET /console/policies", c.auth(admin.RoleViewer, c.policies))
 	c.mux.HandleFunc("POST /console/policies/toggle", c.auth(admin.RoleAdmin, c.togglePolicy))
+	c.mux.HandleFunc("POST /console/policies/apply", c.auth(admin.RoleAdmin, c.applyPolicies))
 	c.mux.HandleFunc("GET /console/quotas", c.auth(admin.RoleViewer, c.quotas))
 	c.mux.HandleFunc("GET /console/queue", c.auth(admin.RoleViewer, c.queue))
 	c.mux.HandleFunc("POST /console/queue/requeue", c.auth(admin.RoleAdmin, c.requeue))
@@ -356,7 +363,8 @@ func (c *Console) fail(w http.ResponseWriter, err error) {
 type bar struct {
 	Label string
 	N     int64
-	Width int // percent of the widest bar
+	Width int    // percent of the widest bar
+	Class string // the bar's colour (a palette class; empty: the accent colour)
 }
 
 func bars(m map[string]int64, limit int) []bar {
@@ -386,19 +394,20 @@ func bars(m map[string]int64, limit int) []bar {
 }
 
 type point struct {
-	Day      string
+	Day      string // YYYY-MM-DD, UTC
 	Labelled int64
 	Total    int64
+	Share    string
 	X, Y     int
 }
 
 type dashboard struct {
-	Total, Labelled, Unlabelled, Protected, External, Exposed int64
-	ByLabel, ByApp, Exposure                                  []bar
-	Coverage                                                  []point
-	CoveragePath                                              string
-	Recent                                                    []store.Event
-	Names                                                     map[string]string
+	Total, Labelled, Unlabelled, Protected, External int64
+	ByLabel, ByApp                                   []bar
+	Matrix                                           exposureMatrix
+	Coverage                                         coverageChart
+	Recent                                           []store.Event
+	Names                                            map[string]string
 }
 
 func (c *Console) labelNames(ctx context.Context) map[string]string {
@@ -419,6 +428,13 @@ func (c *Console) labelNames(ctx context.Context) map[string]string {
 	return names
 }
 
+func (c *Console) sensitivePriority() int {
+	if c.cfg.SensitivePriority != nil {
+		return *c.cfg.SensitivePriority
+	}
+	return DefaultSensitivePriority
+}
+
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, d pageData) {
 	ctx := r.Context()
 	counts, err := c.cfg.Store.FileCounts(ctx)
@@ -426,23 +442,27 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, d pageData) 
 		c.fail(w, err)
 		return
 	}
-	names := c.labelNames(ctx)
-	db := dashboard{Names: names}
-	byLabel, byApp, exposure := map[string]int64{}, map[string]int64{}, map[string]int64{}
+	infos, err := c.labelInfos(ctx)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	pal := paletteOf(infos)
+	db := dashboard{Names: c.labelNames(ctx)}
+	byLabel, byApp := map[string]int64{}, map[string]int64{}
+	classes := map[string]string{"(no label)": classNoLabel}
 	for _, fc := range counts {
 		db.Total += fc.N
 		byApp[string(fc.App)] += fc.N
 		label := "(no label)"
 		if fc.LabelID != "" {
 			db.Labelled += fc.N
-			label = names[fc.LabelID]
-			if label == "" {
+			li, ok := infos[fc.LabelID]
+			label = li.Name
+			if !ok {
 				label = fc.LabelID
 			}
-			if fc.Access == connectors.AccessExternal || fc.Access == connectors.AccessPublic {
-				db.Exposed += fc.N
-				exposure[label+" · "+string(fc.Access)] += fc.N
-			}
+			classes[label] = labelClass(li, ok, pal)
 		}
 		byLabel[label] += fc.N
 		if fc.Protected {
@@ -453,8 +473,12 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, d pageData) 
 		}
 	}
 	db.Unlabelled = db.Total - db.Labelled
-	db.ByLabel, db.ByApp, db.Exposure = bars(byLabel, 12), bars(byApp, 0), bars(exposure, 10)
-	db.Coverage, db.CoveragePath = c.coverage(ctx)
+	db.ByLabel, db.ByApp = bars(byLabel, 12), bars(byApp, 0)
+	for i := range db.ByLabel {
+		db.ByLabel[i].Class = classes[db.ByLabel[i].Label]
+	}
+	db.Matrix = buildMatrix(counts, infos, pal, c.sensitivePriority())
+	db.Coverage = c.coverage(ctx, counts)
 	db.Recent, err = c.recentEvents(ctx, 15)
 	if err != nil {
 		c.fail(w, err)
@@ -464,68 +488,88 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, d pageData) 
 	c.render(w, "dashboard", d)
 }
 
-// coverage reconstructs label coverage per day over the last two weeks from the discovery
-// log: files discovered (cumulative) against files discovered labelled or labelled since.
-func (c *Console) coverage(ctx context.Context) ([]point, string) {
+// maxCoverageEvents bounds the discovery log the coverage trend reads per page load (two
+// weeks of a first scan of a large estate can exceed it; then only today is drawn).
+const maxCoverageEvents = 200_000
+
+// coverageDelta is what one discovery event changes in (labelled, total).
+func coverageDelta(e store.Event) (labelled, total int64) {
+	has := func(id string) int64 {
+		if id != "" {
+			return 1
+		}
+		return 0
+	}
+	switch e.Kind {
+	case store.EventDiscovered:
+		return has(e.LabelID), 1
+	case store.EventFileDeleted:
+		return -has(e.LabelID), -1
+	case store.EventLabelAdded, store.EventLabelRemoved, store.EventLabelChanged, store.EventLabelApplied, store.EventLabelCleared:
+		return has(e.LabelID) - has(e.PrevLabelID), 0
+	}
+	return 0, 0
+}
+
+// coverage is the labelled share of files at the end of each UTC day of the last two
+// weeks. Today's point is the inventory itself (counts); earlier days are found by
+// undoing, day by day backwards, what the discovery log recorded since (discoveries,
+// deletions, labels added, changed, applied or removed, each event carrying the label it
+// left and the one it replaced), so files discovered already labelled count from their
+// discovery day and the trend always ends at the inventory's truth.
+func (c *Console) coverage(ctx context.Context, counts []store.FileCount) coverageChart {
 	now := c.cfg.Now().UTC()
-	since := now.AddDate(0, 0, -13).Truncate(24 * time.Hour)
-	days, err := c.cfg.Store.EventsByDay(ctx, time.Time{})
-	if err != nil {
-		return nil, ""
-	}
-	var total, labelled int64
-	perDay := map[string][2]int64{}
-	for _, dc := range days {
-		switch dc.Kind {
-		case store.EventDiscovered:
-			total += dc.N
-		case store.EventLabelAdded, store.EventLabelApplied:
-			labelled += dc.N
-		case store.EventLabelRemoved, store.EventLabelCleared:
-			labelled -= dc.N
-		case store.EventFileDeleted:
-			total -= dc.N
+	today := now.Truncate(24 * time.Hour)
+	since := today.AddDate(0, 0, -13)
+	deltas := map[string][2]int64{}
+	read, complete := 0, true
+	for after := int64(0); ; {
+		evs, err := c.cfg.Store.ListEvents(ctx, store.EventFilter{Since: since.Add(24 * time.Hour), AfterID: after}, 5000)
+		if err != nil {
+			c.log.Error("console: coverage", "err", err)
+			return coverageChart{}
 		}
-		perDay[dc.Day.Format("2006-01-02")] = [2]int64{labelled, total}
+		for _, e := range evs {
+			l, t := coverageDelta(e)
+			day := e.At.UTC().Format("2006-01-02")
+			v := deltas[day]
+			deltas[day] = [2]int64{v[0] + l, v[1] + t}
+		}
+		read += len(evs)
+		if len(evs) < 5000 {
+			break
+		}
+		if read >= maxCoverageEvents {
+			complete = false
+			c.log.Warn("console: coverage history too long to reconstruct; drawing today only", "events", read)
+			break
+		}
+		after = evs[len(evs)-1].ID
 	}
-	// Files discovered already labelled count as labelled from their discovery day.
-	counts, _ := c.cfg.Store.FileCounts(ctx)
-	var nowLabelled, nowTotal int64
+	var labelled, total int64
 	for _, fc := range counts {
-		nowTotal += fc.N
+		total += fc.N
 		if fc.LabelID != "" {
-			nowLabelled += fc.N
+			labelled += fc.N
 		}
 	}
-	var pts []point
-	var last [2]int64
-	for d := since; !d.After(now); d = d.AddDate(0, 0, 1) {
-		if v, ok := perDay[d.Format("2006-01-02")]; ok {
-			last = v
-		}
-		pts = append(pts, point{Day: d.Format("01-02"), Labelled: last[0], Total: last[1]})
+	n := 14
+	if !complete {
+		n = 1
 	}
-	if len(pts) > 0 {
-		pts[len(pts)-1].Labelled, pts[len(pts)-1].Total = nowLabelled, nowTotal
+	pts := make([]point, n)
+	dates := make([]time.Time, n)
+	for i := n - 1; i >= 0; i-- {
+		d := today.AddDate(0, 0, i-(n-1))
+		day := d.Format("2006-01-02")
+		pts[i] = point{Day: day, Labelled: max(0, min(labelled, total)), Total: max(0, total)}
+		dates[i] = d
+		v := deltas[day]
+		labelled, total = labelled-v[0], total-v[1]
 	}
-	var path strings.Builder
-	for i := range pts {
-		ratio := 0.0
-		if pts[i].Total > 0 {
-			ratio = float64(pts[i].Labelled) / float64(pts[i].Total)
-			if ratio < 0 {
-				ratio = 0
-			}
-		}
-		pts[i].X = 20 + i*40
-		pts[i].Y = 110 - int(100*ratio)
-		if i == 0 {
-			fmt.Fprintf(&path, "M%d %d", pts[i].X, pts[i].Y)
-		} else {
-			fmt.Fprintf(&path, " L%d %d", pts[i].X, pts[i].Y)
-		}
-	}
-	return pts, path.String()
+	ch := layoutCoverage(pts, dates)
+	ch.Partial = !complete
+	return ch
 }
 
 func (c *Console) recentEvents(ctx context.Context, n int) ([]store.Event, error) {
@@ -755,6 +799,12 @@ type whatIf struct {
 }
 
 func (c *Console) policies(w http.ResponseWriter, r *http.Request, d pageData) {
+	c.policiesWith(w, r, d, policySet{})
+}
+
+// policiesWith renders the policies page with its YAML section (set carries a refused
+// draft and its errors).
+func (c *Console) policiesWith(w http.ResponseWriter, r *http.Request, d pageData, set policySet) {
 	ctx := r.Context()
 	ps, err := c.cfg.Store.ListPolicies(ctx)
 	if err != nil {
@@ -788,11 +838,25 @@ func (c *Console) policies(w http.ResponseWriter, r *http.Request, d pageData) {
 			}
 		}
 	}
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	var err2 error
+	set.YAML, err2 = c.currentYAML(ctx, ids)
+	if err2 != nil {
+		c.log.Error("console: export policies", "err", err2)
+		if set.Failure != "" {
+			set.Failure += "; "
+		}
+		set.Failure += "the stored policies could not be shown: " + err2.Error()
+	}
 	d.Title, d.Page, d.Content = "Policies", "policies", struct {
 		Rows      []policyRow
 		HasWhatIf bool
 		Names     map[string]string
-	}{rows, c.cfg.Policies != nil, c.labelNames(ctx)}
+		Set       policySet
+	}{rows, c.cfg.Policies != nil, c.labelNames(ctx), set}
 	c.render(w, "policies", d)
 }
 

@@ -96,7 +96,7 @@ func TestPagesRender(t *testing.T) {
 	code, body := get(t, c, b.srv.URL+"/console/")
 	require.Equal(t, 200, code)
 	require.Contains(t, body, `<b id="total-files">2</b>`)
-	require.Contains(t, body, "Confidential · external", "exposure of a labelled, externally shared file")
+	require.Regexp(t, `(?s)<tr class="sensitive"><th scope="row">.*Confidential.*data-access="external">1</td>`, body, "exposure of a sensitive, externally shared file")
 	code, body = get(t, c, b.srv.URL+"/console/files?label=L1")
 	require.Equal(t, 200, code)
 	require.Contains(t, body, "plan.docx")

@@ -419,6 +419,7 @@ func TestConsolePagesInBrowser(t *testing.T) {
 	b.submit("#signin")
 	b.do(chromedp.WaitVisible(chromedp.CSS("#total-files")))
 	b.checkA11y("dashboard")
+	checkDashboardCharts(t, ctx, b, st)
 
 	// Alerts: the inbox shows the demo's alerts; acknowledging one works from the page.
 	b.open("/console/alerts?state=all")
@@ -475,6 +476,7 @@ func TestConsolePagesInBrowser(t *testing.T) {
 	}
 	require.Contains(t, b.text("#policy-"+cardPolicy+" td.whatif"), "files match")
 	require.NotContains(t, b.text("#policy-"+cardPolicy+" td.whatif"), "{", "counts, not JSON")
+	checkPolicyPage(t, ctx, b, st)
 	b.open("/console/rescans")
 	require.Contains(t, b.text("#rescans"), "done")
 	b.open("/console/quotas")
@@ -497,7 +499,7 @@ func TestConsolePagesInBrowser(t *testing.T) {
 
 	// A phone-width window: nothing wider than the screen but the tables' own scrollers.
 	b.do(chromedp.EmulateViewport(390, 844))
-	for _, p := range []string{"/console/", "/console/alerts", "/console/activity"} {
+	for _, p := range []string{"/console/", "/console/alerts", "/console/activity", "/console/policies"} {
 		b.open(p)
 		wide, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 2`))
 		require.NoError(t, err)
@@ -505,4 +507,169 @@ func TestConsolePagesInBrowser(t *testing.T) {
 	}
 	b.screenshot("phone-activity")
 	require.Empty(t, b.pageErrors(), "the console's pages reported errors")
+}
+
+// checkDashboardCharts reads the dashboard's charts against the store: the sensitive
+// exposure count uses the default console.sensitivePriority (2), so a Public file shared
+// publicly is not in it; the coverage trend ends at the inventory; every chart colour keeps
+// 3:1 contrast on white (WCAG 1.4.11).
+func checkDashboardCharts(t *testing.T, ctx context.Context, b *browser, st *store.Store) {
+	t.Helper()
+	labels, err := st.ListLabels(ctx, store.LabelFilter{})
+	require.NoError(t, err)
+	prio := map[string]int{}
+	for _, l := range labels {
+		if !l.External {
+			prio[l.ID] = l.Priority
+		}
+	}
+	counts, err := st.FileCounts(ctx)
+	require.NoError(t, err)
+	var exposed, publicPublic, labelled, total int64
+	for _, fc := range counts {
+		total += fc.N
+		if fc.LabelID != "" {
+			labelled += fc.N
+		}
+		p, org := prio[fc.LabelID]
+		outside := fc.Access == connectors.AccessExternal || fc.Access == connectors.AccessPublic
+		if org && p >= 2 && outside {
+			exposed += fc.N
+		}
+		if fc.LabelID == LabelPublic && fc.Access == connectors.AccessPublic {
+			publicPublic += fc.N
+		}
+	}
+	b.do(chromedp.ScrollIntoView(chromedp.CSS("#exposure-matrix")))
+	b.screenshot("dashboard-charts")
+	require.Equal(t, strconv.FormatInt(exposed, 10), b.text("#sensitive-exposed"))
+	hotOutsideSensitive, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#exposure-matrix tr:not(.sensitive) td.hot").length`))
+	require.NoError(t, err)
+	require.Zero(t, hotOutsideSensitive, "only sensitive rows are marked")
+	if publicPublic > 0 {
+		pub, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#exposure-matrix tbody tr")).filter(r => r.querySelector("th").textContent.trim().startsWith("Public")).map(r => r.className + "|" + r.querySelector("td[data-access=public]").textContent)[0] || ""`))
+		require.NoError(t, err)
+		require.Equal(t, "|"+strconv.FormatInt(publicPublic, 10), pub, "Public · public is counted, and not sensitive")
+	}
+	last, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("#coverage circle title")).pop().textContent`))
+	require.NoError(t, err)
+	require.Contains(t, last, fmt.Sprintf(": %d of %d files labelled", labelled, total))
+	ticks, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#coverage text")).map(t => t.textContent)`))
+	require.NoError(t, err)
+	require.Contains(t, ticks, "100%")
+	require.Contains(t, ticks, time.Now().UTC().Format("Jan 2"), "the x axis is dated, today last")
+	low, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`(() => {
+  const rgb = s => s.match(/[\d.]+/g).map(Number);
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const out = [];
+  document.querySelectorAll("svg.hbar rect, .swatch").forEach(el => {
+    const cs = getComputedStyle(el);
+    const c = rgb(el.tagName === "rect" ? cs.fill : cs.backgroundColor);
+    const ratio = 1.05 / (lum(c) + 0.05);
+    if (ratio < 3) out.push(el.getAttribute("class") + " " + ratio.toFixed(2));
+  });
+  return out;
+})()`))
+	require.NoError(t, err)
+	require.Empty(t, low, "chart colours under 3:1 on white")
+	classes, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`Array.from(new Set(Array.from(document.querySelectorAll("#by-label rect")).map(r => getComputedStyle(r).fill)))`))
+	require.NoError(t, err)
+	require.Greater(t, len(classes), 2, "labels are drawn in several colours")
+}
+
+// checkPolicyPage shows the stored policy set as YAML, refuses an invalid document with its
+// problems inline and nothing stored, then applies a valid one from the page.
+func checkPolicyPage(t *testing.T, ctx context.Context, b *browser, st *store.Store) {
+	t.Helper()
+	before, err := st.ListPolicies(ctx)
+	require.NoError(t, err)
+	b.open("/console/policies")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#policy-doc")))
+	require.Contains(t, b.textAll("#policy-yaml"), "id: "+cardPolicy)
+	b.checkA11y("policy-set")
+	require.True(t, b.keyboardReaches("#policy-apply"), "Validate and apply is reachable by keyboard")
+
+	bad := "policies:\n  - {id: browser-new, name: New, severity: low, matchAll: true, actions: [{alert: {message: m}}]}\n" +
+		"  - {id: browser-bad, name: Bad, severity: low, filter: {label: {is: [No Such Label]}}, actions: [{alert: {message: m}}]}\n"
+	b.do(chromedp.SetValue(chromedp.CSS("#policy-doc"), bad))
+	resp, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS("#policy-apply")))
+	require.NoError(t, err)
+	require.Equal(t, int64(422), resp.Status, "a refused document answers 422")
+	b.expectError("status of 422", "/console/policies/apply")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#policy-errors")))
+	errs := b.text("#policy-errors")
+	require.Contains(t, errs, "browser-bad")
+	require.Contains(t, errs, "filter.label.is[0]")
+	require.Contains(t, errs, "No Such Label")
+	draft, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#policy-doc")))
+	require.NoError(t, err)
+	require.Contains(t, draft, "browser-bad", "the draft stays for correcting")
+	b.screenshot("policy-set-invalid")
+	b.checkA11y("policy-set-invalid")
+	after, err := st.ListPolicies(ctx)
+	require.NoError(t, err)
+	require.Len(t, after, len(before), "nothing was stored")
+
+	good := "policies:\n  - id: browser-confidential-outside\n    name: Confidential shared outside\n    severity: high\n" +
+		"    filter: {all: [{label: {is: [Confidential]}}, {access: {atLeast: external}}]}\n    actions: [{alert: {message: confidential file shared outside}}]\n"
+	b.do(chromedp.SetValue(chromedp.CSS("#policy-doc"), good))
+	// Check and preview: the counts over the inventory, before anything is stored.
+	b.submit("#policy-preview-button")
+	row := "#preview-browser-confidential-outside"
+	require.Contains(t, b.text(row), "new")
+	var matched int64
+	counts, err := st.FileCounts(ctx)
+	require.NoError(t, err)
+	for _, fc := range counts {
+		if fc.LabelID == LabelConfidential && (fc.Access == connectors.AccessExternal || fc.Access == connectors.AccessPublic) {
+			matched += fc.N
+		}
+	}
+	require.True(t, strings.HasPrefix(b.text(row+" td.matched"), strconv.FormatInt(matched, 10)+" of "), "preview matches the inventory's Confidential files shared outside")
+	_, err = st.GetPolicy(ctx, "browser-confidential-outside")
+	require.ErrorIs(t, err, store.ErrNotFound, "a preview stores nothing")
+	b.screenshot("policy-set-preview")
+	b.checkA11y("policy-set-preview")
+	b.submit("#policy-apply")
+	require.Contains(t, b.text("#flash"), "applied 1 policies: browser-confidential-outside")
+	require.Equal(t, "enabled", b.text("#policy-browser-confidential-outside td.state"))
+	require.Contains(t, b.textAll("#policy-yaml"), "id: browser-confidential-outside")
+	b.screenshot("policy-set-applied")
+	p, err := st.GetPolicy(ctx, "browser-confidential-outside")
+	require.NoError(t, err)
+	require.Equal(t, "Confidential shared outside", p.Name)
+}
+
+// textAll is the text of an element even where it is not rendered (a closed <details>).
+func (b *browser) textAll(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).textContent`, sel)))
+	require.NoError(b.t, err, "text of %s", sel)
+	return s
+}
+
+// expectError drops the one page error a step caused on purpose (Chromium logs every 4xx
+// answer as a failed resource load), so the final check still sees any other.
+func (b *browser) expectError(parts ...string) {
+	b.t.Helper()
+	// The log entry comes over its own event stream and may trail the page load.
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b.mu.Lock()
+		for i, e := range b.errs {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(e, p)
+			}
+			if all {
+				b.errs = slices.Delete(b.errs, i, i+1)
+				b.mu.Unlock()
+				return
+			}
+		}
+		errs := slices.Clone(b.errs)
+		b.mu.Unlock()
+		if time.Now().After(deadline) {
+			b.t.Fatalf("expected a page error with %q, got %q", parts, errs)
+		}
+	}
 }

@@ -112,7 +112,8 @@ func (g *Gateway) adminHandler() (http.Handler, error) {
 	}
 	con, err := console.New(console.Config{Store: g.store, Tokens: toks, Executor: cfg.Executor, Queue: cfg.Queue,
 		Policies: cfg.Policies, Quotas: cfg.Quotas, Logger: g.logger("console"), Now: g.now,
-		SecureCookies: g.cfg.Admin.CookiesSecure(), Limiter: limiter, Rescans: rescanAdmin{g}})
+		SecureCookies: g.cfg.Admin.CookiesSecure(), Limiter: limiter, Rescans: rescanAdmin{g},
+		SensitivePriority: &g.cfg.Console.SensitivePriority})
 	if err != nil {
 		return nil, err
 	}
