@@ -259,6 +259,12 @@ func (e *Emulator) AddFolder(parent, name string) (string, error) {
 func (e *Emulator) EnsureFolder(parent, path string) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.ensureFolderLocked(parent, path, true)
+}
+
+// ensureFolderLocked is EnsureFolder under e.mu; record says whether a created folder is an
+// ITEM_CREATE event (a user's change) or seeded state that existed before any reader.
+func (e *Emulator) ensureFolderLocked(parent, path string, record bool) (string, error) {
 	cur, err := e.item(parent, folderKind)
 	if err != nil {
 		return "", err
@@ -275,7 +281,9 @@ func (e *Emulator) EnsureFolder(parent, path string) (string, error) {
 		now := e.now().UTC().Truncate(time.Second)
 		next := &item{id: e.newID(), name: name, parent: cur.id, folder: true, owner: e.service, created: now, modified: now}
 		e.items[next.id] = next
-		e.recordLocked("ITEM_CREATE", next)
+		if record {
+			e.recordLocked("ITEM_CREATE", next)
+		}
 		cur = next
 	}
 	return cur.id, nil

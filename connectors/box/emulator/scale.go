@@ -22,19 +22,19 @@ type SeedFile struct {
 // reader: no events are recorded and no deliveries sent, like the manifest's files. It
 // returns the new file ids in order.
 func (e *Emulator) SeedFiles(files []SeedFile) ([]string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	folders := map[string]string{}
 	for _, f := range files {
 		if _, ok := folders[f.Folder]; ok {
 			continue
 		}
-		id, err := e.EnsureFolder("0", f.Folder)
+		id, err := e.ensureFolderLocked("0", f.Folder, false)
 		if err != nil {
 			return nil, fmt.Errorf("box emulator: folder %q: %w", f.Folder, err)
 		}
 		folders[f.Folder] = id
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	now := e.now().UTC().Truncate(time.Second)
 	ids := make([]string, 0, len(files))
 	for _, f := range files {
