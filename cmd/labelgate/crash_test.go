@@ -141,6 +141,11 @@ admin:
   workers: 4
   maxAttempts: 25
   lease: 10s
+rescan:
+  # A replica that dies leaves its running rescans behind: a short tick and stale bound let
+  # the survivor lead and resume them within the test's wait (defaults 30s and 2m).
+  schedulerTick: 2s
+  staleAfter: 5s
 quota:
   perApp:
     sharepoint: %d

@@ -133,6 +133,13 @@ type Quota struct {
 // Rescan schedules full rescans; a connector may override the schedule.
 type Rescan struct {
 	Schedule string `yaml:"schedule"` // cron expression, "" = never
+	// StaleAfter is how long a running rescan may go without progress before the scheduler
+	// leader resumes it as orphaned (its replica died); default 2m.
+	StaleAfter time.Duration `yaml:"staleAfter"`
+	// SchedulerTick is how often the leader looks at schedules and orphaned rescans; the
+	// leader's lease lasts three ticks and 10 s, so it also bounds how soon another replica
+	// takes over from a dead leader; default 30s.
+	SchedulerTick time.Duration `yaml:"schedulerTick"`
 }
 
 // Connector configures one provider connection. Fields apply to the providers named beside them.
@@ -424,6 +431,12 @@ func (c Config) Validate() Errors {
 		}
 	}
 	checkCron("rescan.schedule", c.Rescan.Schedule)
+	if c.Rescan.StaleAfter < 0 {
+		bad("rescan.staleAfter", "must not be negative")
+	}
+	if c.Rescan.SchedulerTick < 0 {
+		bad("rescan.schedulerTick", "must not be negative")
+	}
 	if c.Console.SensitivePriority < 0 {
 		bad("console.sensitivePriority", "must be 0 or more (label priorities start at 0), not %d", c.Console.SensitivePriority)
 	}

@@ -3,6 +3,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,10 +109,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 		g.opts.SubscriptionCheck = time.Minute
 	}
 	if g.opts.SchedulerTick <= 0 {
-		g.opts.SchedulerTick = 30 * time.Second
+		g.opts.SchedulerTick = cmp.Or(cfg.Rescan.SchedulerTick, 30*time.Second)
 	}
 	if g.opts.StaleRescan <= 0 {
-		g.opts.StaleRescan = 2 * time.Minute
+		g.opts.StaleRescan = cmp.Or(cfg.Rescan.StaleAfter, 2*time.Minute)
 	}
 	g.feedWake, g.subWake = make(chan struct{}, 1), make(chan struct{}, 1)
 	g.rescans.running = map[int64]context.CancelFunc{}
