@@ -183,6 +183,7 @@ func NewTenant(n int, seed uint64, log *slog.Logger) (*Tenant, error) {
 	bm.Users = append(bm.Users, boxemu.ManifestUser{ID: "3001", Login: "eve@partner.org", Name: "Eve (partner)"})
 	var boxFiles []fileSpec
 	var graphFiles []graphFile
+	boxExposed := false
 	for i, f := range specs {
 		data := content(f.name, f.label, f.text, f.protected)
 		switch i % 4 {
@@ -204,6 +205,12 @@ func NewTenant(n int, seed uint64, log *slog.Logger) (*Tenant, error) {
 			t.names[spec.ID] = f.name
 			t.Seeded[connectors.AppGDrive]++
 		default:
+			// Set piece: the first confidential Box file is shared outside the company, so the
+			// "Confidential data externally shared on Box" policy has a target from the first
+			// rescan on, not only when the live phase's random changes happen to make one.
+			if !boxExposed && f.label.ID == LabelConfidential && !f.protected {
+				f.access, boxExposed = connectors.AccessExternal, true
+			}
 			boxFiles = append(boxFiles, f)
 		}
 	}
