@@ -58,11 +58,6 @@ type Store struct {
 	path    string // SQLite file
 	// forgetBatch overrides the delete batch of ForgetDeliveries (tests); 0 = forgetBatch.
 	forgetBatch int
-	// sqliteWriter admits one of this process's write transactions at a time on SQLite (nil on
-	// PostgreSQL). SQLite serialises writers anyway, but its busy handler sleeps and retries
-	// with no order, so under load one writer could wait past the busy timeout (SQLITE_BUSY)
-	// while others kept winning; waiting here instead is in arrival order and bounded by ctx.
-	sqliteWriter chan struct{}
 }
 
 //go:embed migrations/*.sql
@@ -128,7 +123,6 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 		return fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
 	s.db, s.dialect, s.path = db, SQLite, path
-	s.sqliteWriter = make(chan struct{}, 1)
 	return nil
 }
 
@@ -382,14 +376,6 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // Tx runs fn in a transaction, committing when it returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
-	if s.sqliteWriter != nil {
-		select {
-		case s.sqliteWriter <- struct{}{}:
-			defer func() { <-s.sqliteWriter }()
-		case <-ctx.Done():
-			return fmt.Errorf("store: begin: %w", ctx.Err())
-		}
-	}
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
