@@ -182,7 +182,7 @@ func startDemo(t *testing.T, ctx context.Context) (*Handle, *store.Store) {
 	require.Eventually(t, func() bool {
 		p := progress(ctx, st)
 		return rescansDone(ctx, st, h.Rescans) && p.scanned >= int64(h.Seeded)
-	}, 60*time.Second, 100*time.Millisecond, "the first rescans never scanned all %d files", h.Seeded)
+	}, 120*time.Second, 100*time.Millisecond, "the first rescans never scanned all %d files", h.Seeded)
 	require.Eventually(t, func() bool {
 		acts, err := st.ListActions(ctx, store.ActionFilter{PolicyID: cardPolicy, Limit: 1000})
 		if err != nil || len(acts) == 0 {
@@ -225,7 +225,7 @@ func labelTarget(t *testing.T, ctx context.Context, st *store.Store) store.FileR
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
 	chromiumPath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	h, st := startDemo(t, ctx)
 	b := newBrowser(t, ctx, h.AdminURL)
