@@ -84,14 +84,23 @@ func (g *Gateway) scan(ctx context.Context, ref connectors.FileRef, facts *conne
 		obj, err := fo.OpenFile(ctx, *facts)
 		switch {
 		case err == nil:
-			return g.read(ctx, conn, *facts, obj)
+			// Opening from facts may make no provider call at all (Drive), so a file deleted
+			// or rewritten since the walk shows only when its bytes are read: a 404, or a
+			// body that no longer matches the walk's size. Such a read falls back to Stat
+			// and Open below, which tell a gone or changed file from a bad one, rather than
+			// recording the file live with a failed scan (TestChaos caught a Drive file
+			// deleted under a queued scan and kept live this way).
+			err = g.readAs(ctx, conn, *facts, obj, true)
+			if !errors.Is(err, errFactsStale) {
+				return err
+			}
 		case connectors.KindOf(err) == connectors.KindNotFound:
 			g.metrics.scans.WithLabelValues(string(ref.App), "gone").Inc()
 			return g.store.MarkDeleted(ctx, ref, "scanner")
 		case connectors.KindOf(err) != connectors.KindChanged:
 			return g.scanFailed(ctx, *facts, "", fmt.Errorf("open: %w", err))
 		}
-		// Changed since the walk saw it: read the facts afresh.
+		// Changed since the walk saw it, or gone: read the facts afresh.
 	}
 	f, err := conn.C.Stat(ctx, ref)
 	if connectors.KindOf(err) == connectors.KindNotFound || (err == nil && f.Deleted) {
@@ -114,8 +123,18 @@ func (g *Gateway) scan(ctx context.Context, ref connectors.FileRef, facts *conne
 	return g.read(ctx, conn, f, obj)
 }
 
+// errFactsStale marks a read from a walk's facts that failed in a way a fresh Stat may
+// explain (the file is gone or changed); nothing was recorded.
+var errFactsStale = errors.New("gateway: read from facts failed; stat again")
+
 // read reads the label of an opened file, records the scan and lets the policies decide.
 func (g *Gateway) read(ctx context.Context, conn *Conn, f connectors.File, obj connectors.Object) error {
+	return g.readAs(ctx, conn, f, obj, false)
+}
+
+// readAs is read; fromFacts says f came from a walk or feed rather than a Stat just made, so
+// a failed read that is not the provider's passing trouble returns errFactsStale unrecorded.
+func (g *Gateway) readAs(ctx context.Context, conn *Conn, f connectors.File, obj connectors.Object, fromFacts bool) error {
 	ref := f.Ref
 	// The organisation's tenant (labels.tenantId) picks the file's label among the tenants'
 	// labels it carries; the others are external (issue 20).
@@ -123,6 +142,9 @@ func (g *Gateway) read(ctx context.Context, conn *Conn, f connectors.File, obj c
 	res, err := labeling.ReadWith(ctx, obj, obj.Size(), f.Name, labeling.ReadOptions{Tenant: org})
 	obj.Close()
 	if err != nil {
+		if fromFacts && !providerTrouble(err) && ctx.Err() == nil {
+			return fmt.Errorf("%w: %w", errFactsStale, err)
+		}
 		return g.scanFailed(ctx, f, string(res.Type), err)
 	}
 	g.metrics.bytes.Observe(float64(res.BytesRead))
@@ -177,8 +199,7 @@ func (g *Gateway) read(ctx context.Context, conn *Conn, f connectors.File, obj c
 // scanFailed records an unreadable file, or returns the error for a retry when the provider
 // is the problem rather than the file.
 func (g *Gateway) scanFailed(ctx context.Context, f connectors.File, typ string, err error) error {
-	var ce *connectors.Error
-	if errors.As(err, &ce) && connectors.Retryable(err) {
+	if providerTrouble(err) {
 		g.metrics.scans.WithLabelValues(string(f.Ref.App), "retry").Inc()
 		return err
 	}
@@ -189,6 +210,14 @@ func (g *Gateway) scanFailed(ctx context.Context, f connectors.File, typ string,
 	g.log.Warn("scan failed", "file", f.Ref.Key(), "name", f.Name, "err", err)
 	_, rerr := g.store.RecordScan(ctx, store.ScanOutcome{File: f, Type: typ, Err: err.Error()})
 	return rerr
+}
+
+// providerTrouble says err is the provider's passing trouble (throttling, an outage), which a
+// retry of the job may cure, rather than something about the file. Only a typed connector
+// error counts: KindOf calls an untyped error transient, and a parse error is not.
+func providerTrouble(err error) bool {
+	var ce *connectors.Error
+	return errors.As(err, &ce) && connectors.Retryable(err)
 }
 
 // orgTenant is the organisation's own MIP tenant, against which external labels are told.
