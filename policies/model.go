@@ -130,6 +130,18 @@ type Action struct {
 	RemoveLabel *RemoveLabelAction `yaml:"removeLabel,omitempty" json:"removeLabel,omitempty"`
 	Alert       *AlertAction       `yaml:"alert,omitempty" json:"alert,omitempty"`
 	NotifyOwner *NotifyAction      `yaml:"notifyOwner,omitempty" json:"notifyOwner,omitempty"`
+	// Sharing actions (issue 24) close a file's exposure through the provider's native API.
+	RemovePublicLinks    *SharingAction `yaml:"removePublicLinks,omitempty" json:"removePublicLinks,omitempty"`
+	RemoveExternalAccess *SharingAction `yaml:"removeExternalAccess,omitempty" json:"removeExternalAccess,omitempty"`
+	MakePrivate          *SharingAction `yaml:"makePrivate,omitempty" json:"makePrivate,omitempty"`
+}
+
+// SharingAction asks the executor to remove grants from a file: removePublicLinks the
+// anyone/anonymous/open links, removeExternalAccess every grant reaching outside the
+// organisation's domains (public ones included), makePrivate every grant but the owner's.
+type SharingAction struct {
+	// Justification is recorded with the change and shown in the discovery log.
+	Justification string `yaml:"justification,omitempty" json:"justification,omitempty"`
 }
 
 // ApplyLabelAction asks the executor to label the file.

@@ -140,6 +140,10 @@ const (
 	ActionRemoveLabel = "remove_label"
 	ActionAlert       = "alert"
 	ActionNotifyOwner = "notify_owner"
+	// Sharing actions (issue 24): remove grants through the provider's native API.
+	ActionRemovePublicLinks    = "remove_public_links"
+	ActionRemoveExternalAccess = "remove_external_access"
+	ActionMakePrivate          = "make_private"
 )
 
 // Action states. Pending, suspended, running and paused are unfinished.
