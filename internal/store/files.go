@@ -61,6 +61,9 @@ const (
 	EventCatalogRenamed = "catalog_renamed"  // a label's name changed
 	EventCatalogState   = "catalog_disabled" // a label was disabled at the source
 	EventCatalogDeleted = "catalog_deleted"  // a label was deleted at the source
+	// Sharing governance (issue 24).
+	EventAccessRestricted = "access_restricted" // labelgate removed grants from a file
+	EventAccessRestored   = "access_restored"   // an undo granted them again
 )
 
 // Event is one discovery-log entry.

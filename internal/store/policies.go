@@ -144,6 +144,9 @@ const (
 	ActionRemovePublicLinks    = "remove_public_links"
 	ActionRemoveExternalAccess = "remove_external_access"
 	ActionMakePrivate          = "make_private"
+	// ActionRestoreSharing undoes a sharing action: Params {"undo": <action id>}; it grants
+	// again what that action removed (store.SharingChanges).
+	ActionRestoreSharing = "restore_sharing"
 )
 
 // Action states. Pending, suspended, running and paused are unfinished.
