@@ -22,7 +22,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+	"modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Dialect names a database backend.
@@ -376,7 +377,7 @@ func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // Tx runs fn in a transaction, committing when it returns nil.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
+	sqlTx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
@@ -389,6 +390,37 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
+}
+
+// beginBusyWait bounds how long a SQLite write transaction keeps asking for the write lock.
+const beginBusyWait = 2 * time.Minute
+
+// begin starts a transaction. On SQLite, BEGIN IMMEDIATE takes the write lock up front and
+// waits for it in SQLite's busy handler, which polls at growing intervals and favours no one:
+// under load a writer can lose every poll for the whole busy timeout and fail with
+// SQLITE_BUSY (TestSQLiteConcurrentWriters did, in CI). Nothing has run yet when BEGIN
+// fails, so trying again is safe; the caller waits longer, under its context, instead of
+// losing its write.
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err == nil || s.dialect != SQLite || !isBusy(err) || time.Since(start) > beginBusyWait {
+			return tx, err
+		}
+		wait := time.Duration(min(attempt+1, 20)) * 5 * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// isBusy says err is SQLite's SQLITE_BUSY (extended codes included).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Tx is a transaction of the store; its methods mirror the store's where atomicity matters.
