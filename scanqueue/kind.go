@@ -304,6 +304,11 @@ func (q *Queue) insertTx(ctx context.Context, tx Tx, ins inserter, batch []item,
 	return nil
 }
 
+// A merged request's args replace the job's when it is at least as urgent: a later request
+// describes a later state (a scan's facts as the change feed saw them after the user's last
+// save), and keeping the first one's made a scan read a file with the size it had before that
+// save. A less urgent request only pulls the job's schedule forward.
+//
 // mergeMany merges items into the pending jobs ids (one job per item; the batch holds
 // each key once). PostgreSQL takes them in one statement, since each statement is a
 // round trip; SQLite runs in-process, where one prepared UPDATE per job is cheaper than
@@ -329,7 +334,7 @@ func (q *Queue) mergeMany(ctx context.Context, tx Tx, ids []int64, items []item)
 		runAts[i] = it.runAt.UTC()
 	}
 	_, err := tx.Exec(ctx, `UPDATE river_job AS j SET
-			args = CASE WHEN m.prio < j.priority THEN m.args ELSE j.args END,
+			args = CASE WHEN m.prio <= j.priority THEN m.args ELSE j.args END,
 			priority = LEAST(j.priority, m.prio),
 			scheduled_at = LEAST(j.scheduled_at, m.run_at),
 			state = CASE WHEN j.state IN ('scheduled', 'retryable') AND LEAST(j.scheduled_at, m.run_at) <= $5
@@ -348,7 +353,7 @@ func (q *Queue) mergeMany(ctx context.Context, tx Tx, ids []int64, items []item)
 func (q *Queue) mergeInto(ctx context.Context, tx Tx, id int64, it item) error {
 	l := q.d.least()
 	_, err := tx.Exec(ctx, `UPDATE river_job SET
-			args = CASE WHEN $2 < priority THEN `+q.d.jsonArg(3)+` ELSE args END,
+			args = CASE WHEN $2 <= priority THEN `+q.d.jsonArg(3)+` ELSE args END,
 			priority = `+l+`(priority, $2),
 			scheduled_at = `+l+`(scheduled_at, $4),
 			state = CASE WHEN state IN ('scheduled', 'retryable') AND `+l+`(scheduled_at, $4) <= $5
@@ -367,12 +372,12 @@ func mustEnvelope(it item) []byte {
 }
 
 // markRerun records that the running job id must be followed by this request; several
-// requests collapse into the most urgent one.
+// requests collapse into the most urgent one, the latest among equals.
 func (q *Queue) markRerun(ctx context.Context, tx Tx, id int64, it item) error {
 	_, err := tx.Exec(ctx, `INSERT INTO scanqueue_rerun (job_id, kind, job_key, part, queue, args, priority, run_at, max_attempts)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (job_id) DO UPDATE SET
-			args = CASE WHEN excluded.priority < scanqueue_rerun.priority THEN excluded.args ELSE scanqueue_rerun.args END,
+			args = CASE WHEN excluded.priority <= scanqueue_rerun.priority THEN excluded.args ELSE scanqueue_rerun.args END,
 			priority = CASE WHEN excluded.priority < scanqueue_rerun.priority THEN excluded.priority ELSE scanqueue_rerun.priority END,
 			run_at = CASE WHEN excluded.run_at < scanqueue_rerun.run_at THEN excluded.run_at ELSE scanqueue_rerun.run_at END`,
 		id, it.kind, it.key, it.part, it.queue, string(it.args), int(it.prio), it.runAt.UnixMilli(), it.maxAttempts)

@@ -57,6 +57,21 @@ func TestMerge(t *testing.T) {
 			require.Equal(t, sched, sched2)
 			require.Equal(t, ReasonWebhook, args.Reason)
 
+			// An equally urgent request carries a later state of the file (the change feed's
+			// facts after the user's last save): its args replace the job's, so the scan does
+			// not read the file with the size it had before.
+			res, err = q.EnqueueScans(ctx, ScanFacts(connectors.File{Ref: r, Name: "a.docx", Size: 10}, ReasonWebhook, 1))
+			require.NoError(t, err)
+			require.Equal(t, 1, res.Merged)
+			res, err = q.EnqueueScans(ctx, ScanFacts(connectors.File{Ref: r, Name: "a.docx", Size: 20}, ReasonWebhook, 2))
+			require.NoError(t, err)
+			require.Equal(t, 1, res.Merged)
+			_, prio, _, _, args = jobRow(t, q, id)
+			require.Equal(t, 2, prio)
+			require.NotNil(t, args.Facts)
+			require.EqualValues(t, 20, args.Facts.Size)
+			require.EqualValues(t, 2, args.FactsAt)
+
 			// Duplicates inside one batch collapse to the most urgent; other files insert.
 			res, err = q.EnqueueScans(ctx, Scan(ref("acme", "f2"), ReasonRescan), Scan(ref("acme", "f2"), ReasonAdmin),
 				Scan(ref("acme", "f3"), ReasonPolicy), Scan(r, ReasonAdmin))
