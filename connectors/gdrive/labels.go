@@ -247,8 +247,18 @@ func (c *Conn) RemoveLabel(ctx context.Context, ref connectors.FileRef, _ connec
 	}
 	var mods []*drive.LabelModification
 	for _, l := range ls {
-		if c.managed(l.Id) {
-			mods = append(mods, &drive.LabelModification{LabelId: l.Id, RemoveLabel: true})
+		if !c.managed(l.Id) {
+			continue
+		}
+		// With no labelMap every Drive label counts as managed for reading, but removing
+		// "the label" must not strip the file's other Drive labels (a project or retention
+		// label): only the one the file's label is read from (stateOf's pick) goes.
+		if len(c.labels) == 0 && c.stateOf([]*drive.Label{l}).LabelID == "" {
+			continue
+		}
+		mods = append(mods, &drive.LabelModification{LabelId: l.Id, RemoveLabel: true})
+		if len(c.labels) == 0 {
+			break
 		}
 	}
 	if len(mods) == 0 {

@@ -2,6 +2,7 @@ package gdrive_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,25 @@ func TestApplyReadRemoveLabels(t *testing.T) {
 	// Removing leaves labels labelgate does not manage.
 	require.NoError(t, f.c.RemoveLabel(f.ctx, ref(aliceDrv, "f-labeled"), connectors.ApplyOptions{}))
 	require.Equal(t, map[string]map[string][]string{"lbl-project": {"fld-code": {"ch-apollo"}}}, f.em.FileLabels("f-labeled"))
+
+	// Without a labelMap, removing the file's label removes the one Drive label it is read
+	// from, not every Drive label on the file.
+	raw := setup(t, func(c *gdrive.Config) { c.LabelMap = nil })
+	before := raw.em.FileLabels("f-labeled")
+	require.Len(t, before, 2, "the seed gives f-labeled a sensitivity and a project label")
+	st, err = raw.c.ReadLabel(raw.ctx, ref(aliceDrv, "f-labeled"))
+	require.NoError(t, err)
+	require.NotEmpty(t, st.LabelID)
+	require.NoError(t, raw.c.RemoveLabel(raw.ctx, ref(aliceDrv, "f-labeled"), connectors.ApplyOptions{}))
+	after := raw.em.FileLabels("f-labeled")
+	require.Len(t, after, 1, "one Drive label removed: %v", after)
+	gone := ""
+	for id := range before {
+		if _, ok := after[id]; !ok {
+			gone = id
+		}
+	}
+	require.Equal(t, strings.SplitN(st.LabelID, "/", 2)[0], gone, "the label removed is the one the file's label was read from")
 
 	// Shared drive files are labelled the same way.
 	require.NoError(t, f.c.ApplyLabel(f.ctx, ref(finance, "f-budget"), mipConf, connectors.ApplyOptions{}))
