@@ -160,9 +160,9 @@ type labelInfoTag struct {
 }
 
 func parseLabelInfo(data []byte, source string) ([]Label, error) {
-	var li labelInfoXML
-	if err := xml.Unmarshal(data, &li); err != nil {
-		return nil, fmt.Errorf("%w: LabelInfo: %v", ErrMalformed, err)
+	li, err := parseLabelInfoParts(data)
+	if err != nil {
+		return nil, err
 	}
 	var out []Label
 	for _, t := range li.Labels {
@@ -205,7 +205,52 @@ func (p customPropXML) value() string {
 	return p.Inner[0].Text
 }
 
+// parseLabelInfoParts reads LabelInfo.xml's label elements, through the fast scanner when
+// the part is plain (fastxml.go), else encoding/xml.
+func parseLabelInfoParts(data []byte) (*labelInfoXML, error) {
+	if kids, ok := fastChildren(data, "labelList", "label"); ok {
+		li := &labelInfoXML{}
+		for _, k := range kids {
+			a := k.attrs
+			li.Labels = append(li.Labels, labelInfoTag{ID: a["id"], Enabled: a["enabled"], Method: a["method"], SiteID: a["siteId"],
+				ContentBits: a["contentBits"], Removed: a["removed"]})
+		}
+		return li, nil
+	}
+	return parseLabelInfoXML(data)
+}
+
+func parseLabelInfoXML(data []byte) (*labelInfoXML, error) {
+	var li labelInfoXML
+	if err := xml.Unmarshal(data, &li); err != nil {
+		return nil, fmt.Errorf("%w: LabelInfo: %v", ErrMalformed, err)
+	}
+	return &li, nil
+}
+
+// parseCustom reads custom.xml's properties, through the fast scanner when the part is plain
+// (fastxml.go), else encoding/xml. The fast answer has no InnerXML: only labels are read
+// from it.
 func parseCustom(data []byte) (*customPropsXML, error) {
+	if kids, ok := fastChildren(data, "Properties", "property"); ok {
+		c := &customPropsXML{}
+		for _, k := range kids {
+			a := k.attrs
+			p := customPropXML{FmtID: a["fmtid"], PID: a["pid"], Name: a["name"], LinkTarget: a["linkTarget"]}
+			if k.hasElement {
+				p.Inner = append(p.Inner, struct {
+					XMLName xml.Name
+					Text    string `xml:",chardata"`
+				}{Text: k.firstText})
+			}
+			c.Properties = append(c.Properties, p)
+		}
+		return c, nil
+	}
+	return parseCustomXML(data)
+}
+
+func parseCustomXML(data []byte) (*customPropsXML, error) {
 	var c customPropsXML
 	if err := xml.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("%w: custom.xml: %v", ErrMalformed, err)

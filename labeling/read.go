@@ -237,6 +237,19 @@ func relTarget(t string) string {
 }
 
 func parseRels(data []byte) (*relsXML, error) {
+	if kids, ok := fastChildren(data, "Relationships", "Relationship"); ok {
+		rels := &relsXML{}
+		for _, k := range kids {
+			rels.Rels = append(rels.Rels, relXML{ID: k.attrs["Id"], Type: k.attrs["Type"], Target: k.attrs["Target"],
+				TargetMode: k.attrs["TargetMode"]})
+		}
+		return rels, nil
+	}
+	return parseRelsXML(data)
+}
+
+// parseRelsXML is parseRels through encoding/xml, for what the fast scanner leaves to it.
+func parseRelsXML(data []byte) (*relsXML, error) {
 	var rels relsXML
 	if err := xml.Unmarshal(data, &rels); err != nil {
 		return nil, fmt.Errorf("%w: _rels/.rels: %v", ErrMalformed, err)
