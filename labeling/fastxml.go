@@ -105,13 +105,14 @@ func fastChildren(data []byte, root, child string) (out []xmlChild, ok bool) {
 }
 
 // plainXMLText says every byte of data may appear in the subset: no control characters but
-// tab and newline (a carriage return is normalised by XML parsers: left to encoding/xml), and
+// tab, newline and carriage return (Office ends its declaration with CRLF; a carriage return
+// inside text or an attribute value, which XML parsers normalise, is refused by unescape), and
 // valid UTF-8 of characters XML allows.
 func plainXMLText(data []byte) bool {
 	for i := 0; i < len(data); {
 		c := data[i]
 		if c < utf8.RuneSelf {
-			if c < 0x20 && c != '\t' && c != '\n' {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
 				return false
 			}
 			i++
@@ -132,7 +133,7 @@ type xmlScan struct {
 }
 
 func (s *xmlScan) space() {
-	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n') {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
 		s.i++
 	}
 }
@@ -291,8 +292,12 @@ func (s *xmlScan) text() (string, bool) {
 }
 
 // unescape decodes the five predefined entities and decimal or hexadecimal character
-// references to characters XML allows; any other '&' is outside the subset.
+// references to characters XML allows; any other '&', and a carriage return, is outside the
+// subset.
 func unescape(raw []byte) (string, bool) {
+	if bytes.IndexByte(raw, '\r') >= 0 {
+		return "", false // XML parsers turn CRLF and CR into LF: left to encoding/xml
+	}
 	amp := bytes.IndexByte(raw, '&')
 	if amp < 0 {
 		return string(raw), true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -63,8 +64,7 @@ func sameAsEncodingXML(t *testing.T, data []byte) bool {
 
 // fastXMLSeeds are hand-made edge cases, inside and outside the scanner's subset.
 var fastXMLSeeds = []string{
-	`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" name="MSIP_Label_f42aa342-8706-4288-bd11-ebb85995028c_Enabled"><vt:lpwstr>true</vt:lpwstr></property><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="3" name="MSIP_Label_f42aa342-8706-4288-bd11-ebb85995028c_SiteId"><vt:lpwstr>72f988bf-86f1-41af-91ab-2d7cd011db47</vt:lpwstr></property></Properties>`,
+	"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\r\n" + `<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" name="MSIP_Label_f42aa342-8706-4288-bd11-ebb85995028c_Enabled"><vt:lpwstr>true</vt:lpwstr></property><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="3" name="MSIP_Label_f42aa342-8706-4288-bd11-ebb85995028c_SiteId"><vt:lpwstr>72f988bf-86f1-41af-91ab-2d7cd011db47</vt:lpwstr></property></Properties>`,
 	`<Properties><property name='a &amp; b' pid = "2" ><vt:lpwstr>x&lt;y&#65;&#x42;</vt:lpwstr><vt:i4>3</vt:i4></property><property name="e"/><property name="n"><vt:lpwstr/></property></Properties>`,
 	`<Properties><property name="nested"><a>one<b>two</b>three</a></property><other><property name="deep"><x>no</x></property></other></Properties>`,
 	`<Properties><property name="x" name="y"><v>1</v></property></Properties>`,
@@ -74,6 +74,8 @@ var fastXMLSeeds = []string{
 	`<Properties><!-- c --><property name="x"><v>1</v></property></Properties>`,
 	`<Properties><property name="x"><v><![CDATA[1]]></v></property></Properties>`,
 	"<Properties><property name=\"x\"><v>1\r\n2</v></property></Properties>",
+	"<Properties\r\n name=\"a\r\nb\"><property\r\nname=\"x\"/></Properties>",
+	"<Properties><property name=\"x\"><v>1&#13;2</v></property></Properties>",
 	`<Properties><property name="x"><v>&nbsp;</v></property></Properties>`,
 	`<Properties><property name="x"><v>&#0;</v></property></Properties>`,
 	`<Other><property name="x"><v>1</v></property></Other>`,
@@ -82,8 +84,8 @@ var fastXMLSeeds = []string{
 	`<?xml version="1.0" encoding="UTF-16"?><Properties/>`,
 	`<?xml version="1.1"?><Properties/>`,
 	`<p:Properties xmlns:p="u"><p:property name="x"><p:v>1</p:v></p:property></p:Properties>`,
-	`<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties" Target="docProps/custom.xml"/><Relationship Id="rId2" Type="http://schemas.microsoft.com/office/2020/02/relationships/classificationlabels" Target="/docMetadata/LabelInfo.xml" TargetMode="Internal"/></Relationships>`,
-	`<clbl:labelList xmlns:clbl="http://schemas.microsoft.com/office/2020/mipLabelMetadata"><clbl:label id="{f42aa342-8706-4288-bd11-ebb85995028c}" enabled="1" method="Standard" siteId="{72f988bf-86f1-41af-91ab-2d7cd011db47}" contentBits="0" removed="0"/></clbl:labelList>`,
+	"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\r\n" + `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties" Target="docProps/custom.xml"/><Relationship Id="rId2" Type="http://schemas.microsoft.com/office/2020/02/relationships/classificationlabels" Target="/docMetadata/LabelInfo.xml" TargetMode="Internal"/></Relationships>`,
+	"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\r\n" + `<clbl:labelList xmlns:clbl="http://schemas.microsoft.com/office/2020/mipLabelMetadata"><clbl:label id="{f42aa342-8706-4288-bd11-ebb85995028c}" enabled="1" method="Standard" siteId="{72f988bf-86f1-41af-91ab-2d7cd011db47}" contentBits="0" removed="0"/></clbl:labelList>`,
 	`<labelList><label id="a"></label><label id="b">text<x/></label></labelList>`,
 	`<labelList><label id="a" id="b"/></labelList>`,
 	`<labelList><label id="a<b"/></labelList>`,
@@ -102,9 +104,11 @@ func TestFastXMLMatchesEncodingXML(t *testing.T) {
 	for _, s := range fastXMLSeeds {
 		sameAsEncodingXML(t, []byte(s))
 	}
-	require.True(t, sameAsEncodingXML(t, []byte(fastXMLSeeds[0])), "Office's custom.xml is in the subset")
-	require.True(t, sameAsEncodingXML(t, []byte(fastXMLSeeds[18])), "Office's .rels is in the subset")
-	require.True(t, sameAsEncodingXML(t, []byte(fastXMLSeeds[19])), "Office's LabelInfo.xml is in the subset")
+	for _, s := range fastXMLSeeds {
+		if strings.Contains(s, "schemas.") && strings.Contains(s, "\r\n") {
+			require.True(t, sameAsEncodingXML(t, []byte(s)), "what Office writes is in the subset: %q", s)
+		}
+	}
 
 	var files [][]byte
 	for _, c := range labeltest.Corpus() {
@@ -116,7 +120,7 @@ func TestFastXMLMatchesEncodingXML(t *testing.T) {
 			files = append(files, b)
 		}
 	}
-	parts := 0
+	parts, answered := 0, 0
 	for _, data := range files {
 		a, err := ooxml.Open(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
@@ -125,11 +129,16 @@ func TestFastXMLMatchesEncodingXML(t *testing.T) {
 		for _, name := range []string{relsPath, labelInfoPath, customPath} {
 			if part, err := a.ReadEntry(name, maxPart); err == nil {
 				parts++
-				sameAsEncodingXML(t, part)
+				if sameAsEncodingXML(t, part) {
+					answered++
+				}
 			}
 		}
 	}
 	require.Positive(t, parts)
+	// The corpus holds deliberately odd files too, but most parts are what Office writes: the
+	// scanner must answer for them, or the speed it exists for is lost unnoticed.
+	require.Greater(t, answered*10, parts*8, "the scanner answered %d of %d label parts", answered, parts)
 }
 
 // FuzzFastXML holds the scanner to encoding/xml's answer on any input it accepts.
