@@ -118,6 +118,7 @@ func ReadWith(ctx context.Context, r io.ReaderAt, size int64, name string, o Rea
 	}
 	err := read(ctx, rr, size, name, &res)
 	res.BytesRead, res.RoundTrips = rr.BytesRead(), rr.RoundTrips()
+	rr.Release() // read copied out everything it keeps
 	if err != nil {
 		return res, err
 	}

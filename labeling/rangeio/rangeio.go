@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 )
 
 // Defaults chosen for ZIP: the end-of-central-directory record and a ZIP64 locator always sit in the
@@ -91,11 +92,12 @@ func (r *Reader) fetch(off, n int64) error {
 	if r.bytes+n > r.cfg.MaxCache {
 		return fmt.Errorf("%w: %d bytes at %d after %d bytes", ErrCacheFull, n, off, r.bytes)
 	}
-	buf := make([]byte, n)
+	buf := alloc(n)
 	r.trips++
 	got, err := r.r.ReadAt(buf, off)
 	r.bytes += int64(got)
 	if got < len(buf) {
+		free(buf)
 		if err == nil || errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
@@ -104,6 +106,43 @@ func (r *Reader) fetch(off, n int64) error {
 	r.windows = append(r.windows, window{off: off, data: buf})
 	sort.Slice(r.windows, func(i, j int) bool { return r.windows[i].off < r.windows[j].off })
 	return nil
+}
+
+// poolBuf is the size of the pooled fetch buffers: every fetch of a typical label read fits
+// (the tail, a whole file of up to two tails, a 32 KiB miss).
+const poolBuf = 2 * DefaultTail
+
+// bufs keeps fetch buffers of poolBuf bytes between Readers. Making a 64 KiB tail buffer per
+// file, zeroed and collected, was a fifth of a local scan's CPU time (issue 21). A pooled
+// buffer is always filled by the fetch before any byte of it is served, and only Release,
+// after which the Reader is not used, puts it back.
+var bufs sync.Pool
+
+func alloc(n int64) []byte {
+	if n > poolBuf {
+		return make([]byte, n)
+	}
+	if b, ok := bufs.Get().(*[]byte); ok {
+		return (*b)[:n]
+	}
+	return make([]byte, n, poolBuf)
+}
+
+func free(b []byte) {
+	if cap(b) == poolBuf {
+		b = b[:poolBuf]
+		bufs.Put(&b)
+	}
+}
+
+// Release hands the Reader's buffers back for reuse by other Readers. Call it when done: the
+// Reader must not be used afterwards. Reads copy out of the buffers, so nothing a caller
+// holds refers to them.
+func (r *Reader) Release() {
+	for _, w := range r.windows {
+		free(w.data)
+	}
+	r.windows = nil
 }
 
 // cached copies [off, off+len(p)) from the windows if they cover it entirely.

@@ -94,3 +94,38 @@ func TestShortUnderlyingReader(t *testing.T) {
 	_, err := r.ReadAt(make([]byte, 10), 0)
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 }
+
+// TestReleasedBuffersServeOnlyNewBytes: buffers handed back by Release are reused by later
+// Readers, which must serve their own file's bytes, never the previous file's, also after a
+// short read that failed into a pooled buffer.
+func TestReleasedBuffersServeOnlyNewBytes(t *testing.T) {
+	t.Parallel()
+	for round := range 50 {
+		size := 1000 + round*3001 // whole-file and tail fetches, all within a pooled buffer
+		a := bytes.Repeat([]byte{'a'}, size)
+		ra := New(bytes.NewReader(a), int64(size), Config{})
+		p := make([]byte, 10)
+		_, err := ra.ReadAt(p, int64(size-10))
+		require.NoError(t, err)
+		ra.Release()
+
+		// A reader whose underlying file is shorter than it claims: the fetch fails and
+		// nothing from the buffer is served.
+		short := New(bytes.NewReader(bytes.Repeat([]byte{'s'}, size/2)), int64(size), Config{})
+		_, err = short.ReadAt(p, int64(size-10))
+		require.Error(t, err)
+		short.Release()
+
+		b := make([]byte, size)
+		for i := range b {
+			b[i] = byte('0' + i%10)
+		}
+		rb := New(bytes.NewReader(b), int64(size), Config{})
+		got := make([]byte, size)
+		n, err := rb.ReadAt(got, 0)
+		require.NoError(t, err)
+		require.Equal(t, size, n)
+		require.Equal(t, b, got, "round %d", round)
+		rb.Release()
+	}
+}
