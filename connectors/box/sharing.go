@@ -72,63 +72,41 @@ func (c *Conn) Permissions(ctx context.Context, ref connectors.FileRef) ([]conne
 	return out, nil
 }
 
-// linkPermission maps a shared link: open is public, company internal, and a collaborators
-// link gives nobody access the collaborations do not (access() ignores it).
+// linkPermission maps a shared link, weighed by linkAccess as access() weighs it.
 func linkPermission(l wireSharedLink) (connectors.Permission, error) {
 	raw, err := json.Marshal(l)
 	if err != nil {
 		return connectors.Permission{}, fmt.Errorf("box: shared link: %w", err)
 	}
 	p := connectors.Permission{ID: sharedLinkID, Kind: connectors.GrantLink, LinkScope: l.Access, LinkURL: l.URL,
-		Access: connectors.AccessPrivate, Wire: raw}
-	switch l.Access {
-	case "open":
-		p.Access = connectors.AccessPublic
-	case "company":
-		p.Access = connectors.AccessInternal
-	}
+		Access: linkAccess(l.Access), Wire: raw}
 	if l.UnsharedAt != nil {
 		p.Expires = *l.UnsharedAt
 	}
 	return p, nil
 }
 
-// collabPermission maps a collaboration the way access() weighs it: rejected ones and logins
-// without a domain count for nothing, groups (enterprise groups) are internal, users by their
-// login's domain.
+// collabPermission maps a collaboration, weighed by collabAccess as access() weighs it.
 func (c *Conn) collabPermission(cb wireCollaboration, ownerDomain string, inherited bool) (connectors.Permission, error) {
 	raw, err := json.Marshal(cb)
 	if err != nil {
 		return connectors.Permission{}, fmt.Errorf("box: collaboration %s: %w", cb.ID, err)
 	}
-	p := connectors.Permission{ID: cb.ID, Kind: connectors.GrantUser, Role: cb.Role, Access: connectors.AccessPrivate,
+	p := connectors.Permission{ID: cb.ID, Kind: connectors.GrantUser, Role: cb.Role,
 		Owner: cb.Role == "owner", Inherited: inherited, Wire: raw}
+	p.Access, _ = c.collabAccess(cb, ownerDomain)
 	if cb.ExpiresAt != nil {
 		p.Expires = *cb.ExpiresAt
 	}
-	login := cb.InviteEmail
-	if cb.AccessibleBy != nil {
-		if cb.AccessibleBy.Type == "group" {
-			p.Kind = connectors.GrantGroup
-			if cb.Status != "rejected" {
-				p.Access = connectors.AccessInternal
-			}
-			return p, nil
-		}
-		if cb.AccessibleBy.Login != "" {
-			login = cb.AccessibleBy.Login
-		}
-	}
-	p.Email = login
-	p.Domain = domainOf(login)
-	if cb.Status == "rejected" || p.Domain == "" {
+	if cb.AccessibleBy != nil && cb.AccessibleBy.Type == "group" {
+		p.Kind = connectors.GrantGroup
 		return p, nil
 	}
-	if c.internalDomain(p.Domain, ownerDomain) {
-		p.Access = connectors.AccessInternal
-	} else {
-		p.Access = connectors.AccessExternal
+	p.Email = cb.InviteEmail
+	if cb.AccessibleBy != nil && cb.AccessibleBy.Login != "" {
+		p.Email = cb.AccessibleBy.Login
 	}
+	p.Domain = domainOf(p.Email)
 	return p, nil
 }
 

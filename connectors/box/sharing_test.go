@@ -219,3 +219,45 @@ func TestSharingChangesAreEvents(t *testing.T) {
 	require.Equal(t, "1002", got[0].Ref.ItemID)
 	require.Equal(t, connectors.AccessPrivate, got[0].Access)
 }
+
+// TestGrantsAccountForFileAccess holds, for every file of the tenant, that the file's access
+// is the widest of its grants', and that removing every grant above a level (the ones a
+// sharing action may remove: not inherited, not the owner's) leaves the file at most that
+// level, or at the widest inherited grant it keeps.
+func TestGrantsAccountForFileAccess(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	files, _ := walkAll(t, f.conn, "0", "")
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		ps, err := f.conn.Permissions(ctx, file.Ref)
+		require.NoError(t, err)
+		widest := connectors.AccessPrivate
+		for _, p := range ps {
+			if p.Access.Rank() > widest.Rank() {
+				widest = p.Access
+			}
+		}
+		require.Equal(t, file.Access, widest, "%s: %+v", file.Name, ps)
+		for _, level := range []connectors.AccessLevel{connectors.AccessExternal, connectors.AccessInternal, connectors.AccessPrivate} {
+			ps, err := f.conn.Permissions(ctx, file.Ref)
+			require.NoError(t, err)
+			bound := level
+			for _, p := range ps {
+				switch {
+				case p.Access.Rank() <= level.Rank():
+				case p.Inherited || p.Owner:
+					if p.Access.Rank() > bound.Rank() {
+						bound = p.Access
+					}
+				default:
+					require.NoError(t, f.conn.RemovePermission(ctx, file.Ref, p))
+				}
+			}
+			st, err := f.conn.Stat(ctx, file.Ref)
+			require.NoError(t, err)
+			require.LessOrEqual(t, st.Access.Rank(), bound.Rank(), "%s at %s", file.Name, level)
+		}
+	}
+}

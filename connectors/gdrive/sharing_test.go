@@ -218,3 +218,49 @@ func TestSharingChangesAreInTheFeed(t *testing.T) {
 	require.Equal(t, "f-public", last.Ref.ItemID)
 	require.Equal(t, connectors.AccessPrivate, last.Access)
 }
+
+// TestGrantsAccountForFileAccess holds, for every file of alice's drive and the shared drive,
+// that the file's access is the widest of its grants', and that removing every grant above a
+// level (not inherited, not the owner's) leaves the file at most that level, or at the widest
+// inherited grant it keeps.
+func TestGrantsAccountForFileAccess(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	require.NoError(t, f.em.AddPermission("f-internal", emulator.Permission{Type: "group", Role: "reader",
+		Email: "auditors@partner.org", InheritedFrom: "fold-proj"}))
+	n := 0
+	for _, drv := range []string{aliceDrv, finance} {
+		for _, file := range f.walk(t, drv) {
+			n++
+			ps, err := f.c.Permissions(f.ctx, file.Ref)
+			require.NoError(t, err)
+			widest := connectors.AccessPrivate
+			for _, p := range ps {
+				if p.Access.Rank() > widest.Rank() {
+					widest = p.Access
+				}
+			}
+			require.Equal(t, file.Access, widest, "%s: %+v", file.Name, ps)
+			for _, level := range []connectors.AccessLevel{connectors.AccessExternal, connectors.AccessInternal, connectors.AccessPrivate} {
+				ps, err := f.c.Permissions(f.ctx, file.Ref)
+				require.NoError(t, err)
+				bound := level
+				for _, p := range ps {
+					switch {
+					case p.Access.Rank() <= level.Rank():
+					case p.Inherited || p.Owner:
+						if p.Access.Rank() > bound.Rank() {
+							bound = p.Access
+						}
+					default:
+						require.NoError(t, f.c.RemovePermission(f.ctx, file.Ref, p))
+					}
+				}
+				st, err := f.c.Stat(f.ctx, file.Ref)
+				require.NoError(t, err)
+				require.LessOrEqual(t, st.Access.Rank(), bound.Rank(), "%s at %s", file.Name, level)
+			}
+		}
+	}
+	require.Greater(t, n, 5)
+}

@@ -237,3 +237,57 @@ func TestSharingChangeShowsInDelta(t *testing.T) {
 	require.Equal(t, ref.ItemID, got[0].Ref.ItemID)
 	require.Equal(t, connectors.AccessPrivate, got[0].Access)
 }
+
+// TestGrantsAccountForFileAccess holds, for every labelable file of both apps, that the file's
+// access is the widest of its grants', and that removing every grant above a level (not
+// inherited, not the owner's) leaves the file at most that level, or at the widest inherited
+// grant it keeps.
+func TestGrantsAccountForFileAccess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e, files := sharingSetup(t)
+	require.NoError(t, e.emu.AddShare(files["/Org/Chart.pptx"].Ref.ItemID, emulator.Share{Link: "anonymous", InheritedFrom: "folder-org"}))
+	require.NoError(t, e.emu.AddShare(files["/Policies/Handbook.docx"].Ref.ItemID, emulator.Share{Email: "lee@fabrikam.com", Guest: true}))
+	n := 0
+	for _, file := range files {
+		conn := e.sp
+		if file.Ref.App == connectors.AppOneDrive {
+			conn = e.od
+		}
+		st, err := conn.Stat(ctx, file.Ref)
+		require.NoError(t, err)
+		if st.Access == "" {
+			continue // not labelable: the connector reads no sharing for it
+		}
+		n++
+		ps, err := conn.Permissions(ctx, file.Ref)
+		require.NoError(t, err)
+		widest := connectors.AccessPrivate
+		for _, p := range ps {
+			if p.Access.Rank() > widest.Rank() {
+				widest = p.Access
+			}
+		}
+		require.Equal(t, st.Access, widest, "%s: %+v", file.Name, ps)
+		for _, level := range []connectors.AccessLevel{connectors.AccessExternal, connectors.AccessInternal, connectors.AccessPrivate} {
+			ps, err := conn.Permissions(ctx, file.Ref)
+			require.NoError(t, err)
+			bound := level
+			for _, p := range ps {
+				switch {
+				case p.Access.Rank() <= level.Rank():
+				case p.Inherited || p.Owner:
+					if p.Access.Rank() > bound.Rank() {
+						bound = p.Access
+					}
+				default:
+					require.NoError(t, conn.RemovePermission(ctx, file.Ref, p))
+				}
+			}
+			st, err := conn.Stat(ctx, file.Ref)
+			require.NoError(t, err)
+			require.LessOrEqual(t, st.Access.Rank(), bound.Rank(), "%s at %s", file.Name, level)
+		}
+	}
+	require.Greater(t, n, 5)
+}
