@@ -95,6 +95,9 @@ func TestRemoveAnonymousLinkAndRestore(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, connectors.AccessPrivate, st.Access)
 	require.NoError(t, e.sp.RemovePermission(ctx, ref, anon), "404 for a grant already gone is done")
+	left, err := e.emu.Shares(ref.ItemID)
+	require.NoError(t, err)
+	require.Empty(t, left)
 
 	back, err := e.sp.RestorePermission(ctx, ref, anon)
 	require.NoError(t, err)

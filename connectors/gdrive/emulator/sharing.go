@@ -245,7 +245,9 @@ func (s *Server) createPermission(w http.ResponseWriter, r *http.Request, user s
 
 // deletePermission is permissions.delete: 204; 404 for a permission the file does not have;
 // 403 for the owner's (only ownership transfer moves it) and for an inherited one, which
-// belongs to the folder it comes from.
+// belongs to the folder it comes from. The reasons of those two 403s (cannotRemoveOwner,
+// cannotDeletePermission) are the emulator's words: drive-api.json does not list error
+// reasons, and Drive's error guide does not name these refusals.
 func (s *Server) deletePermission(w http.ResponseWriter, r *http.Request, user string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -92,7 +92,8 @@ func (s *Server) sharingChanged(it *item) func() {
 // handleDeletePermission is DELETE …/permissions/{perm-id}: 204 No Content; 404 itemNotFound
 // for a permission the item does not have; "Only sharing permissions that are not inherited
 // can be deleted" (permission-delete), so an inherited one is refused with 400; the owner's
-// with 403 accessDenied.
+// with 403 accessDenied (the emulator's answer: the reference does not say what Graph
+// answers for the owner's permission).
 func (s *Server) handleDeletePermission(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	it := s.lookup(w, r)
