@@ -235,17 +235,13 @@ func (c *Conn) access(ctx context.Context, f *connectors.File) error {
 	if !labelable(f.Name) {
 		return nil
 	}
-	var perms models.PermissionCollectionResponseable
-	err := c.call(ctx, "graph permissions", func(ctx context.Context) (err error) {
-		perms, err = c.item(f.Ref.Drive, f.Ref.ItemID).Permissions().Get(ctx, nil)
-		return err
-	})
+	perms, err := c.listPermissions(ctx, f.Ref)
 	if err != nil {
 		return err
 	}
 	level := connectors.AccessPrivate
 	domains := map[string]bool{}
-	for _, p := range perms.GetValue() {
+	for _, p := range perms {
 		l, doms := c.grantAccess(p)
 		level = maxAccess(level, l)
 		for _, d := range doms {

@@ -76,7 +76,25 @@ func maxAccess(a, b connectors.AccessLevel) connectors.AccessLevel {
 // grant with inheritedFrom set comes from a parent folder or the site and is marked Inherited;
 // the owner role marks the owner's.
 func (c *Conn) Permissions(ctx context.Context, ref connectors.FileRef) ([]connectors.Permission, error) {
-	var out []connectors.Permission
+	perms, err := c.listPermissions(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]connectors.Permission, 0, len(perms))
+	for _, p := range perms {
+		cp, err := c.toPermission(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cp)
+	}
+	return out, nil
+}
+
+// listPermissions reads every page of an item's permissions; access() and Permissions both
+// read them here, so they see the same grants.
+func (c *Conn) listPermissions(ctx context.Context, ref connectors.FileRef) ([]models.Permissionable, error) {
+	var out []models.Permissionable
 	next := ""
 	for {
 		var page models.PermissionCollectionResponseable
@@ -91,13 +109,7 @@ func (c *Conn) Permissions(ctx context.Context, ref connectors.FileRef) ([]conne
 		if err != nil {
 			return nil, err
 		}
-		for _, p := range page.GetValue() {
-			cp, err := c.toPermission(p)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, cp)
-		}
+		out = append(out, page.GetValue()...)
 		next = str(page.GetOdataNextLink())
 		if next == "" {
 			return out, nil
