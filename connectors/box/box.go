@@ -325,11 +325,8 @@ func newAccessCache() *accessCache { return &accessCache{folders: map[string][]w
 func (c *Conn) access(ctx context.Context, it wireItem, ac *accessCache) (connectors.AccessLevel, []string, error) {
 	level := connectors.AccessPrivate
 	if it.SharedLink != nil {
-		switch it.SharedLink.Access {
-		case "open":
-			return connectors.AccessPublic, nil, nil
-		case "company":
-			level = connectors.AccessInternal
+		if level = linkAccess(it.SharedLink.Access); level == connectors.AccessPublic {
+			return level, nil, nil
 		}
 	}
 	var collabs []wireCollaboration
@@ -366,34 +363,53 @@ func (c *Conn) access(ctx context.Context, it wireItem, ac *accessCache) (connec
 	}
 	var domains []string
 	for _, cb := range collabs {
-		if cb.Status == "rejected" {
-			continue
-		}
-		login := cb.InviteEmail
-		if cb.AccessibleBy != nil {
-			if cb.AccessibleBy.Type == "group" {
-				level = maxAccess(level, connectors.AccessInternal) // enterprise groups
-				continue
-			}
-			if cb.AccessibleBy.Login != "" {
-				login = cb.AccessibleBy.Login
-			}
-		}
-		d := domainOf(login)
-		if d == "" {
-			continue
-		}
-		if !slices.Contains(domains, d) {
+		l, d := c.collabAccess(cb, ownerDomain)
+		level = maxAccess(level, l)
+		if d != "" && !slices.Contains(domains, d) {
 			domains = append(domains, d)
-		}
-		if c.internalDomain(d, ownerDomain) {
-			level = maxAccess(level, connectors.AccessInternal)
-		} else {
-			level = maxAccess(level, connectors.AccessExternal)
 		}
 	}
 	slices.Sort(domains)
 	return level, domains, nil
+}
+
+// linkAccess weighs a shared link: open is public, company internal, and a collaborators link
+// gives nobody access the collaborations do not.
+func linkAccess(access string) connectors.AccessLevel {
+	switch access {
+	case "open":
+		return connectors.AccessPublic
+	case "company":
+		return connectors.AccessInternal
+	}
+	return connectors.AccessPrivate
+}
+
+// collabAccess weighs one collaboration: rejected ones count for nothing, groups (enterprise
+// groups) are internal, users by their login's domain; it also names the domain it reaches.
+// access() folds it over a file's collaborations and Permissions reports it per grant, so the
+// two cannot disagree.
+func (c *Conn) collabAccess(cb wireCollaboration, ownerDomain string) (connectors.AccessLevel, string) {
+	if cb.Status == "rejected" {
+		return connectors.AccessPrivate, ""
+	}
+	login := cb.InviteEmail
+	if cb.AccessibleBy != nil {
+		if cb.AccessibleBy.Type == "group" {
+			return connectors.AccessInternal, ""
+		}
+		if cb.AccessibleBy.Login != "" {
+			login = cb.AccessibleBy.Login
+		}
+	}
+	d := domainOf(login)
+	switch {
+	case d == "":
+		return connectors.AccessPrivate, ""
+	case c.internalDomain(d, ownerDomain):
+		return connectors.AccessInternal, d
+	}
+	return connectors.AccessExternal, d
 }
 
 func (c *Conn) internalDomain(d, ownerDomain string) bool {

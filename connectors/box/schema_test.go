@@ -110,6 +110,25 @@ func TestProviderSchema(t *testing.T) {
 	require.NoError(t, conn.ApplyLabel(ctx, doc, mipGeneral, connectors.ApplyOptions{}))
 	require.NoError(t, conn.RemoveLabel(ctx, doc, connectors.ApplyOptions{}))
 
+	// Sharing: list the link and collaborations (file and inherited folder ones), remove the
+	// link (PUT shared_link null) and a collaboration (DELETE, then its 404 again), restore
+	// both (PUT shared_link object, POST /collaborations), and a refused restore's 400.
+	plan := ref("100", "1004")
+	perms, err := conn.Permissions(ctx, plan)
+	require.NoError(t, err)
+	_, err = conn.Permissions(ctx, ref("100", "1101"))
+	require.NoError(t, err)
+	for _, p := range perms {
+		require.NoError(t, conn.RemovePermission(ctx, plan, p))
+	}
+	require.NoError(t, conn.RemovePermission(ctx, plan, perms[len(perms)-1]))
+	for _, p := range perms {
+		_, err = conn.RestorePermission(ctx, plan, p)
+		require.NoError(t, err)
+	}
+	_, err = conn.RestorePermission(ctx, plan, perms[len(perms)-1])
+	require.Equal(t, connectors.KindInvalid, connectors.KindOf(err), "%v", err)
+
 	// Upload a new version (multipart: the attributes part is checked).
 	require.NoError(t, conn.Upload(ctx, doc, bytes.NewReader([]byte("new content")), 11))
 	// A conditional upload whose etag is stale: Box's 412 body is checked too.

@@ -48,9 +48,31 @@ type wirePathCollection struct {
 }
 
 type wireSharedLink struct {
-	URL             string `json:"url"`
-	Access          string `json:"access"` // open, company, collaborators
-	EffectiveAccess string `json:"effective_access,omitempty"`
+	URL             string                     `json:"url"`
+	Access          string                     `json:"access"` // open, company, collaborators
+	EffectiveAccess string                     `json:"effective_access,omitempty"`
+	UnsharedAt      *time.Time                 `json:"unshared_at,omitempty"`
+	Permissions     *wireSharedLinkPermissions `json:"permissions,omitempty"`
+}
+
+// wireSharedLinkPermissions is a shared link's permissions object; only can_download can be
+// set (PUT /files/{file_id} in box-openapi.json).
+type wireSharedLinkPermissions struct {
+	CanDownload *bool `json:"can_download,omitempty"`
+}
+
+// wireSharedLinkUpdate is the body of PUT /files/{file_id} that sets or removes the file's
+// shared link: {"shared_link": null} removes it, an object creates one with a new URL
+// (box-openapi.json, "Update file", shared_link: "Set this to null to remove the shared link").
+type wireSharedLinkUpdate struct {
+	SharedLink *wireSharedLinkRequest `json:"shared_link"`
+}
+
+// wireSharedLinkRequest is the shared_link object of that body.
+type wireSharedLinkRequest struct {
+	Access      string                     `json:"access,omitempty"`
+	UnsharedAt  *time.Time                 `json:"unshared_at,omitempty"`
+	Permissions *wireSharedLinkPermissions `json:"permissions,omitempty"`
 }
 
 // wireClassification is one classification metadata instance.
@@ -95,12 +117,28 @@ type wireItems struct {
 }
 
 type wireCollaboration struct {
-	Type         string    `json:"type"`
-	ID           string    `json:"id"`
-	Role         string    `json:"role"`
-	Status       string    `json:"status"` // accepted, pending, rejected
-	AccessibleBy *wireUser `json:"accessible_by,omitempty"`
-	InviteEmail  string    `json:"invite_email,omitempty"`
+	Type         string     `json:"type"`
+	ID           string     `json:"id"`
+	Role         string     `json:"role"`
+	Status       string     `json:"status"` // accepted, pending, rejected
+	AccessibleBy *wireUser  `json:"accessible_by,omitempty"`
+	InviteEmail  string     `json:"invite_email,omitempty"`
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+}
+
+// wireCollaborationCreate is the body of POST /collaborations (box-openapi.json, "Create
+// collaboration": item, accessible_by and role required).
+type wireCollaborationCreate struct {
+	Item         wireTarget           `json:"item"`
+	AccessibleBy wireCollaboratorSpec `json:"accessible_by"`
+	Role         string               `json:"role"`
+}
+
+// wireCollaboratorSpec names the grantee: a user by login (or id), a group by id.
+type wireCollaboratorSpec struct {
+	Type  string `json:"type"`
+	ID    string `json:"id,omitempty"`
+	Login string `json:"login,omitempty"`
 }
 
 type wireCollaborations struct {

@@ -101,6 +101,11 @@ func (c *Conn) classify(op string, err error) error {
 		return throttled()
 	case ge.Code == http.StatusNotFound:
 		return connectors.Errorf(connectors.KindNotFound, op, ge.Code, 0, err)
+	case ge.Code == http.StatusForbidden && hasReason(ge, "cannotRemoveOwner", "cannotDeletePermission"):
+		// Drive refuses to remove the owner's or an inherited grant: the request is wrong for
+		// this grant, not a lack of access, and asking again cannot help. (The reasons are the
+		// emulator's; other 403s stay KindPermission below.)
+		return connectors.Errorf(connectors.KindInvalid, op, ge.Code, 0, err)
 	case ge.Code == http.StatusUnauthorized || ge.Code == http.StatusForbidden:
 		return connectors.Errorf(connectors.KindPermission, op, ge.Code, 0, err)
 	case ge.Code == http.StatusBadRequest && badPageToken(ge):

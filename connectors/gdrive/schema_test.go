@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,32 @@ func TestProviderSchema(t *testing.T) {
 	sub, err = c.Renew(ctx, sub)
 	require.NoError(t, err)
 	require.NoError(t, c.Unsubscribe(ctx, sub))
+
+	// Sharing: permissions.list (My Drive and shared drive), permissions.delete (204, then
+	// its 404, and the owner's 403), permissions.create for user, group, domain and anyone
+	// grants.
+	shared := ref(aliceDrv, "f-external")
+	perms, err := c.Permissions(ctx, shared)
+	require.NoError(t, err)
+	pub, err := c.Permissions(ctx, ref(aliceDrv, "f-public"))
+	require.NoError(t, err)
+	_, err = c.Permissions(ctx, ref(finance, "f-budget"))
+	require.NoError(t, err)
+	perms = append(perms, pub...)
+	for _, p := range perms {
+		r := shared
+		if slices.ContainsFunc(pub, func(x connectors.Permission) bool { return x.ID == p.ID }) {
+			r = ref(aliceDrv, "f-public")
+		}
+		if p.Owner {
+			require.Equal(t, connectors.KindInvalid, connectors.KindOf(c.RemovePermission(ctx, r, p)))
+			continue
+		}
+		require.NoError(t, c.RemovePermission(ctx, r, p))
+		require.NoError(t, c.RemovePermission(ctx, r, p)) // 404
+		_, err = c.RestorePermission(ctx, r, p)
+		require.NoError(t, err)
+	}
 
 	// Upload new content (media upload: the answer is the File).
 	require.NoError(t, c.Upload(ctx, doc, bytes.NewReader([]byte("new content")), 11))

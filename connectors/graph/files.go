@@ -235,54 +235,17 @@ func (c *Conn) access(ctx context.Context, f *connectors.File) error {
 	if !labelable(f.Name) {
 		return nil
 	}
-	var perms models.PermissionCollectionResponseable
-	err := c.call(ctx, "graph permissions", func(ctx context.Context) (err error) {
-		perms, err = c.item(f.Ref.Drive, f.Ref.ItemID).Permissions().Get(ctx, nil)
-		return err
-	})
+	perms, err := c.listPermissions(ctx, f.Ref)
 	if err != nil {
 		return err
 	}
 	level := connectors.AccessPrivate
-	widen := func(l connectors.AccessLevel) {
-		if l.Rank() > level.Rank() {
-			level = l
-		}
-	}
 	domains := map[string]bool{}
-	grant := func(email string, invited bool) {
-		_, dom, ok := strings.Cut(strings.ToLower(email), "@")
-		if !ok {
-			return
-		}
-		domains[dom] = true
-		if invited || strings.Contains(strings.ToLower(email), "#ext#") || !c.internal(dom) {
-			widen(connectors.AccessExternal)
-		}
-	}
-	for _, p := range perms.GetValue() {
-		if slices.Contains(p.GetRoles(), "owner") {
-			continue
-		}
-		if l := p.GetLink(); l != nil && l.GetScope() != nil {
-			switch strings.ToLower(*l.GetScope()) {
-			case "anonymous":
-				widen(connectors.AccessPublic)
-			case "organization":
-				widen(connectors.AccessInternal)
-			}
-		}
-		invited := p.GetInvitation() != nil
-		if inv := p.GetInvitation(); inv != nil && inv.GetEmail() != nil {
-			grant(*inv.GetEmail(), true)
-		}
-		if g := p.GetGrantedToV2(); g != nil && g.GetUser() != nil {
-			grant(anyString(g.GetUser().GetAdditionalData()["email"]), invited)
-		}
-		for _, g := range p.GetGrantedToIdentitiesV2() {
-			if g.GetUser() != nil {
-				grant(anyString(g.GetUser().GetAdditionalData()["email"]), invited)
-			}
+	for _, p := range perms {
+		l, doms := c.grantAccess(p)
+		level = maxAccess(level, l)
+		for _, d := range doms {
+			domains[d] = true
 		}
 	}
 	f.Access = level

@@ -135,6 +135,34 @@ func TestProviderSchema(t *testing.T) {
 	big := emulator.Generate("big", 5<<20)
 	require.NoError(t, sp.Upload(ctx, doc.Ref, bytes.NewReader(big), int64(len(big))))
 
+	// Sharing: list every shared file's permissions, remove each grant (204, then its 404),
+	// restore it (createLink 201 and, asked again, 200; invite), and the owner's refusal (403).
+	for _, f := range files {
+		conn := sp
+		if f.Ref.App == connectors.AppOneDrive {
+			conn = od
+		}
+		if f.Access != connectors.AccessPublic && f.Access != connectors.AccessExternal {
+			continue
+		}
+		perms, err := conn.Permissions(ctx, f.Ref)
+		require.NoError(t, err)
+		for _, p := range perms {
+			if p.Owner {
+				require.Equal(t, connectors.KindPermission, connectors.KindOf(conn.RemovePermission(ctx, f.Ref, p)))
+				continue
+			}
+			require.NoError(t, conn.RemovePermission(ctx, f.Ref, p))
+			require.NoError(t, conn.RemovePermission(ctx, f.Ref, p))
+			_, err = conn.RestorePermission(ctx, f.Ref, p)
+			require.NoError(t, err)
+			if p.Kind == connectors.GrantLink {
+				_, err = conn.RestorePermission(ctx, f.Ref, p)
+				require.NoError(t, err)
+			}
+		}
+	}
+
 	// Routes the connectors do not call (they use getAllSites, items/root and the download
 	// URL): the suite asks them directly so their answers are held to the CSDL as well.
 	tok := bearer(t, hc, emu)

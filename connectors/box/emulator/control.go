@@ -363,7 +363,13 @@ func (e *Emulator) SetSharedLink(id, access string) error {
 		default:
 			return fmt.Errorf("box emulator: shared link access %q", access)
 		}
+		if it.sharedLink == "" && access != "" {
+			it.linkSeq++ // a new link, a new URL
+		}
 		it.sharedLink = access
+		if access == "" {
+			it.linkUnsharedAt, it.linkCanDownload = nil, nil
+		}
 		return nil
 	})
 }

@@ -119,11 +119,16 @@ type item struct {
 	created          time.Time
 	modified         time.Time
 	versions         [][]byte
-	sharedLink       string
-	collabs          []collab
-	classification   string
-	trashed          bool
-	etag             int
+	sharedLink       string // access: open, company, collaborators; "" = none
+	// linkSeq numbers the item's shared links: a link created again gets a new URL, as
+	// Box's does. linkUnsharedAt and linkCanDownload are the link's settings.
+	linkSeq         int
+	linkUnsharedAt  *time.Time
+	linkCanDownload *bool
+	collabs         []collab
+	classification  string
+	trashed         bool
+	etag            int
 }
 
 func (it *item) content() []byte {

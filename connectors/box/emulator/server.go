@@ -23,6 +23,7 @@ func (e *Emulator) routes() http.Handler {
 	api("GET /2.0/folders/{id}/items", e.folderItems)
 	api("GET /2.0/folders/{id}/collaborations", e.collaborations)
 	api("GET /2.0/files/{id}", e.getFile)
+	api("PUT /2.0/files/{id}", e.updateFile)
 	api("GET /2.0/files/{id}/content", e.content)
 	api("GET /2.0/files/{id}/collaborations", e.collaborations)
 	api("GET /2.0/files/{id}/metadata/{scope}/{template}", e.getMetadata)
@@ -30,6 +31,8 @@ func (e *Emulator) routes() http.Handler {
 	api("PUT /2.0/files/{id}/metadata/{scope}/{template}", e.updateMetadata)
 	api("DELETE /2.0/files/{id}/metadata/{scope}/{template}", e.deleteMetadata)
 	api("GET /2.0/metadata_templates/{scope}/{template}/schema", e.schema)
+	api("POST /2.0/collaborations", e.createCollaboration)
+	api("DELETE /2.0/collaborations/{id}", e.deleteCollaboration)
 	api("GET /2.0/events", e.eventsHandler)
 	api("GET /2.0/webhooks", e.listWebhooks)
 	api("POST /2.0/webhooks", e.createWebhook)
@@ -196,8 +199,7 @@ func (e *Emulator) itemJSON(it *item, fields map[string]bool) map[string]any {
 	}
 	if it.sharedLink != "" {
 		// Box's shared link object always carries these (box-openapi: Shared link required).
-		full["shared_link"] = map[string]any{"url": "https://app.box.com/s/" + it.id, "access": it.sharedLink, "effective_access": it.sharedLink,
-			"effective_permission": "can_download", "is_password_enabled": false, "download_count": 0, "preview_count": 0}
+		full["shared_link"] = e.sharedLinkJSON(it)
 	}
 	if fields == nil {
 		// has_collaborations is a File--Full field Box returns only when asked for; the
@@ -375,14 +377,7 @@ func (e *Emulator) collaborations(w http.ResponseWriter, r *http.Request) {
 	entries := []map[string]any{}
 	end := min(off+limit, len(it.collabs))
 	for _, c := range it.collabs[min(off, len(it.collabs)):end] {
-		var by map[string]any
-		if c.group != "" {
-			by = map[string]any{"type": "group", "id": "g-" + c.group, "name": c.group}
-		} else {
-			by = userJSON(e.users[c.login])
-		}
-		entries = append(entries, map[string]any{"type": "collaboration", "id": c.id, "role": c.role, "status": c.status,
-			"accessible_by": by, "item": miniJSON(it)})
+		entries = append(entries, e.collabJSON(it, c))
 	}
 	resp := map[string]any{"entries": entries, "limit": limit}
 	if end < len(it.collabs) {

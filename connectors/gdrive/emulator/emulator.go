@@ -200,7 +200,7 @@ func (s *Server) addFile(spec FileSpec, record bool) (string, error) {
 		return "", fmt.Errorf("emulator: file %s exists", id)
 	}
 	f := &file{id: id, name: spec.Name, mime: spec.MimeType, parent: spec.Parent, driveID: spec.Drive,
-		owner: strings.ToLower(spec.Owner), perms: slices.Clone(spec.Permissions), created: s.now(), rev: 1,
+		owner: strings.ToLower(spec.Owner), perms: withIDs(spec.Permissions), created: s.now(), rev: 1,
 		labels: map[string]map[string][]string{}}
 	f.modified = f.created
 	if spec.Folder {
@@ -299,7 +299,7 @@ func (s *Server) SetPermissions(id string, perms []Permission) error {
 	if !ok {
 		return fmt.Errorf("emulator: no file %s", id)
 	}
-	f.perms = slices.Clone(perms)
+	f.perms = withIDs(perms)
 	s.recordChange(f, false)
 	return nil
 }

@@ -26,6 +26,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /drive/v3/files", s.auth(s.listFiles))
 	mux.HandleFunc("GET /drive/v3/files/{id}", s.auth(s.getFile))
 	mux.HandleFunc("PATCH /upload/drive/v3/files/{id}", s.auth(s.upload))
+	mux.HandleFunc("GET /drive/v3/files/{id}/permissions", s.auth(s.listPermissions))
+	mux.HandleFunc("POST /drive/v3/files/{id}/permissions", s.auth(s.createPermission))
+	mux.HandleFunc("DELETE /drive/v3/files/{id}/permissions/{perm}", s.auth(s.deletePermission))
 	mux.HandleFunc("GET /drive/v3/files/{id}/listLabels", s.auth(s.listFileLabels))
 	mux.HandleFunc("POST /drive/v3/files/{id}/modifyLabels", s.auth(s.modifyLabels))
 	mux.HandleFunc("GET /drive/v3/changes/startPageToken", s.auth(s.startPageToken))
@@ -255,13 +258,8 @@ func (s *Server) wireFile(f *file, includeLabels []string) *drive.File {
 	}
 	if f.owner != "" {
 		out.Owners = []*drive.User{{Kind: "drive#user", EmailAddress: f.owner, Me: false}}
-		out.Permissions = append(out.Permissions, &drive.Permission{Kind: "drive#permission", Id: "owner",
-			Type: "user", Role: "owner", EmailAddress: f.owner})
 	}
-	for i, p := range f.perms {
-		out.Permissions = append(out.Permissions, &drive.Permission{Kind: "drive#permission",
-			Id: fmt.Sprintf("p%d", i), Type: p.Type, Role: p.Role, EmailAddress: p.Email, Domain: p.Domain})
-	}
+	out.Permissions = s.wirePermissions(f)
 	if len(includeLabels) > 0 {
 		out.LabelInfo = &drive.FileLabelInfo{}
 		for _, id := range includeLabels {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Manifest seeds an emulator: a Workspace domain with users, shared drives, a Drive label
@@ -68,10 +69,19 @@ type FileSpec struct {
 
 // Permission is a sharing entry: type user, group, domain or anyone.
 type Permission struct {
+	// ID is Drive's permission id; "" lets the emulator derive it from the grantee, as Drive
+	// does ("a unique identifier for the grantee", drive-api.json Permission.id).
+	ID     string `json:"id,omitempty"`
 	Type   string `json:"type"`
 	Role   string `json:"role"`
 	Email  string `json:"email,omitempty"`
 	Domain string `json:"domain,omitempty"`
+	// AllowFileDiscovery makes a domain or anyone grant findable through search.
+	AllowFileDiscovery bool `json:"allowFileDiscovery,omitempty"`
+	// Expiration is when a user or group grant ends; zero when never.
+	Expiration time.Time `json:"expirationTime,omitzero"`
+	// InheritedFrom is the folder (or shared drive) the grant comes from; "" = on the file.
+	InheritedFrom string `json:"inheritedFrom,omitempty"`
 }
 
 // AppliedLabel is a selection value of a Drive label on a file.

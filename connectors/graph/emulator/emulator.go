@@ -177,6 +177,7 @@ type Server struct {
 	served     map[string]int64
 	ranges     map[string]int
 	labelW     map[string]int
+	guests     map[string]bool // outside addresses that are guests of the tenant (sharing.go)
 	chaos      chaos.Injector
 }
 
@@ -234,6 +235,7 @@ func New(opts Options) (*Server, error) {
 		served:    map[string]int64{},
 		ranges:    map[string]int{},
 		labelW:    map[string]int{},
+		guests:    map[string]bool{},
 	}
 	for _, site := range m.Sites {
 		for _, lib := range site.Libraries {
@@ -251,7 +253,7 @@ func New(opts Options) (*Server, error) {
 		}
 		dir, name := path.Split(f.Path)
 		it := s.create(f.Drive, s.mkdirs(f.Drive, dir, f.Owner), name, f.Owner, f.data)
-		it.shares = append([]Share(nil), f.Sharing...)
+		it.shares = s.withShareIDs(f.Sharing)
 		it.label, it.protected, it.lockCode = f.Label, f.Protected, f.LockCode
 		if f.Locked && it.lockCode == "" {
 			it.lockCode = LockDoubleKey
@@ -475,7 +477,7 @@ func (s *Server) SetSharing(id string, shares ...Share) error {
 		s.mu.Unlock()
 		return err
 	}
-	it.shares = append([]Share(nil), shares...)
+	it.shares = s.withShareIDs(shares)
 	s.touch(it)
 	d := it.drive
 	s.mu.Unlock()

@@ -34,6 +34,7 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("GET /v1.0/drives/{d}/items/{i}", s.withRoles(s.handleItem, needFilesRead...))
 	api.HandleFunc("GET /v1.0/drives/{d}/root/{op}", s.handleItemOp)
 	api.HandleFunc("/v1.0/drives/{d}/items/{i}/{op}", s.handleItemOp)
+	api.HandleFunc("DELETE /v1.0/drives/{d}/items/{i}/permissions/{p}", s.withRoles(s.handleDeletePermission, needFilesWrite...))
 	api.HandleFunc("GET /v1.0/security/dataSecurityAndGovernance/sensitivityLabels", s.withRoles(s.handleLabels, needLabels...))
 	api.HandleFunc("POST /v1.0/subscriptions", s.withRoles(s.handleSubscribe, needSubscribe...))
 	api.HandleFunc("PATCH /v1.0/subscriptions/{id}", s.withRoles(s.handleRenew, needSubscribe...))
@@ -365,7 +366,7 @@ func (s *Server) handleItemOp(w http.ResponseWriter, r *http.Request) {
 	op := r.PathValue("op")
 	need := needFilesRead
 	switch op {
-	case "content", "createUploadSession", "assignSensitivityLabel":
+	case "content", "createUploadSession", "assignSensitivityLabel", "createLink", "invite":
 		if r.Method != http.MethodGet {
 			need = needFilesWrite
 		}
@@ -393,6 +394,10 @@ func (s *Server) handleItemOp(w http.ResponseWriter, r *http.Request) {
 		s.handlePutContent(w, r)
 	case op == "permissions" && r.Method == http.MethodGet:
 		s.handlePermissions(w, r)
+	case op == "createLink" && r.Method == http.MethodPost:
+		s.handleCreateLink(w, r)
+	case op == "invite" && r.Method == http.MethodPost:
+		s.handleInvite(w, r)
 	case op == "assignSensitivityLabel" && r.Method == http.MethodPost:
 		s.handleAssign(w, r)
 	case op == "extractSensitivityLabels" && r.Method == http.MethodPost:
@@ -714,41 +719,6 @@ func (s *Server) inTenant(email string) bool {
 		}
 	}
 	return false
-}
-
-func (s *Server) handlePermissions(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	it := s.lookup(w, r)
-	if it == nil {
-		return
-	}
-	out := []wPermission{{ID: "owner", Roles: []string{"owner"}, GrantedToV2: &wIdentitySet{User: &wIdentity{ID: "id-" + it.owner, DisplayName: it.owner, Email: it.owner}}}}
-	for i, sh := range it.shares {
-		role := sh.Role
-		if role == "" {
-			role = "read"
-		}
-		p := wPermission{ID: fmt.Sprintf("perm-%d", i), Roles: []string{role}}
-		switch {
-		case sh.Link != "":
-			kind := "view"
-			if role == "write" {
-				kind = "edit"
-			}
-			p.Link = &wLink{Scope: sh.Link, Type: kind, WebURL: "https://" + s.domain() + "/:w:/s/" + it.id}
-			if sh.Email != "" {
-				p.GrantedToIdentitiesV2 = []wIdentitySet{{User: &wIdentity{Email: sh.Email, DisplayName: sh.Email}}}
-			}
-		case sh.Guest || !s.inTenant(sh.Email):
-			p.Invitation = &wInvitation{Email: sh.Email, SignInRequired: true}
-			p.GrantedToV2 = &wIdentitySet{User: &wIdentity{Email: sh.Email, DisplayName: sh.Email}}
-		default:
-			p.GrantedToV2 = &wIdentitySet{User: &wIdentity{ID: "id-" + sh.Email, Email: sh.Email, DisplayName: sh.Email}}
-		}
-		out = append(out, p)
-	}
-	writeJSON(w, 200, collection(out, ""))
 }
 
 func (s *Server) label(id string) *Label {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Manifest seeds an emulator: one tenant with its users, sites, labels and files.
@@ -62,10 +63,18 @@ type Label struct {
 // Share is one grant on a file: a sharing link (Link = anonymous, organization or users)
 // or a direct grant to Email; Guest marks an invitation to someone outside the tenant.
 type Share struct {
+	// ID is the permission id; "" = the emulator assigns one. A link created again gets a new
+	// id (and with it a new URL), as Graph's does.
+	ID    string `json:"id,omitempty"`
 	Link  string `json:"link,omitempty"`
-	Email string `json:"email,omitempty"`
-	Role  string `json:"role,omitempty"` // read (default) or write
+	Email string `json:"email,omitempty"` // for a "users" link: the one person it is for
+	Role  string `json:"role,omitempty"`  // read (default) or write
 	Guest bool   `json:"guest,omitempty"`
+	// Expires is the grant's expirationDateTime; zero = none.
+	Expires time.Time `json:"expires,omitzero"`
+	// InheritedFrom is the id of the folder the grant comes from (permission.inheritedFrom);
+	// "" = granted on the item itself.
+	InheritedFrom string `json:"inheritedFrom,omitempty"`
 }
 
 // ManifestFile is one seeded file. Content comes from Content (text), ContentFile (a

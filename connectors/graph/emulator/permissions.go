@@ -27,6 +27,9 @@ import (
 //     (higher: SensitivityLabels.Read.All) — not InformationProtectionPolicy.Read.All, which
 //     is the beta informationProtection API's (learn.microsoft.com/graph/api/sensitivitylabel-get,
 //     ../shared/specs/README.md)
+//   - sharing writes — createLink, invite, DELETE …/permissions/{id}: Files.ReadWrite.All
+//     (higher: Sites.ReadWrite.All) (learn.microsoft.com/graph/api/driveitem-createlink,
+//     driveitem-invite, permission-delete); listing permissions is a read (above)
 //   - subscriptions on a driveItem: Files.ReadWrite.All
 //     (learn.microsoft.com/graph/api/subscription-post-subscriptions, resource driveItem)
 const (

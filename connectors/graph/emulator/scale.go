@@ -37,7 +37,7 @@ func (s *Server) SeedFiles(files []SeedFile) ([]string, error) {
 			folders[key] = parent
 		}
 		it := s.create(f.Drive, parent, f.Name, owner, f.Content)
-		it.shares = append([]Share(nil), f.Shares...)
+		it.shares = s.withShareIDs(f.Shares)
 		it.label, it.protected = f.Label, f.Protected
 		if it.label != "" {
 			it.labelMethod = "standard"

@@ -68,6 +68,36 @@ type wPermission struct {
 	GrantedToV2           *wIdentitySet  `json:"grantedToV2,omitempty"`
 	GrantedToIdentitiesV2 []wIdentitySet `json:"grantedToIdentitiesV2,omitempty"`
 	Invitation            *wInvitation   `json:"invitation,omitempty"`
+	ExpirationDateTime    string         `json:"expirationDateTime,omitempty"`
+	InheritedFrom         *wParentRef    `json:"inheritedFrom,omitempty"`
+}
+
+// wDriveRecipient is a driveRecipient of createLink's and invite's recipients.
+type wDriveRecipient struct {
+	Email    string `json:"email,omitempty"`
+	Alias    string `json:"alias,omitempty"`
+	ObjectID string `json:"objectId,omitempty"`
+}
+
+// wCreateLink is the body of the createLink action (CSDL: type, scope, expirationDateTime,
+// password, message, recipients, retainInheritedPermissions, sendNotification).
+type wCreateLink struct {
+	Type                       string            `json:"type"`
+	Scope                      string            `json:"scope"`
+	ExpirationDateTime         *string           `json:"expirationDateTime"`
+	Password                   string            `json:"password"`
+	Recipients                 []wDriveRecipient `json:"recipients"`
+	RetainInheritedPermissions *bool             `json:"retainInheritedPermissions"`
+}
+
+// wInvite is the body of the invite action (CSDL: requireSignIn, roles, sendInvitation,
+// message, recipients, retainInheritedPermissions, expirationDateTime, password).
+type wInvite struct {
+	RequireSignIn      *bool             `json:"requireSignIn"`
+	SendInvitation     *bool             `json:"sendInvitation"`
+	Roles              []string          `json:"roles"`
+	Recipients         []wDriveRecipient `json:"recipients"`
+	ExpirationDateTime *string           `json:"expirationDateTime"`
 }
 
 type wDrive struct {
