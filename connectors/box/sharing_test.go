@@ -93,6 +93,7 @@ func TestRemoveOpenLinkNarrowsAccess(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, connectors.AccessPrivate, st.Access)
 	require.NoError(t, f.conn.RemovePermission(ctx, doc, link), "already gone is done")
+	require.Equal(t, 1, f.emu.GrantRemovals(doc.ItemID), "the second removal found it gone and removed nothing")
 	ps, err = f.conn.Permissions(ctx, doc)
 	require.NoError(t, err)
 	require.Empty(t, ps)

@@ -82,6 +82,7 @@ func TestRemoveAnyoneNarrowsAccessAndRestores(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, connectors.AccessExternal, st.Access, "dave@partner.org still has it")
 	require.NoError(t, f.c.RemovePermission(f.ctx, doc, anyone), "a permission already gone is done")
+	require.Equal(t, 1, f.em.GrantRemovals(doc.ItemID), "the second removal found it gone and removed nothing")
 
 	back, err := f.c.RestorePermission(f.ctx, doc, anyone)
 	require.NoError(t, err)

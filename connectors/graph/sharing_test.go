@@ -95,6 +95,7 @@ func TestRemoveAnonymousLinkAndRestore(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, connectors.AccessPrivate, st.Access)
 	require.NoError(t, e.sp.RemovePermission(ctx, ref, anon), "404 for a grant already gone is done")
+	require.Equal(t, 1, e.emu.GrantRemovals(ref.ItemID), "the second removal found it gone and removed nothing")
 	left, err := e.emu.Shares(ref.ItemID)
 	require.NoError(t, err)
 	require.Empty(t, left)

@@ -210,6 +210,7 @@ type Emulator struct {
 	faults          []Fault
 	notReady        map[string]time.Duration
 	labelWrites     map[string]int
+	grantRemovals   map[string]int // per item (GrantRemovals)
 	rangeReads      int
 	dropDeliveries  int
 	dupDeliveries   int
@@ -263,14 +264,14 @@ func New(opts Options) (*Emulator, error) {
 	}
 	e := &Emulator{
 		opts: opts, log: opts.Logger, now: opts.Now, client: opts.HTTPClient,
-		nextID:       900000,
-		posBase:      1000,
-		tokens:       map[string]bool{},
-		users:        map[string]*user{},
-		items:        map[string]*item{},
-		webhooks:     map[string]*webhook{},
-		notReady:     map[string]time.Duration{},
-		labelWrites:  map[string]int{},
+		nextID:      900000,
+		posBase:     1000,
+		tokens:      map[string]bool{},
+		users:       map[string]*user{},
+		items:       map[string]*item{},
+		webhooks:    map[string]*webhook{},
+		notReady:    map[string]time.Duration{},
+		labelWrites: map[string]int{}, grantRemovals: map[string]int{},
 		primaryKey:   opts.PrimaryKey,
 		secondaryKey: opts.SecondaryKey,
 		adminEvents:  opts.AdminEvents,

@@ -86,6 +86,7 @@ func (e *Emulator) updateFile(w http.ResponseWriter, r *http.Request) {
 		if link == nil {
 			if it.sharedLink != "" {
 				typ = "ITEM_SHARED_UNSHARE"
+				e.grantRemovals[it.id]++
 			}
 			it.sharedLink, it.linkUnsharedAt, it.linkCanDownload = "", nil, nil
 		} else {
@@ -229,8 +230,17 @@ func (e *Emulator) deleteCollaboration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	on.collabs = slices.DeleteFunc(on.collabs, func(c collab) bool { return c.id == id })
+	e.grantRemovals[on.id]++
 	pending := e.recordLocked("COLLAB_REMOVE_COLLABORATOR", on)
 	e.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 	e.deliver(pending)
+}
+
+// GrantRemovals counts the grants removed from item id through the API (a shared link set to
+// null, a collaboration deleted): a test's check that no grant was removed twice.
+func (e *Emulator) GrantRemovals(id string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.grantRemovals[id]
 }

@@ -59,10 +59,12 @@ type Server struct {
 	channels    map[string]*channel
 	faults      []Fault
 	labelWrites map[string]int
-	media       int // alt=media requests served
-	dropNext    int
-	dupNext     int
-	chaos       chaos.Injector
+	// grantRemovals counts grants removed per file (GrantRemovals).
+	grantRemovals map[string]int
+	media         int // alt=media requests served
+	dropNext      int
+	dupNext       int
+	chaos         chaos.Injector
 
 	nmu        sync.Mutex
 	queue      []delivery
@@ -113,7 +115,7 @@ func New(opts Options) (*Server, error) {
 		now: opts.Now, client: opts.Client, log: opts.Logger, psize: opts.PageSize,
 		domain: "example.com", users: map[string]User{}, files: map[string]*file{},
 		tokens: map[string]string{}, scopes: map[string][]string{}, channels: map[string]*channel{},
-		labelWrites: map[string]int{}, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		labelWrites: map[string]int{}, grantRemovals: map[string]int{}, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
 	if s.now == nil {

@@ -277,6 +277,7 @@ func (s *Server) deletePermission(w http.ResponseWriter, r *http.Request, user s
 		return
 	}
 	f.perms = slices.Delete(f.perms, i, i+1)
+	s.grantRemovals[f.id]++
 	s.recordChange(f, false)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -304,4 +305,12 @@ func (s *Server) AddPermission(id string, p Permission) error {
 	f.perms = append(f.perms, withIDs([]Permission{p})...)
 	s.recordChange(f, false)
 	return nil
+}
+
+// GrantRemovals counts the grants removed from file id through permissions.delete: a test's
+// check that no grant was removed twice.
+func (s *Server) GrantRemovals(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.grantRemovals[id]
 }

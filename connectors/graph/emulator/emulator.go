@@ -177,8 +177,10 @@ type Server struct {
 	served     map[string]int64
 	ranges     map[string]int
 	labelW     map[string]int
-	guests     map[string]bool // outside addresses that are guests of the tenant (sharing.go)
-	chaos      chaos.Injector
+	// grantRemovals counts grants removed per item (GrantRemovals).
+	grantRemovals map[string]int
+	guests        map[string]bool // outside addresses that are guests of the tenant (sharing.go)
+	chaos         chaos.Injector
 }
 
 // New starts an emulator on a local port.
@@ -234,8 +236,8 @@ func New(opts Options) (*Server, error) {
 		requests:  map[string]int{},
 		served:    map[string]int64{},
 		ranges:    map[string]int{},
-		labelW:    map[string]int{},
-		guests:    map[string]bool{},
+		labelW:    map[string]int{}, grantRemovals: map[string]int{},
+		guests: map[string]bool{},
 	}
 	for _, site := range m.Sites {
 		for _, lib := range site.Libraries {

@@ -119,6 +119,7 @@ func (s *Server) handleDeletePermission(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	it.shares = slices.Delete(it.shares, i, i+1)
+	s.grantRemovals[it.id]++
 	notify := s.sharingChanged(it)
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
@@ -295,4 +296,12 @@ func (s *Server) noteGuests(shares []Share) {
 			s.guests[strings.ToLower(sh.Email)] = true
 		}
 	}
+}
+
+// GrantRemovals counts the grants removed from item id through DELETE .../permissions/{id}:
+// a test's check that no grant was removed twice.
+func (s *Server) GrantRemovals(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.grantRemovals[id]
 }
