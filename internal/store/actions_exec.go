@@ -448,15 +448,36 @@ type stmtCache struct {
 	pending map[string]bool
 }
 
+// maxCachedStmts bounds a cache: queries built with a varying number of placeholders would
+// otherwise each take an entry.
+const maxCachedStmts = 512
+
 // stmt returns the prepared form of q, or nil (and notes q for warm).
 func (c *stmtCache) stmt(q string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st, ok := c.stmts[q]
-	if !ok {
+	if !ok && len(c.stmts)+len(c.pending) < maxCachedStmts {
 		c.pending[q] = true
 	}
 	return st
+}
+
+// close releases the prepared statements.
+func (c *stmtCache) close() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.stmts {
+		_ = st.Close()
+		delete(c.stmts, q)
+	}
+	clear(c.pending)
 }
 
 // warm prepares the queries met since the last call. Call it outside any transaction.
