@@ -234,6 +234,10 @@ func (e *Executor) runClaimed(ctx context.Context, c store.Claim) (Outcome, erro
 		out.changed = false
 		comp = run(ctx, c, &out)
 	}
+	if store.SharingKind(a.Kind) && comp.State == store.ActionFailed {
+		// Named so the alerts engine raises sharing_action_failed: the exposure is still open.
+		comp.Reason = store.SharingFailedPrefix(a.Kind) + comp.Reason
+	}
 	comp.ID, comp.Actor = a.ID, actor(a)
 	if ctx.Err() != nil && comp.State != store.ActionDone {
 		// Cancelled mid-way (shutdown): the action goes back to pending; the next run re-reads

@@ -426,6 +426,7 @@ func TestSharingRetryAfter(t *testing.T) {
 	evs := e.events(store.EventActionFailed)
 	require.Len(t, evs, 1)
 	require.Equal(t, "b.docx", evs[0].Name)
+	require.True(t, store.SharingFailure(evs[0].Detail), "the alerts engine raises sharing_action_failed on it: %s", evs[0].Detail)
 	require.Zero(t, e.sharingUsed(store.ActionRemovePublicLinks), "nothing removed, unit back")
 }
 
@@ -593,4 +594,24 @@ func TestSharingNothingToRestrict(t *testing.T) {
 	evs := e.events(store.EventActionRefused)
 	require.Len(t, evs, 1)
 	require.Contains(t, evs[0].Detail, "nothing to restrict")
+}
+
+// TestSharingLimit: the most specific of "tenant/app", "tenant", app, kind, default applies;
+// the zero value is 100 per kind, and the label allowances are left as they were.
+func TestSharingLimit(t *testing.T) {
+	t.Parallel()
+	var zero labeling.QuotaConfig
+	require.Equal(t, 100, zero.LimitOf(store.ActionMakePrivate, "box", "t1", false))
+	require.Equal(t, 100, zero.LimitOf(store.ActionApplyLabel, "box", "t1", false))
+	require.Equal(t, 50, zero.LimitOf(store.ActionApplyLabel, "box", "t1", true))
+	q := labeling.QuotaConfig{Default: 7, Sharing: labeling.SharingQuota{Default: 30, PerApp: map[string]int{"gdrive": 20},
+		PerTenant: map[string]int{"t2": 10, "t3/box": 5}, PerKind: map[string]int{"makePrivate": 3, "restore_sharing": 9}}}
+	require.Equal(t, 7, q.LimitOf(store.ActionApplyLabel, "box", "t1", false))
+	require.Equal(t, 30, q.LimitOf(store.ActionRemovePublicLinks, "box", "t1", false))
+	require.Equal(t, 30, q.LimitOf(store.ActionRemovePublicLinks, "box", "t1", true), "admins' sharing actions count against the kind's allowance")
+	require.Equal(t, 3, q.LimitOf(store.ActionMakePrivate, "box", "t1", false))
+	require.Equal(t, 9, q.LimitOf(store.ActionRestoreSharing, "box", "t1", true))
+	require.Equal(t, 20, q.LimitOf(store.ActionMakePrivate, "gdrive", "t1", false))
+	require.Equal(t, 10, q.LimitOf(store.ActionMakePrivate, "gdrive", "t2", false))
+	require.Equal(t, 5, q.LimitOf(store.ActionMakePrivate, "box", "t3", false))
 }

@@ -289,6 +289,10 @@ func (e *Engine) onEvent(ctx context.Context, ev store.Event) error {
 	}
 	switch ev.Kind {
 	case store.EventLabelRemoved, store.EventLabelChanged, store.EventLabelAdded, store.EventDiscovered, store.EventAccessChanged:
+	case store.EventActionFailed:
+		if !store.SharingFailure(ev.Detail) {
+			return nil
+		}
 	case EventQuotaExhausted:
 		o := base(RuleQuotaExhausted)
 		allowance := ev.Detail
@@ -381,6 +385,13 @@ func (e *Engine) onEvent(ctx context.Context, ev store.Event) error {
 			o.message = fmt.Sprintf("%s is protected (encrypted); labelgate cannot read its content.", where)
 			errs = append(errs, e.raise(ctx, o))
 		}
+	case store.EventActionFailed:
+		o := with(base(RuleSharingFailed))
+		o.message = fmt.Sprintf("labelgate could not restrict the sharing of %s; it stays shared as it was: %s", where, ev.Detail)
+		if strings.HasPrefix(ev.Detail, store.SharingFailedPrefix(store.ActionRestoreSharing)) {
+			o.message = fmt.Sprintf("labelgate could not restore the sharing of %s (undo): %s", where, ev.Detail)
+		}
+		errs = append(errs, e.raise(ctx, o))
 	case store.EventAccessChanged:
 		from, to, ok := strings.Cut(ev.Detail, " -> ")
 		if !ok || ev.LabelID == "" {

@@ -55,6 +55,21 @@ func SharingKind(kind string) bool {
 	return false
 }
 
+// SharingFailedPrefix starts the reason (and the action_failed event's detail) of a sharing
+// action that failed for good: "<kind> failed: ", so the alerts engine tells it from a label
+// write's failure.
+func SharingFailedPrefix(kind string) string { return kind + " failed: " }
+
+// SharingFailure reports whether an action_failed detail is a sharing action's.
+func SharingFailure(detail string) bool {
+	for _, k := range SharingKinds {
+		if strings.HasPrefix(detail, SharingFailedPrefix(k)) {
+			return true
+		}
+	}
+	return false
+}
+
 // ExecutorKind reports whether the executor runs actions of kind, each against a daily
 // allowance: label writes and sharing actions. Alerts and notices go to the alert sink.
 func ExecutorKind(kind string) bool { return QuotaCounted(kind) || SharingKind(kind) }
