@@ -301,6 +301,9 @@ func (e *Engine) onEvent(ctx context.Context, ev store.Event) error {
 		}
 		o.group, o.opsOnly = RuleQuotaExhausted+"|event|"+string(ev.App)+"/"+ev.Tenant+"/"+allowance, true
 		o.message = fmt.Sprintf("The daily %s label quota of %s/%s is used up; label actions wait for the reset.", allowance, ev.App, ev.Tenant)
+		if store.SharingKind(allowance) {
+			o.message = fmt.Sprintf("The daily %s quota of %s/%s is used up; these sharing actions wait for the reset.", allowance, ev.App, ev.Tenant)
+		}
 		return e.raise(ctx, o)
 	case EventSubscriptionFailed:
 		o := base(RuleSubscriptionFailing)
@@ -741,6 +744,13 @@ func (e *Engine) checkOperations(ctx context.Context, now time.Time) error {
 			found[g] = occurrence{rule: e.rules[RuleQuotaExhausted], group: g, ref: ref, opsOnly: true, at: now, detail: parts[2],
 				actor: "executor", message: fmt.Sprintf("The daily %s label quota of %s/%s is used up; %d label actions are paused until %s.",
 					parts[2], parts[0], parts[1], n, store.NextQuotaReset(now).Format(time.RFC3339))}
+			if store.SharingKind(parts[2]) {
+				// A sharing action kind's own allowance (issue 24).
+				o := found[g]
+				o.message = fmt.Sprintf("The daily %s quota of %s/%s is used up; %d sharing actions of this kind are paused until %s.",
+					parts[2], parts[0], parts[1], n, store.NextQuotaReset(now).Format(time.RFC3339))
+				found[g] = o
+			}
 		}
 		reconcile(RuleQuotaExhausted, found)
 	}
