@@ -106,6 +106,8 @@ type ExecutorConfig struct {
 // Quota: each label write (apply or remove) counts one unit of its app+tenant's daily
 // allowance ("manual" for admins' actions, "auto" for policy actions), taken in the same
 // transaction that claims the action, so replicas on one PostgreSQL database never exceed it.
+// Each sharing action (and undo) counts one unit of its own kind's allowance instead
+// (QuotaConfig.Sharing, store.ActionAllowance), under the same rules.
 // A unit is given back when no write took effect: a refusal, a permanent failure, a file
 // already in the target state, or an action going back to wait (retry later, provider's daily
 // limit). When the allowance is used up the action is paused until the next 12:00 UTC.

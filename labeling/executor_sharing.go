@@ -305,7 +305,7 @@ func (e *Executor) restoreSharing(ctx context.Context, a store.Action, conn conn
 	if err := e.st.MarkWriteSent(ctx, a.ID, e.clock.Now()); err != nil {
 		return e.failed(a, err)
 	}
-	var restored, notes []string
+	var restored, notes, refused []string
 	for _, ch := range todo {
 		var got connectors.Permission
 		note := ""
@@ -316,9 +316,19 @@ func (e *Executor) restoreSharing(ctx context.Context, a store.Action, conn conn
 			got, err = sr.RestorePermission(ctx, a.Ref, ch.Permission)
 			return err
 		}, nil); err != nil {
-			comp := e.failed(a, err)
-			comp.File = facts
-			return comp
+			if !grantRefused(err) {
+				comp := e.failed(a, err)
+				comp.File = facts
+				if out.Wrote {
+					comp.ReleaseQuota = false
+				}
+				return comp
+			}
+			// The provider will not take this one grant back (a guest account deleted since,
+			// a link type the tenant now forbids): the others are still restored, and this one
+			// is said, left unrestored so a later undo can try again.
+			refused = append(refused, fmt.Sprintf("%s not restored: %v", describeGrant(ch.Permission), err))
+			continue
 		} else {
 			out.Wrote = true
 		}
@@ -339,9 +349,16 @@ func (e *Executor) restoreSharing(ctx context.Context, a store.Action, conn conn
 			notes = append(notes, describeGrant(ch.Permission)+": "+note)
 		}
 	}
+	if len(restored) == 0 {
+		return store.Completion{State: store.ActionFailed, Reason: strings.Join(refused, "; "), ReleaseQuota: true,
+			Event: store.EventActionFailed, File: facts}
+	}
 	detail := fmt.Sprintf("restored what action %d removed: %s", undone.ID, strings.Join(restored, ", "))
 	if len(notes) > 0 {
 		detail += "; " + strings.Join(notes, "; ")
+	}
+	if len(refused) > 0 {
+		detail += "; " + strings.Join(refused, "; ")
 	}
 	comp := store.Completion{State: store.ActionDone, Event: store.EventAccessRestored, File: facts}
 	if after, err := e.stat(ctx, conn, a.Ref); err == nil {
@@ -352,6 +369,19 @@ func (e *Executor) restoreSharing(ctx context.Context, a store.Action, conn conn
 	}
 	comp.Reason = detail
 	return comp
+}
+
+// grantRefused reports whether the provider refused to restore one grant for good, as opposed
+// to a failure of the provider or of the whole file (retried, or failing the undo).
+func grantRefused(err error) bool {
+	if errors.Is(err, connectors.ErrUnsupported) {
+		return true
+	}
+	switch connectors.KindOf(err) {
+	case connectors.KindInvalid, connectors.KindPermission:
+		return true
+	}
+	return false
 }
 
 // sameGrant finds in have a grant giving what p gave: the same id, or the same grantee (or
