@@ -1,6 +1,6 @@
 //go:build sharing_e2e
 
-// MERGE NOTE: this end-to-end test needs the Graph connector's SharingRestrictor and the
+// MERGE NOTE: these end-to-end tests need the Graph and Box connectors' SharingRestrictor and the
 // emulator's AddShare/Shares (share-conn, issue 24). It is built only with -tags sharing_e2e
 // until that branch is merged; then delete the build line above so it always runs.
 
@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/labelgate/labelgate/connectors"
+	boxemu "github.com/labelgate/labelgate/connectors/box/emulator"
 	"github.com/labelgate/labelgate/connectors/graph/emulator"
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
@@ -67,7 +68,8 @@ func TestGraphSharingEndToEnd(t *testing.T) {
 				rec, ok = fileByName(st, connectors.AppSharePoint, "Merger.docx")
 				return ok && !rec.LastScanned.IsZero()
 			}, 45*time.Second, 20*time.Millisecond)
-			require.Equal(t, connectors.AccessInternal, rec.Access)
+			before := rec.Access
+			require.Less(t, before.Rank(), connectors.AccessExternal.Rank(), "shared inside the organisation only")
 			_, err = h.g.SyncCatalog(ctx)
 			require.NoError(t, err)
 			_, err = h.g.policies.Apply(ctx, []byte(sharingE2EPolicy))
@@ -92,7 +94,7 @@ func TestGraphSharingEndToEnd(t *testing.T) {
 			require.Equal(t, "adele@contoso.com", shares[0].Email)
 			rec, err = st.GetFile(ctx, rec.Ref)
 			require.NoError(t, err)
-			require.Equal(t, connectors.AccessInternal, rec.Access, "the inventory's access narrowed")
+			require.Equal(t, before, rec.Access, "the inventory's access narrowed back")
 			evs, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessRestricted}, 10)
 			require.NoError(t, err)
 			require.Len(t, evs, 1)
@@ -122,6 +124,116 @@ func TestGraphSharingEndToEnd(t *testing.T) {
 			rec, err = st.GetFile(ctx, rec.Ref)
 			require.NoError(t, err)
 			require.Equal(t, connectors.AccessPublic, rec.Access)
+		})
+	}
+}
+
+const sharingE2EBoxPolicy = `
+policies:
+  - id: conf-public
+    name: Confidential with a public link
+    severity: high
+    filter:
+      all:
+        - label: {is: [Confidential]}
+        - access: {in: [public]}
+    actions:
+      - removePublicLinks: {}
+`
+
+// grantsAt lists a file's grants through the gateway's own connector, as the provider reports them.
+func grantsAt(t *testing.T, h *harness, ref connectors.FileRef) []connectors.Permission {
+	t.Helper()
+	c, ok := h.g.reg.lookup(ref.App, ref.Tenant)
+	require.True(t, ok)
+	sr, ok := c.C.(connectors.SharingRestrictor)
+	require.True(t, ok, "%s implements SharingRestrictor", ref.App)
+	ps, err := sr.Permissions(context.Background(), ref)
+	require.NoError(t, err)
+	return ps
+}
+
+// TestBoxSharingEndToEnd: a Confidential Box file with an open shared link and an external
+// collaborator; a policy removing public links takes the link away at the Box emulator and
+// leaves the collaborator, the inventory goes from public to external, and the undo recreates
+// the link (new URL).
+func TestBoxSharingEndToEnd(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			conf := []labeltest.Label{{ID: labeltest.LabelConfidential, Tenant: labeltest.TenantContoso, Method: "Standard"}}
+			files := []boxFile{{id: "2001", parent: boxFinanceRoot, name: "Plan.docx", data: labeltest.Docx(labeltest.Options{LabelInfo: conf}),
+				sharedLink: "open", collaborators: []string{"auditor@partner.example"}, label: labeltest.LabelConfidential}}
+			seed, dir := boxSeed(t, files)
+			em, err := boxemu.New(boxemu.Options{Seed: seed, SeedDir: dir, ClientID: "e2e-app", ClientSecret: "e2e-secret",
+				PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey})
+			require.NoError(t, err)
+			t.Cleanup(em.Close)
+			tenant := em.EnterpriseID()
+			h := startGateway(t, b, func(c *config.Config) {
+				withAdminToken(c)
+				c.Connectors = []config.Connector{{Name: "box", App: "box", Tenant: tenant, ClientID: "e2e-app", ClientSecret: "e2e-secret",
+					BaseURL: em.APIURL(), UploadURL: em.UploadURL(), AuthURL: em.TokenURL(), Roots: []string{boxHRRoot, boxFinanceRoot},
+					Domains: []string{"contoso.com"}, PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, LabelMap: boxLabelMap,
+					EventPoll: time.Hour}}
+			})
+			st := h.g.Store()
+			require.Eventually(t, func() bool { return scannedCount(st, connectors.AppBox) == 1 }, 45*time.Second, 20*time.Millisecond)
+			rec, _ := fileByName(st, connectors.AppBox, "Plan.docx")
+			require.Equal(t, connectors.AccessPublic, rec.Access)
+			_, err = h.g.SyncCatalog(ctx)
+			require.NoError(t, err)
+			_, err = h.g.policies.Apply(ctx, []byte(sharingE2EBoxPolicy))
+			require.NoError(t, err)
+			_, err = h.g.StartRescan(ctx, "box", "", true)
+			require.NoError(t, err)
+
+			var act store.Action
+			require.Eventually(t, func() bool {
+				as, err := st.ListActions(ctx, store.ActionFilter{Kind: store.ActionRemovePublicLinks})
+				if err != nil || len(as) == 0 {
+					return false
+				}
+				act = as[0]
+				return act.State == store.ActionDone
+			}, 60*time.Second, 20*time.Millisecond)
+			var left []string
+			for _, p := range grantsAt(t, h, rec.Ref) {
+				if !p.Owner {
+					left = append(left, string(p.Kind)+":"+p.Email+p.LinkScope)
+				}
+			}
+			require.Equal(t, []string{"user:auditor@partner.example"}, left, "the link went, the collaborator stayed")
+			rec, err = st.GetFile(ctx, rec.Ref)
+			require.NoError(t, err)
+			require.Equal(t, connectors.AccessExternal, rec.Access)
+			evs, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessRestricted}, 10)
+			require.NoError(t, err)
+			require.Len(t, evs, 1)
+			require.Contains(t, evs[0].Detail, "open link")
+
+			undo, err := h.g.UndoAction(ctx, act.ID, "admin@contoso.com")
+			require.NoError(t, err)
+			require.Eventually(t, func() bool {
+				a, err := st.GetAction(ctx, undo)
+				return err == nil && a.State == store.ActionDone
+			}, 30*time.Second, 20*time.Millisecond)
+			var link *connectors.Permission
+			for _, p := range grantsAt(t, h, rec.Ref) {
+				if p.Kind == connectors.GrantLink {
+					link = &p
+				}
+			}
+			require.NotNil(t, link, "the shared link is back")
+			require.Equal(t, "open", link.LinkScope)
+			rec, err = st.GetFile(ctx, rec.Ref)
+			require.NoError(t, err)
+			require.Equal(t, connectors.AccessPublic, rec.Access)
+			restored, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessRestored}, 10)
+			require.NoError(t, err)
+			require.Len(t, restored, 1)
 		})
 	}
 }
