@@ -1,6 +1,6 @@
 //go:build sharing_e2e
 
-// MERGE NOTE: these end-to-end tests need the Graph and Box connectors' SharingRestrictor and the
+// MERGE NOTE: these end-to-end tests need the Graph, Box and Drive connectors' SharingRestrictor and the
 // emulator's AddShare/Shares (share-conn, issue 24). It is built only with -tags sharing_e2e
 // until that branch is merged; then delete the build line above so it always runs.
 
@@ -17,6 +17,7 @@ import (
 
 	"github.com/labelgate/labelgate/connectors"
 	boxemu "github.com/labelgate/labelgate/connectors/box/emulator"
+	driveemu "github.com/labelgate/labelgate/connectors/gdrive/emulator"
 	"github.com/labelgate/labelgate/connectors/graph/emulator"
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
@@ -236,4 +237,82 @@ func TestBoxSharingEndToEnd(t *testing.T) {
 			require.Len(t, restored, 1)
 		})
 	}
+}
+
+// TestGDriveSharingEndToEnd: a Confidential Drive file shared with anyone, a partner and a
+// colleague; removeExternalAccess deletes the anyone and partner permissions at the Drive
+// emulator and keeps the colleague's, the inventory goes from public to internal, and the undo
+// creates both permissions again.
+func TestGDriveSharingEndToEnd(t *testing.T) {
+	t.Parallel()
+	b := storetest.Backends()[0]
+	ctx := context.Background()
+	m, err := driveemu.LoadManifest(repoTestdata(t, "gdrive/tenant.json"))
+	require.NoError(t, err)
+	em, err := driveemu.New(driveemu.Options{Manifest: m})
+	require.NoError(t, err)
+	t.Cleanup(em.Close)
+	const tenant, alice, aliceDrive = "example.com", "alice@example.com", "user:alice@example.com"
+	h := startGateway(t, b, func(c *config.Config) {
+		withAdminToken(c)
+		c.Connectors = []config.Connector{{Name: "gd", App: "gdrive", Tenant: tenant, Domains: []string{tenant},
+			Users: []string{alice, "bob@example.com"}, AdminEmail: "admin@example.com", ServiceAccountKey: gdriveKey(t),
+			BaseURL: em.URL(), AuthURL: em.TokenURL(),
+			LabelMap: map[string]string{
+				labeltest.LabelGeneral:      "lbl-sens/fld-level/ch-general",
+				labeltest.LabelConfidential: "lbl-sens/fld-level/ch-conf",
+			}}}
+	})
+	st := h.g.Store()
+	require.Eventually(t, func() bool {
+		cds, err := st.ChangedDrives(ctx, 10)
+		running, rerr := st.ListRescans(ctx, true, 10)
+		return err == nil && rerr == nil && len(cds) == 0 && len(running) == 0
+	}, 30*time.Second, 20*time.Millisecond)
+	_, err = h.g.SyncCatalog(ctx)
+	require.NoError(t, err)
+	_, err = h.g.policies.Apply(ctx, []byte(sharingE2EPolicy))
+	require.NoError(t, err)
+
+	conf := []labeltest.Label{{ID: labeltest.LabelConfidential, Tenant: labeltest.TenantContoso, Method: "Standard"}}
+	_, err = em.AddFile(driveemu.FileSpec{ID: "f-share", Name: "deal.docx", Owner: alice,
+		Data: labeltest.Docx(labeltest.Options{LabelInfo: conf}),
+		Permissions: []driveemu.Permission{{Type: "anyone", Role: "reader"}, {Type: "user", Role: "reader", Email: "guest@partner.org"},
+			{Type: "user", Role: "writer", Email: "bob@example.com"}}})
+	require.NoError(t, err)
+	ref := connectors.FileRef{App: connectors.AppGDrive, Tenant: tenant, Drive: aliceDrive, ItemID: "f-share"}
+	var act store.Action
+	require.Eventually(t, func() bool {
+		as, err := st.ListActions(ctx, store.ActionFilter{Kind: store.ActionRemoveExternalAccess})
+		if err != nil || len(as) == 0 {
+			return false
+		}
+		act = as[0]
+		return act.State == store.ActionDone
+	}, 60*time.Second, 20*time.Millisecond)
+	require.Equal(t, ref, act.Ref)
+	others := func() []string {
+		var out []string
+		for _, p := range grantsAt(t, h, ref) {
+			if !p.Owner {
+				out = append(out, string(p.Kind)+":"+p.Email)
+			}
+		}
+		return out
+	}
+	require.Equal(t, []string{"user:bob@example.com"}, others())
+	rec, err := st.GetFile(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, connectors.AccessInternal, rec.Access)
+
+	undo, err := h.g.UndoAction(ctx, act.ID, "admin@example.com")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		a, err := st.GetAction(ctx, undo)
+		return err == nil && a.State == store.ActionDone
+	}, 30*time.Second, 20*time.Millisecond)
+	require.ElementsMatch(t, []string{"user:bob@example.com", "user:guest@partner.org", "anyone:"}, others())
+	rec, err = st.GetFile(ctx, ref)
+	require.NoError(t, err)
+	require.Equal(t, connectors.AccessPublic, rec.Access)
 }
