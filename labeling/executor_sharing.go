@@ -153,6 +153,11 @@ func (e *Executor) runSharing(ctx context.Context, c store.Claim, out *Outcome) 
 	}
 
 	f, err := e.stat(ctx, conn, a.Ref)
+	if connectors.KindOf(err) == connectors.KindNotFound {
+		// Gone (deleted or moved out of reach): so is its exposure. Not a failure to alert on.
+		return store.Completion{State: store.ActionCanceled, ReleaseQuota: true,
+			Reason: fmt.Sprintf("file no longer exists at the provider; nothing restricted: %v", err)}
+	}
 	if err != nil {
 		return e.failed(a, err)
 	}

@@ -380,6 +380,17 @@ func TestSharingAlreadyRestricted(t *testing.T) {
 	require.Zero(t, e.sharingUsed(store.ActionRemoveExternalAccess))
 	require.Empty(t, e.events(store.EventAccessRestricted))
 	require.Len(t, e.sc.grants("a"), 3)
+
+	// A file deleted since: its exposure went with it; canceled, no failure to alert on.
+	gone := e.shared("gone", lSecret, gOwner, gAnyone)
+	e.conn.mu.Lock()
+	delete(e.conn.files, "gone")
+	e.conn.mu.Unlock()
+	out = e.exec(e.sharingAction(gone, store.ActionRemovePublicLinks, lSecret))
+	require.Equal(t, store.ActionCanceled, out.State, out.Reason)
+	require.Contains(t, out.Reason, "no longer exists")
+	require.Empty(t, e.events(store.EventActionFailed))
+	require.Zero(t, e.sharingUsed(store.ActionRemovePublicLinks))
 }
 
 // TestSharingExemptOwner: an owner in sharing.exemptOwners is never restricted.
