@@ -318,3 +318,88 @@ func TestGDriveSharingEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, connectors.AccessPublic, rec.Access)
 }
+
+// TestGraphSharingUnderChaos: eight Confidential files shared with a guest and by an anonymous
+// link, a sharing quota of 5, and a Graph tenant that throttles a fifth of the requests and
+// fails one in twenty. Five actions finish, three wait for the quota reset: no more units are
+// used than the quota, each removed grant is recorded once, each finished action logs one
+// access_restricted, the waiting files keep their grants, and no action fails.
+func TestGraphSharingUnderChaos(t *testing.T) {
+	t.Parallel()
+	b := storetest.Backends()[0]
+	ctx := context.Background()
+	em, err := emulator.New(emulator.Options{Manifest: graphManifest(), ClientID: "e2e-app", ClientSecret: "e2e-secret"})
+	require.NoError(t, err)
+	t.Cleanup(em.Close)
+	conf := []labeltest.Label{{ID: labeltest.LabelConfidential, Tenant: labeltest.TenantContoso, Method: "Standard"}}
+	ids := map[string]string{}
+	for i := range 8 {
+		name := fmt.Sprintf("Deal%d.docx", i)
+		id, err := em.AddFile(graphSPDrive, "/Deals", name, "", labeltest.Docx(labeltest.Options{LabelInfo: conf}))
+		require.NoError(t, err)
+		require.NoError(t, em.AddShare(id, emulator.Share{Email: "eve@fabrikam.com", Guest: true}))
+		require.NoError(t, em.AddShare(id, emulator.Share{Link: "anonymous"}))
+		ids[id] = name
+	}
+	h := startGateway(t, b, func(c *config.Config) {
+		withAdminToken(c)
+		c.Quota.Sharing.Default = 5
+		c.Connectors = []config.Connector{{Name: "sp", App: "sharepoint", Tenant: em.TenantID(), BaseURL: em.GraphURL(),
+			AuthURL: em.URL(), ClientID: "e2e-app", ClientSecret: "e2e-secret", Domains: []string{"contoso.com"}}}
+	})
+	st := h.g.Store()
+	require.Eventually(t, func() bool { return scannedCount(st, connectors.AppSharePoint) == 8 }, 45*time.Second, 20*time.Millisecond)
+	_, err = h.g.SyncCatalog(ctx)
+	require.NoError(t, err)
+	_, err = h.g.policies.Apply(ctx, []byte(sharingE2EPolicy))
+	require.NoError(t, err)
+	em.SetChaos(emulator.Chaos{Seed: 24, Throttle: 0.2, ServerError: 0.05})
+	_, err = h.g.StartRescan(ctx, "sp", "", true)
+	require.NoError(t, err)
+
+	states := func() map[string][]store.Action {
+		as, err := st.ListActions(ctx, store.ActionFilter{Kind: store.ActionRemoveExternalAccess})
+		require.NoError(t, err)
+		out := map[string][]store.Action{}
+		for _, a := range as {
+			out[a.State] = append(out[a.State], a)
+		}
+		return out
+	}
+	require.Eventually(t, func() bool {
+		s := states()
+		return len(s[store.ActionDone]) == 5 && len(s[store.ActionPaused]) == 3
+	}, 90*time.Second, 50*time.Millisecond, "5 done and 3 paused: %v", func() map[string]int {
+		n := map[string]int{}
+		for k, v := range states() {
+			n[k] = len(v)
+		}
+		return n
+	}())
+	injected := em.ChaosStats()
+	em.SetChaos(emulator.Chaos{})
+	t.Logf("chaos injected %+v", injected)
+	require.Positive(t, injected.Throttled+injected.ServerErrors)
+
+	s := states()
+	require.Empty(t, s[store.ActionFailed])
+	used, err := st.QuotaUsed(ctx, connectors.AppSharePoint, em.TenantID(), store.ActionRemoveExternalAccess, store.QuotaWindow(time.Now()))
+	require.NoError(t, err)
+	require.EqualValues(t, 5, used, "never more than the quota")
+	for _, a := range s[store.ActionDone] {
+		changes, err := st.SharingChanges(ctx, a.ID)
+		require.NoError(t, err)
+		require.Len(t, changes, 2, "one record per grant removed, retries included")
+		shares, err := em.Shares(a.Ref.ItemID)
+		require.NoError(t, err)
+		require.Empty(t, shares, ids[a.Ref.ItemID])
+	}
+	for _, a := range s[store.ActionPaused] {
+		shares, err := em.Shares(a.Ref.ItemID)
+		require.NoError(t, err)
+		require.Len(t, shares, 2, "waiting for the reset: untouched")
+	}
+	evs, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessRestricted}, 100)
+	require.NoError(t, err)
+	require.Len(t, evs, 5, "one access_restricted per finished action")
+}
