@@ -95,13 +95,19 @@ type ExecutorConfig struct {
 	StaleAfter time.Duration
 	Clock      Clock
 	Logger     *slog.Logger
+	// ExemptOwners are owners (e-mail addresses, case-insensitive) whose files sharing actions
+	// leave alone (config sharing.exemptOwners): such actions are refused, with an event.
+	ExemptOwners []string
 }
 
-// Executor carries out apply_label and remove_label actions recorded in the store.
+// Executor carries out apply_label and remove_label actions recorded in the store, and the
+// sharing actions (executor_sharing.go).
 //
 // Quota: each label write (apply or remove) counts one unit of its app+tenant's daily
 // allowance ("manual" for admins' actions, "auto" for policy actions), taken in the same
 // transaction that claims the action, so replicas on one PostgreSQL database never exceed it.
+// Each sharing action (and undo) counts one unit of its own kind's allowance instead
+// (QuotaConfig.Sharing, store.ActionAllowance), under the same rules.
 // A unit is given back when no write took effect: a refusal, a permanent failure, a file
 // already in the target state, or an action going back to wait (retry later, provider's daily
 // limit). When the allowance is used up the action is paused until the next 12:00 UTC.
@@ -186,8 +192,9 @@ type Outcome struct {
 	changed bool
 }
 
-// executedKinds are the action kinds the executor claims.
-var executedKinds = []string{store.ActionApplyLabel, store.ActionRemoveLabel}
+// executedKinds are the action kinds the executor claims: label writes and the sharing
+// actions (issue 24) with their undo.
+var executedKinds = append([]string{store.ActionApplyLabel, store.ActionRemoveLabel}, store.SharingKinds[:]...)
 
 // Execute runs one action if it is pending (or paused and its quota window has reset) and due:
 // it claims it against the daily quota,
@@ -216,14 +223,22 @@ func outcomeOf(id int64, c store.Claim) Outcome {
 func (e *Executor) runClaimed(ctx context.Context, c store.Claim) (Outcome, error) {
 	a := c.Action
 	out := outcomeOf(a.ID, c)
-	comp := e.run(ctx, c, &out)
+	run := e.run
+	if store.SharingKind(a.Kind) {
+		run = e.runSharing
+	}
+	comp := run(ctx, c, &out)
 	// A conditional upload refused because the file changed since it was read (KindChanged):
 	// read the file again and decide again — the user's edit may have made the write moot or
 	// forbidden — a bounded number of times; the write never overwrites that edit.
 	for try := 1; out.changed && try < maxChangedRetries && ctx.Err() == nil; try++ {
 		e.log.Info("file changed between read and write; deciding again", "id", a.ID, "ref", a.Ref.Key(), "try", try+1)
 		out.changed = false
-		comp = e.run(ctx, c, &out)
+		comp = run(ctx, c, &out)
+	}
+	if store.SharingKind(a.Kind) && comp.State == store.ActionFailed {
+		// Named so the alerts engine raises sharing_action_failed: the exposure is still open.
+		comp.Reason = store.SharingFailedPrefix(a.Kind) + comp.Reason
 	}
 	comp.ID, comp.Actor = a.ID, actor(a)
 	if ctx.Err() != nil && comp.State != store.ActionDone {
@@ -241,7 +256,7 @@ func (e *Executor) runClaimed(ctx context.Context, c store.Claim) (Outcome, erro
 }
 
 func (e *Executor) limit(a store.Action) int {
-	return e.cfg.Quota.Limit(string(a.Ref.App), a.Ref.Tenant, a.Manual)
+	return e.cfg.Quota.LimitOf(a.Kind, string(a.Ref.App), a.Ref.Tenant, a.Manual)
 }
 
 func actor(a store.Action) string {

@@ -91,7 +91,7 @@ func jobRequest(a store.Action) scanqueue.Request[ActionJob] {
 func (d *QueueDispatcher) Enqueue(ctx context.Context, actions ...store.Action) error {
 	reqs := make([]scanqueue.Request[ActionJob], 0, len(actions))
 	for _, a := range actions {
-		if store.QuotaCounted(a.Kind) {
+		if store.ExecutorKind(a.Kind) {
 			reqs = append(reqs, jobRequest(a))
 		}
 	}

@@ -50,10 +50,15 @@ func BuildQuotaReport(ctx context.Context, st *store.Store, cfg QuotaConfig, now
 		if (tenant != "" && sc.Tenant != tenant) || (app != "" && sc.App != app) {
 			continue
 		}
-		for _, allowance := range []string{store.AllowanceAuto, store.AllowanceManual} {
+		for _, allowance := range append([]string{store.AllowanceAuto, store.AllowanceManual}, store.SharingKinds[:]...) {
 			key := string(sc.App) + "/" + sc.Tenant + "/" + allowance
+			if store.SharingKind(allowance) && used[key] == 0 && paused[key] == 0 {
+				// A sharing allowance is reported once used in the window, so tenants that
+				// write no sharing policy see only their label rows.
+				continue
+			}
 			r := QuotaRow{Tenant: sc.Tenant, App: sc.App, Allowance: allowance, Used: used[key], Paused: paused[key],
-				Limit: cfg.Limit(string(sc.App), sc.Tenant, allowance == store.AllowanceManual), Remaining: -1}
+				Limit: cfg.LimitOf(allowance, string(sc.App), sc.Tenant, allowance == store.AllowanceManual), Remaining: -1}
 			if r.Limit >= 0 {
 				r.Remaining = max(int64(r.Limit)-r.Used, 0)
 			}

@@ -490,13 +490,14 @@ func (c *compiler) content(cc ContentCond, path string) cnode {
 
 func (c *compiler) action(a Action, path string, sev Severity) (caction, bool) {
 	set := 0
-	for _, b := range []bool{a.ApplyLabel != nil, a.RemoveLabel != nil, a.Alert != nil, a.NotifyOwner != nil} {
+	for _, b := range []bool{a.ApplyLabel != nil, a.RemoveLabel != nil, a.Alert != nil, a.NotifyOwner != nil,
+		a.RemovePublicLinks != nil, a.RemoveExternalAccess != nil, a.MakePrivate != nil} {
 		if b {
 			set++
 		}
 	}
 	if set != 1 {
-		c.fail(path, "give exactly one of applyLabel, removeLabel, alert or notifyOwner")
+		c.fail(path, "give exactly one of applyLabel, removeLabel, alert, notifyOwner, removePublicLinks, removeExternalAccess or makePrivate")
 		return caction{}, false
 	}
 	tmpl := func(field, text string, required bool) *template.Template {
@@ -532,6 +533,12 @@ func (c *compiler) action(a Action, path string, sev Severity) (caction, bool) {
 			onlyUnl: al.OnlyIfUnlabelled, onlyLower: al.OnlyIfLowerPriority, justification: al.Justification}, true
 	case a.RemoveLabel != nil:
 		return caction{kind: store.ActionRemoveLabel, justification: a.RemoveLabel.Justification}, true
+	case a.RemovePublicLinks != nil:
+		return caction{kind: store.ActionRemovePublicLinks, justification: a.RemovePublicLinks.Justification}, true
+	case a.RemoveExternalAccess != nil:
+		return caction{kind: store.ActionRemoveExternalAccess, justification: a.RemoveExternalAccess.Justification}, true
+	case a.MakePrivate != nil:
+		return caction{kind: store.ActionMakePrivate, justification: a.MakePrivate.Justification}, true
 	case a.Alert != nil:
 		s := a.Alert.Severity
 		if s == "" {

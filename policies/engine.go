@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/policies/content"
 )
 
@@ -77,7 +78,7 @@ type PlannedAction struct {
 	Key        string             `json:"key"`
 	PolicyID   string             `json:"policyId"`
 	PolicyName string             `json:"policyName"`
-	Kind       string             `json:"kind"` // store.ActionApplyLabel, ActionRemoveLabel, ActionAlert, ActionNotifyOwner
+	Kind       string             `json:"kind"` // store.ActionApplyLabel, ActionRemoveLabel, ActionAlert, ActionNotifyOwner, or a sharing kind
 	Ref        connectors.FileRef `json:"ref"`
 	LabelID    string             `json:"labelId,omitempty"`
 	Params     ActionParams       `json:"params"`
@@ -92,6 +93,25 @@ type ActionParams struct {
 	Justification       string   `json:"justification,omitempty"`
 	OnlyIfUnlabelled    bool     `json:"onlyIfUnlabelled,omitempty"`
 	OnlyIfLowerPriority bool     `json:"onlyIfLowerPriority,omitempty"`
+	// Sharing actions (labeling.SharingParams reads the same fields): the executor checks at
+	// write time that the file still carries MatchedLabel ("" = unlabelled), the label this
+	// decision saw. MaxAccess is the widest access the action leaves, for display: the
+	// executor derives the same from the kind when it picks the grants to remove.
+	CheckLabel   bool   `json:"checkLabel,omitempty"`
+	MatchedLabel string `json:"matchedLabel,omitempty"`
+	MaxAccess    string `json:"maxAccess,omitempty"`
+}
+
+// SharingLeaves is the widest access a sharing action kind leaves on a file:
+// removePublicLinks external, removeExternalAccess internal, makePrivate private.
+func SharingLeaves(kind string) connectors.AccessLevel {
+	switch kind {
+	case store.ActionRemovePublicLinks:
+		return connectors.AccessExternal
+	case store.ActionRemoveExternalAccess:
+		return connectors.AccessInternal
+	}
+	return connectors.AccessPrivate
 }
 
 // Decision is what the policies ask for one file.
@@ -193,6 +213,14 @@ func (e *Engine) plan(p *cpolicy, a *caction, f *Facts) (PlannedAction, bool) {
 		if f.File.Owner == "" {
 			return pa, false
 		}
+	case store.ActionRemovePublicLinks, store.ActionRemoveExternalAccess, store.ActionMakePrivate:
+		// Planned only for a file shared wider than the action leaves, so what-if counts the
+		// files each sharing action would change and a restricted file gets no action.
+		leaves := SharingLeaves(a.kind)
+		if f.File.Access.Rank() <= leaves.Rank() {
+			return pa, false
+		}
+		pa.Params.CheckLabel, pa.Params.MatchedLabel, pa.Params.MaxAccess = true, f.LabelID, string(leaves)
 	}
 	if a.msg != nil || a.subject != nil {
 		data := TemplateData{Name: f.File.Name, Path: f.File.Path, URL: f.File.WebURL, Owner: f.File.Owner,

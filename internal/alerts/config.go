@@ -51,6 +51,9 @@ const (
 	RuleConnectorSetup      = "connector_not_configured"
 	RuleDeadLetters         = "dead_letters"
 	RulePolicy              = "policy"
+	// RuleSharingFailed: a sharing action (issue 24) failed for good, so the exposure it was
+	// to close is still open.
+	RuleSharingFailed = "sharing_action_failed"
 )
 
 // Event kinds this package defines for others to write to the discovery log (store.AddEvent).
@@ -425,6 +428,7 @@ var builtinRules = map[string]ruleDefaults{
 	RuleConnectorSetup:      {severity: SeverityCritical, title: "Connector set-up incomplete: label writes paused"},
 	RuleDeadLetters:         {severity: SeverityMedium, title: "Scan jobs piling up in the dead letter queue"},
 	RulePolicy:              {severity: SeverityMedium, title: "Policy alert"},
+	RuleSharingFailed:       {severity: SeverityHigh, title: "Sharing restriction failed: the exposure is still open"},
 }
 
 // RuleNames lists the built-in rules.

@@ -289,6 +289,10 @@ func (e *Engine) onEvent(ctx context.Context, ev store.Event) error {
 	}
 	switch ev.Kind {
 	case store.EventLabelRemoved, store.EventLabelChanged, store.EventLabelAdded, store.EventDiscovered, store.EventAccessChanged:
+	case store.EventActionFailed:
+		if !store.SharingFailure(ev.Detail) {
+			return nil
+		}
 	case EventQuotaExhausted:
 		o := base(RuleQuotaExhausted)
 		allowance := ev.Detail
@@ -297,6 +301,9 @@ func (e *Engine) onEvent(ctx context.Context, ev store.Event) error {
 		}
 		o.group, o.opsOnly = RuleQuotaExhausted+"|event|"+string(ev.App)+"/"+ev.Tenant+"/"+allowance, true
 		o.message = fmt.Sprintf("The daily %s label quota of %s/%s is used up; label actions wait for the reset.", allowance, ev.App, ev.Tenant)
+		if store.SharingKind(allowance) {
+			o.message = fmt.Sprintf("The daily %s quota of %s/%s is used up; these sharing actions wait for the reset.", allowance, ev.App, ev.Tenant)
+		}
 		return e.raise(ctx, o)
 	case EventSubscriptionFailed:
 		o := base(RuleSubscriptionFailing)
@@ -381,6 +388,13 @@ func (e *Engine) onEvent(ctx context.Context, ev store.Event) error {
 			o.message = fmt.Sprintf("%s is protected (encrypted); labelgate cannot read its content.", where)
 			errs = append(errs, e.raise(ctx, o))
 		}
+	case store.EventActionFailed:
+		o := with(base(RuleSharingFailed))
+		o.message = fmt.Sprintf("labelgate could not restrict the sharing of %s; it stays shared as it was: %s", where, ev.Detail)
+		if strings.HasPrefix(ev.Detail, store.SharingFailedPrefix(store.ActionRestoreSharing)) {
+			o.message = fmt.Sprintf("labelgate could not restore the sharing of %s (undo): %s", where, ev.Detail)
+		}
+		errs = append(errs, e.raise(ctx, o))
 	case store.EventAccessChanged:
 		from, to, ok := strings.Cut(ev.Detail, " -> ")
 		if !ok || ev.LabelID == "" {
@@ -730,6 +744,13 @@ func (e *Engine) checkOperations(ctx context.Context, now time.Time) error {
 			found[g] = occurrence{rule: e.rules[RuleQuotaExhausted], group: g, ref: ref, opsOnly: true, at: now, detail: parts[2],
 				actor: "executor", message: fmt.Sprintf("The daily %s label quota of %s/%s is used up; %d label actions are paused until %s.",
 					parts[2], parts[0], parts[1], n, store.NextQuotaReset(now).Format(time.RFC3339))}
+			if store.SharingKind(parts[2]) {
+				// A sharing action kind's own allowance (issue 24).
+				o := found[g]
+				o.message = fmt.Sprintf("The daily %s quota of %s/%s is used up; %d sharing actions of this kind are paused until %s.",
+					parts[2], parts[0], parts[1], n, store.NextQuotaReset(now).Format(time.RFC3339))
+				found[g] = o
+			}
 		}
 		reconcile(RuleQuotaExhausted, found)
 	}

@@ -30,6 +30,7 @@ type Config struct {
 	Queue      Queue         `yaml:"queue"`
 	Labels     Labels        `yaml:"labels"`
 	Quota      Quota         `yaml:"quota"`
+	Sharing    Sharing       `yaml:"sharing"`
 	Rescan     Rescan        `yaml:"rescan"`
 	Alerts     alerts.Config `yaml:"alerts"`
 	Console    Console       `yaml:"console"`
@@ -128,6 +129,25 @@ type Quota struct {
 	Manual    int            `yaml:"manual"`    // admins' own allowance per app per tenant per day
 	PerApp    map[string]int `yaml:"perApp"`    // app → limit
 	PerTenant map[string]int `yaml:"perTenant"` // "tenant/app" or "tenant" → limit
+	// Sharing sets the sharing actions' own allowances (issue 24), one per action kind per
+	// app per tenant: {default: 100, perApp: {box: 20}, perTenant: {...}, perKind:
+	// {makePrivate: 10}}. Its type is labeling.SharingQuota's shape, so Quota still converts.
+	Sharing SharingQuota `yaml:"sharing"`
+}
+
+// SharingQuota is quota.sharing; the same unnamed struct type as labeling.SharingQuota.
+type SharingQuota = struct {
+	Default   int            `yaml:"default"`
+	PerApp    map[string]int `yaml:"perApp"`
+	PerTenant map[string]int `yaml:"perTenant"`
+	PerKind   map[string]int `yaml:"perKind"`
+}
+
+// Sharing holds the safety rules of the sharing actions (issue 24).
+type Sharing struct {
+	// ExemptOwners are owners (e-mail addresses, case-insensitive) whose files no sharing
+	// action touches: the executor refuses them with a reason and an event.
+	ExemptOwners []string `yaml:"exemptOwners"`
 }
 
 // Rescan schedules full rescans; a connector may override the schedule.
@@ -187,7 +207,7 @@ func Default() Config {
 		Admin:   Admin{Listen: "127.0.0.1:8081"},
 		Queue:   Queue{Workers: 8, MaxAttempts: 10, Lease: 5 * time.Minute},
 		Labels:  Labels{SyncInterval: time.Hour},
-		Quota:   Quota{Default: 100, Manual: 50},
+		Quota:   Quota{Default: 100, Manual: 50, Sharing: SharingQuota{Default: 100}},
 		Console: Console{SensitivePriority: 2},
 	}
 }
@@ -246,7 +266,7 @@ var (
 // sections maps Go type names to the YAML key that holds them, so errors name keys, not types.
 var sections = map[string]string{
 	"Config": "", "Log": "log", "Server": "server", "Admin": "admin", "Token": "admin.tokens[]", "Store": "store",
-	"Queue": "queue", "Labels": "labels", "Sinks": "alerts.sinks", "SMTPSink": "alerts.sinks.smtp", "WebhookSink": "alerts.sinks.webhooks[]", "Quota": "quota", "Rescan": "rescan", "Console": "console", "Connector": "connectors[]", "TLS": "tls",
+	"Queue": "queue", "Labels": "labels", "Sinks": "alerts.sinks", "SMTPSink": "alerts.sinks.smtp", "WebhookSink": "alerts.sinks.webhooks[]", "Quota": "quota", "Sharing": "sharing", "Rescan": "rescan", "Console": "console", "Connector": "connectors[]", "TLS": "tls",
 }
 
 func decode(raw []byte, cfg *Config) error {
@@ -422,6 +442,35 @@ func (c Config) Validate() Errors {
 			bad("quota.perTenant."+k, "must not be negative")
 		}
 	}
+	if c.Quota.Sharing.Default < 0 {
+		bad("quota.sharing.default", "must not be negative")
+	}
+	for _, app := range sortedKeys(c.Quota.Sharing.PerApp) {
+		if !validApp(app) {
+			bad("quota.sharing.perApp."+app, "unknown app (want one of %s)", strings.Join(apps, ", "))
+		}
+		if c.Quota.Sharing.PerApp[app] < 0 {
+			bad("quota.sharing.perApp."+app, "must not be negative")
+		}
+	}
+	for _, k := range sortedKeys(c.Quota.Sharing.PerTenant) {
+		if c.Quota.Sharing.PerTenant[k] < 0 {
+			bad("quota.sharing.perTenant."+k, "must not be negative")
+		}
+	}
+	for _, k := range sortedKeys(c.Quota.Sharing.PerKind) {
+		if !sharingKinds[k] {
+			bad("quota.sharing.perKind."+k, "unknown sharing action (want removePublicLinks, removeExternalAccess, makePrivate or restoreSharing)")
+		}
+		if c.Quota.Sharing.PerKind[k] < 0 {
+			bad("quota.sharing.perKind."+k, "must not be negative")
+		}
+	}
+	for i, o := range c.Sharing.ExemptOwners {
+		if !strings.Contains(o, "@") {
+			bad(fmt.Sprintf("sharing.exemptOwners[%d]", i), "%q is not an e-mail address", o)
+		}
+	}
 	checkCron := func(key, expr string) {
 		if expr == "" {
 			return
@@ -548,6 +597,12 @@ func passwordOf(url string) string {
 		return cred[j+1:]
 	}
 	return ""
+}
+
+// sharingKinds are the keys quota.sharing.perKind takes: the policy spelling or the stored one.
+var sharingKinds = map[string]bool{
+	"removePublicLinks": true, "removeExternalAccess": true, "makePrivate": true, "restoreSharing": true,
+	"remove_public_links": true, "remove_external_access": true, "make_private": true, "restore_sharing": true,
 }
 
 // QuotaFor returns the daily apply-label limit for an app in a tenant.

@@ -26,6 +26,8 @@ func (g *Gateway) openGovernance() error {
 		},
 		Quota:  labeling.QuotaConfig(g.cfg.Quota),
 		Logger: g.logger("executor"),
+		// Owners whose files no sharing action touches (issue 24).
+		ExemptOwners: g.cfg.Sharing.ExemptOwners,
 		// Removals written into files take away only the organisation's label (issue 25).
 		Codec: labeling.OrgEngine{Tenant: func() string { return g.orgTenant(nil) }},
 	})

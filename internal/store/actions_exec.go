@@ -86,7 +86,7 @@ func (s *Store) claimAction(ctx context.Context, sc *stmtCache, id int64, now ti
 			return fmt.Errorf("store: claim action: %w", err)
 		}
 		c.Action, c.Limit, c.WriteSent = a, -1, sent != 0
-		if QuotaCounted(a.Kind) {
+		if ExecutorKind(a.Kind) {
 			c.Limit = limit(a)
 		}
 		if c.Limit < 0 {
@@ -94,7 +94,7 @@ func (s *Store) claimAction(ctx context.Context, sc *stmtCache, id int64, now ti
 				return fmt.Errorf("store: claim action: %w", err)
 			}
 		} else {
-			ok, err := tx.takeQuota(ctx, sc, string(a.Ref.App), a.Ref.Tenant, AllowanceOf(a.Manual), window.UnixMilli(), c.Limit)
+			ok, err := tx.takeQuota(ctx, sc, string(a.Ref.App), a.Ref.Tenant, ActionAllowance(a.Kind, a.Manual), window.UnixMilli(), c.Limit)
 			if err != nil {
 				return err
 			}
@@ -131,7 +131,7 @@ func (s *Store) claimAction(ctx context.Context, sc *stmtCache, id int64, now ti
 
 // pauseReason says why a claim paused an action: its allowance is used up until reset.
 func pauseReason(a Action, limit int, reset time.Time) string {
-	return fmt.Sprintf("daily %s quota of %d for %s/%s used up; resumes at %s", AllowanceOf(a.Manual), limit,
+	return fmt.Sprintf("daily %s quota of %d for %s/%s used up; resumes at %s", ActionAllowance(a.Kind, a.Manual), limit,
 		a.Ref.App, a.Ref.Tenant, reset.Format(time.RFC3339))
 }
 
@@ -185,6 +185,17 @@ type Completion struct {
 	// File describes the file for the event when the caller knows it from the provider; nil
 	// reads it from the inventory.
 	File *FileFacts
+	// Access, when set, records the file's sharing as the provider reports it after a sharing
+	// action (issue 24) in the inventory, in the same transaction as the action's end and its
+	// event: the access level narrows exactly when access_restricted is logged, and no
+	// access_changed event is logged for labelgate's own change.
+	Access *FileAccess
+}
+
+// FileAccess is a file's sharing for the inventory.
+type FileAccess struct {
+	Access  connectors.AccessLevel
+	Domains []string
 }
 
 // FileFacts name a file in an action's event: where it is and the label it held before.
@@ -219,7 +230,9 @@ func (c Completion) releases() bool {
 }
 
 func (s *Store) completeAction(ctx context.Context, sc *stmtCache, c Completion) error {
-	if s.dialect == Postgres {
+	// The single-statement form has no inventory access update; sharing completions are rare
+	// next to label writes and take the generic transaction.
+	if s.dialect == Postgres && c.Access == nil {
 		return s.completeActionPG(ctx, c)
 	}
 	return s.Tx(ctx, func(tx *Tx) error {
@@ -237,8 +250,16 @@ func (s *Store) completeAction(ctx context.Context, sc *stmtCache, c Completion)
 			return fmt.Errorf("store: complete action: %w", err)
 		}
 		if window != 0 && c.releases() {
-			if err := tx.releaseQuota(ctx, sc, string(a.Ref.App), a.Ref.Tenant, AllowanceOf(a.Manual), window); err != nil {
+			if err := tx.releaseQuota(ctx, sc, string(a.Ref.App), a.Ref.Tenant, ActionAllowance(a.Kind, a.Manual), window); err != nil {
 				return err
+			}
+		}
+		if c.Access != nil {
+			// A file not in the inventory yet is left to the scanner, as for labels.
+			if _, err := sc.exec(ctx, tx, `UPDATE files SET access = ?, domains_json = ?, updated_at = ?
+				WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`, string(c.Access.Access), jsonList(c.Access.Domains), nowMS,
+				string(a.Ref.App), a.Ref.Tenant, a.Ref.Drive, a.Ref.ItemID); err != nil {
+				return fmt.Errorf("store: complete action: %w", err)
 			}
 		}
 		kind := c.eventKind()
@@ -309,13 +330,13 @@ type RunnableFilter struct {
 	Limit       int // default 100
 }
 
-// RunnableActions returns pending apply/remove-label actions that are due.
+// RunnableActions returns pending executor actions (label writes, sharing actions) that are due.
 func (s *Store) RunnableActions(ctx context.Context, f RunnableFilter) ([]Action, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	q := `SELECT ` + actionCols + ` FROM actions WHERE state = ? AND kind IN (?, ?) AND not_before <= ?`
-	args := []any{ActionPending, ActionApplyLabel, ActionRemoveLabel, f.Now.UnixMilli()}
+	q := `SELECT ` + actionCols + ` FROM actions WHERE state = ? AND kind IN ` + inList(len(executorKinds)) + ` AND not_before <= ?`
+	args := append(append([]any{ActionPending}, anys(executorKinds)...), f.Now.UnixMilli())
 	if f.ManualFirst {
 		q += ` ORDER BY manual DESC, id LIMIT ?`
 	} else {

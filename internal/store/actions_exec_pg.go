@@ -31,7 +31,7 @@ func (s *Store) claimActionPG(ctx context.Context, id int64, now time.Time, kind
 		return Claim{}, fmt.Errorf("store: claim action: %w", err)
 	}
 	c := Claim{Limit: -1, Label: l}
-	if QuotaCounted(a.Kind) {
+	if ExecutorKind(a.Kind) {
 		c.Limit = limit(a)
 	}
 	window, reset := QuotaWindow(now).UnixMilli(), NextQuotaReset(now)
@@ -63,7 +63,7 @@ func (s *Store) claimActionPG(ctx context.Context, id int64, now time.Time, kind
 	for _, k := range kinds {
 		args = append(args, k)
 	}
-	args = append(args, string(a.Ref.App), a.Ref.Tenant, AllowanceOf(a.Manual), window, c.Limit, c.Limit,
+	args = append(args, string(a.Ref.App), a.Ref.Tenant, ActionAllowance(a.Kind, a.Manual), window, c.Limit, c.Limit,
 		c.Limit,
 		ActionRunning, ActionPaused,
 		pauseReason(a, c.Limit, reset),
@@ -99,11 +99,12 @@ func (s *Store) completeActionPG(ctx context.Context, c Completion) error {
 	}
 	const q = `WITH a AS (
 			UPDATE actions SET state = ?, reason = ?, not_before = ?, updated_at = ?
-			WHERE id = ? AND state = ? RETURNING app, tenant, drive, item_id, label_id, manual, quota_window
+			WHERE id = ? AND state = ? RETURNING app, tenant, drive, item_id, label_id, kind, manual, quota_window
 		), released AS (
 			UPDATE quotas SET used = quotas.used - 1 FROM a
 			WHERE ?::boolean AND a.quota_window <> 0 AND quotas.app = a.app AND quotas.tenant = a.tenant
-				AND quotas.allowance = CASE WHEN a.manual THEN ?::text ELSE ?::text END
+				AND quotas.allowance = CASE WHEN a.kind IN (?::text, ?::text, ?::text, ?::text) THEN a.kind
+					WHEN a.manual THEN ?::text ELSE ?::text END
 				AND quotas.window_start = a.quota_window AND quotas.used > 0
 		), inv AS (
 			SELECT files.path, files.name, files.label_id FROM files, a
@@ -127,7 +128,7 @@ func (s *Store) completeActionPG(ctx context.Context, c Completion) error {
 	var n int
 	err := s.queryRow(ctx, q,
 		c.State, c.Reason, ms(c.NotBefore), nowMS, c.ID, ActionRunning,
-		c.releases(), AllowanceManual, AllowanceAuto,
+		c.releases(), SharingKinds[0], SharingKinds[1], SharingKinds[2], SharingKinds[3], AllowanceManual, AllowanceAuto,
 		l.LabelID, l.Tenant, l.Method, nowMS, nowMS, c.Label != nil,
 		nowMS, kind,
 		c.File != nil, f.Path,

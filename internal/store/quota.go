@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/labelgate/labelgate/connectors"
@@ -31,12 +32,69 @@ func QuotaWindow(t time.Time) time.Time {
 // NextQuotaReset returns when the window holding t ends.
 func NextQuotaReset(t time.Time) time.Time { return QuotaWindow(t).AddDate(0, 0, 1) }
 
-// AllowanceOf names the allowance an action counts against.
+// AllowanceOf names the allowance a label write counts against.
 func AllowanceOf(manual bool) string {
 	if manual {
 		return AllowanceManual
 	}
 	return AllowanceAuto
+}
+
+// SharingKinds are the sharing action kinds (issue 24), the undo included. Each counts
+// against its own daily allowance, named like the kind, apart from label writes: an admin
+// who caps automatic relabelling at 100 a day has not said anything about how many files
+// may lose their links, and a burst of one must not starve the other.
+var SharingKinds = [...]string{ActionRemovePublicLinks, ActionRemoveExternalAccess, ActionMakePrivate, ActionRestoreSharing}
+
+// SharingKind reports whether kind is a sharing action (or its undo).
+func SharingKind(kind string) bool {
+	switch kind {
+	case ActionRemovePublicLinks, ActionRemoveExternalAccess, ActionMakePrivate, ActionRestoreSharing:
+		return true
+	}
+	return false
+}
+
+// SharingFailedPrefix starts the reason (and the action_failed event's detail) of a sharing
+// action that failed for good: "<kind> failed: ", so the alerts engine tells it from a label
+// write's failure.
+func SharingFailedPrefix(kind string) string { return kind + " failed: " }
+
+// SharingFailure reports whether an action_failed detail is a sharing action's.
+func SharingFailure(detail string) bool {
+	for _, k := range SharingKinds {
+		if strings.HasPrefix(detail, SharingFailedPrefix(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// ExecutorKind reports whether the executor runs actions of kind, each against a daily
+// allowance: label writes and sharing actions. Alerts and notices go to the alert sink.
+func ExecutorKind(kind string) bool { return QuotaCounted(kind) || SharingKind(kind) }
+
+// executorKinds lists ExecutorKind's kinds, for SQL.
+var executorKinds = append([]string{ActionApplyLabel, ActionRemoveLabel}, SharingKinds[:]...)
+
+// ActionAllowance names the allowance an action counts against: a sharing kind's own, else
+// the label writes' manual or auto one.
+func ActionAllowance(kind string, manual bool) string {
+	if SharingKind(kind) {
+		return kind
+	}
+	return AllowanceOf(manual)
+}
+
+// inList is "(?, ?, …)" for n values.
+func inList(n int) string { return "(?" + strings.Repeat(", ?", n-1) + ")" }
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // QuotaUsage is how much of one allowance a window has used.
@@ -91,12 +149,13 @@ type QuotaScope struct {
 }
 
 // QuotaScopes lists the (app, tenant) pairs worth reporting: configured connectors, pairs
-// with unfinished label actions, and pairs with counters in window.
+// with unfinished label or sharing actions, and pairs with counters in window.
 func (s *Store) QuotaScopes(ctx context.Context, window time.Time) ([]QuotaScope, error) {
+	args := append([]any{ActionPending, ActionRunning, ActionPaused}, anys(executorKinds)...)
 	rows, err := s.query(ctx, `SELECT app, tenant FROM connectors
-		UNION SELECT app, tenant FROM actions WHERE state IN (?, ?, ?) AND kind IN (?, ?)
+		UNION SELECT app, tenant FROM actions WHERE state IN (?, ?, ?) AND kind IN `+inList(len(executorKinds))+`
 		UNION SELECT app, tenant FROM quotas WHERE window_start = ?
-		ORDER BY 2, 1`, ActionPending, ActionRunning, ActionPaused, ActionApplyLabel, ActionRemoveLabel, window.UnixMilli())
+		ORDER BY 2, 1`, append(args, window.UnixMilli())...)
 	if err != nil {
 		return nil, fmt.Errorf("store: quota scopes: %w", err)
 	}
@@ -160,23 +219,23 @@ func (t *Tx) releaseQuota(ctx context.Context, sc *stmtCache, app, tenant, allow
 const NotConfiguredReason = "not configured: "
 
 // PausedActions counts actions waiting for a quota reset, by app, tenant and allowance
-// (the key is "app/tenant/allowance").
+// (the key is "app/tenant/allowance"; a sharing kind's allowance is the kind).
 func (s *Store) PausedActions(ctx context.Context) (map[string]int64, error) {
-	rows, err := s.query(ctx, `SELECT app, tenant, manual, COUNT(*) FROM actions WHERE state = ? AND reason NOT LIKE ?
-		GROUP BY app, tenant, manual`, ActionPaused, NotConfiguredReason+"%")
+	rows, err := s.query(ctx, `SELECT app, tenant, kind, manual, COUNT(*) FROM actions WHERE state = ? AND reason NOT LIKE ?
+		GROUP BY app, tenant, kind, manual`, ActionPaused, NotConfiguredReason+"%")
 	if err != nil {
 		return nil, fmt.Errorf("store: paused actions: %w", err)
 	}
 	defer rows.Close()
 	out := map[string]int64{}
 	for rows.Next() {
-		var app, tenant string
+		var app, tenant, kind string
 		var manual bool
 		var n int64
-		if err := rows.Scan(&app, &tenant, &manual, &n); err != nil {
+		if err := rows.Scan(&app, &tenant, &kind, &manual, &n); err != nil {
 			return nil, fmt.Errorf("store: paused actions: %w", err)
 		}
-		out[app+"/"+tenant+"/"+AllowanceOf(manual)] = n
+		out[app+"/"+tenant+"/"+ActionAllowance(kind, manual)] += n
 	}
 	return out, rows.Err()
 }
