@@ -81,6 +81,10 @@ func CheckUndoable(ctx context.Context, st *store.Store, id int64) (store.Action
 	return a, nil
 }
 
+// ErrSharingUnavailable is wrapped by a Sharing whose deployment cannot undo or list
+// sharing; the API answers it with 501.
+var ErrSharingUnavailable = errors.New("sharing governance is not available in this deployment")
+
 // errUndoUnavailable answers an undo when the deployment has no sharing governance.
 var errUndoUnavailable = &httpError{status: http.StatusNotImplemented, msg: "sharing undo is not available in this deployment"}
 
@@ -107,6 +111,9 @@ func (a *API) undoAction(w http.ResponseWriter, r *http.Request) error {
 func undoError(err error) error {
 	if errors.Is(err, ErrNotUndoable) {
 		return &httpError{status: http.StatusConflict, msg: err.Error()}
+	}
+	if errors.Is(err, ErrSharingUnavailable) {
+		return &httpError{status: http.StatusNotImplemented, msg: err.Error()}
 	}
 	return err
 }
