@@ -125,11 +125,11 @@ func New(cfg Config) (*Console, error) {
 			}
 			return int(min(100, 100*a/b))
 		},
-		"join": strings.Join,
+		"join":       strings.Join,
 		"grantWho":   grantWho,
 		"isSharing":  admin.IsSharingKind,
 		"undoableIn": func(ok map[int64]bool, id int64) bool { return ok[id] },
-		"list": func(xs ...string) []string { return xs },
+		"list":       func(xs ...string) []string { return xs },
 		// Root folders are "/": joining with another slash showed "//name".
 		"fullPath": func(dir, name string) string {
 			return strings.TrimSuffix(dir, "/") + "/" + name
