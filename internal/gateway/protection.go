@@ -136,3 +136,7 @@ func (g *Gateway) protectionCurrent(ctx context.Context, p policies.Policy) (sam
 	got.Enabled = p.Enabled
 	return reflect.DeepEqual(got, p), enabled
 }
+
+// ApplyProtection applies labels.protection now (the gateway also does at start and every
+// minute): for a caller that has just synced the catalog the rules name, like the demo.
+func (g *Gateway) ApplyProtection(ctx context.Context) error { return g.applyProtection(ctx) }
