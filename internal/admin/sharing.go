@@ -34,6 +34,15 @@ func IsSharingKind(kind string) bool {
 	return false
 }
 
+// IsFinished reports the states an action ends in.
+func IsFinished(state string) bool {
+	switch state {
+	case store.ActionDone, store.ActionFailed, store.ActionRefused, store.ActionCanceled:
+		return true
+	}
+	return false
+}
+
 // CheckUndoable returns action id if it is a finished sharing action with grants left to
 // restore and no undo of it under way; otherwise an error wrapping ErrNotUndoable that says
 // why (or store.ErrNotFound). The gateway's undo checks again when it runs; this makes the
@@ -46,8 +55,10 @@ func CheckUndoable(ctx context.Context, st *store.Store, id int64) (store.Action
 	if !IsSharingKind(a.Kind) {
 		return a, fmt.Errorf("action %d is %s, not a sharing action: %w", id, a.Kind, ErrNotUndoable)
 	}
-	if a.State != store.ActionDone {
-		return a, fmt.Errorf("action %d is %s; only a finished (done) sharing action %w", id, a.State, ErrNotUndoable)
+	// A failed, refused or canceled action may have removed some grants before it stopped:
+	// undo puts those back too. An unfinished one is still changing the file.
+	if !IsFinished(a.State) {
+		return a, fmt.Errorf("action %d is still %s; undo it once it has finished: it %w yet", id, a.State, ErrNotUndoable)
 	}
 	changes, err := st.SharingChanges(ctx, id)
 	if err != nil {
@@ -101,10 +112,23 @@ func (a *API) undoAction(w http.ResponseWriter, r *http.Request) error {
 	}
 	nid, err := a.cfg.Sharing.Undo(r.Context(), id, actor(r.Context()))
 	if err != nil {
-		return undoError(err)
+		return undoError(recheckUndo(r.Context(), a.cfg.Store, id, err))
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"actionId": nid, "undoes": id})
 	return nil
+}
+
+// recheckUndo explains a refusal by the gateway's own check: when the action has become not
+// undoable since CheckUndoable (another admin's undo won the race), that reason, wrapping
+// ErrNotUndoable; otherwise err as it is.
+func recheckUndo(ctx context.Context, st *store.Store, id int64, err error) error {
+	if errors.Is(err, ErrNotUndoable) || errors.Is(err, ErrSharingUnavailable) {
+		return err
+	}
+	if _, cerr := CheckUndoable(ctx, st, id); errors.Is(cerr, ErrNotUndoable) {
+		return cerr
+	}
+	return err
 }
 
 // undoError maps an undo failure: a refusal is 409 with its reason, a missing action 404.

@@ -121,8 +121,8 @@ func TestUndoRefusalsAreClear(t *testing.T) {
 		msg  string
 	}{
 		{finished(t, b.st, b.ref, store.ActionApplyLabel, store.ActionDone), 409, "is apply_label, not a sharing action"},
-		{finished(t, b.st, b.ref, store.ActionMakePrivate, store.ActionPending, anyoneLink), 409, "is pending; only a finished (done) sharing action cannot be undone"},
-		{finished(t, b.st, b.ref, store.ActionRemoveExternalAccess, store.ActionFailed, anyoneLink), 409, "is failed"},
+		{finished(t, b.st, b.ref, store.ActionMakePrivate, store.ActionPending, anyoneLink), 409, "is still pending; undo it once it has finished"},
+		{finished(t, b.st, b.ref, store.ActionRemoveExternalAccess, store.ActionRunning, anyoneLink), 409, "is still running"},
 		{finished(t, b.st, b.ref, store.ActionMakePrivate, store.ActionDone), 409, "removed no grant"},
 		{999, 404, "action 999"},
 	}
@@ -131,13 +131,20 @@ func TestUndoRefusalsAreClear(t *testing.T) {
 		require.Equal(t, c.code, code, string(body))
 		require.Contains(t, string(body), c.msg)
 	}
-	code, _ := b.do(t, "POST", "/api/v1/actions/x/undo", adminTok, "")
+	// A failed action may have removed some grants before it stopped: those come back too.
+	failed := finished(t, b.st, b.ref, store.ActionRemoveExternalAccess, store.ActionFailed, anyoneLink)
+	code, body := b.do(t, "POST", fmt.Sprintf("/api/v1/actions/%d/undo", failed), adminTok, "")
+	require.Equal(t, 202, code, string(body))
+	require.Len(t, u.calls, 1)
+	u.calls = nil
+
+	code, _ = b.do(t, "POST", "/api/v1/actions/x/undo", adminTok, "")
 	require.Equal(t, 400, code)
 	require.Empty(t, u.calls, "nothing reaches the gateway for a refused undo")
 
 	plain := setup(t) // no sharing governance wired
 	id := finished(t, plain.st, plain.ref, store.ActionRemovePublicLinks, store.ActionDone, anyoneLink)
-	code, body := plain.do(t, "POST", fmt.Sprintf("/api/v1/actions/%d/undo", id), adminTok, "")
+	code, body = plain.do(t, "POST", fmt.Sprintf("/api/v1/actions/%d/undo", id), adminTok, "")
 	require.Equal(t, 501, code)
 	require.Contains(t, string(body), "not available")
 }
@@ -186,4 +193,38 @@ func TestFileViewListsSharingChanges(t *testing.T) {
 	require.Len(t, v.SharingChanges, 1)
 	require.Equal(t, id, v.SharingChanges[0].ActionID)
 	require.Equal(t, "https://app.box.example/s/abc", v.SharingChanges[0].Permission.LinkURL)
+}
+
+// racingUndo is a gateway whose undo lost a race: another admin's undo restored everything
+// between the API's check and this call, and the gateway refuses in its own words.
+type racingUndo struct{ st *store.Store }
+
+func (r racingUndo) Undo(ctx context.Context, id int64, _ string) (int64, error) {
+	changes, err := r.st.SharingChanges(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range changes {
+		if err := r.st.MarkSharingRestored(ctx, c.ID, 4242, "", ""); err != nil {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("everything action %d removed was restored already: action cannot be undone", id)
+}
+
+func (racingUndo) Permissions(context.Context, connectors.FileRef) ([]connectors.Permission, error) {
+	return nil, nil
+}
+
+// A refusal by the gateway after the API's own check is still a 409 with the reason.
+func TestUndoLostRaceIsConflict(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	srv := httptest.NewServer(admin.New(admin.Config{Store: b.st, Sharing: racingUndo{b.st}, Tokens: []admin.Token{admin.NewToken("ops", admin.RoleAdmin, adminTok)}}))
+	t.Cleanup(srv.Close)
+	b.srv = srv
+	id := finished(t, b.st, b.ref, store.ActionMakePrivate, store.ActionDone, anyoneLink)
+	code, body := b.do(t, "POST", fmt.Sprintf("/api/v1/actions/%d/undo", id), adminTok, "")
+	require.Equal(t, 409, code, string(body))
+	require.Contains(t, string(body), "undone already (by action 4242)")
 }

@@ -250,7 +250,6 @@ var (
 var sections = map[string]string{
 	"Config": "", "Log": "log", "Server": "server", "Admin": "admin", "Token": "admin.tokens[]", "Store": "store",
 	"Queue": "queue", "Labels": "labels", "Sinks": "alerts.sinks", "SMTPSink": "alerts.sinks.smtp", "WebhookSink": "alerts.sinks.webhooks[]", "Quota": "quota", "Rescan": "rescan", "Console": "console", "Connector": "connectors[]", "TLS": "tls",
-	"ProtectionRule": "labels.protection[]",
 }
 
 func decode(raw []byte, cfg *Config) error {

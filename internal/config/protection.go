@@ -23,6 +23,10 @@ type ProtectionRule struct {
 	IncludeSublabels *bool `yaml:"includeSublabels"`
 }
 
+// Errors in a rule name labels.protection[], not the Go type (decode's sections). Registered
+// here, beside the type, so the key lives with the rule it names.
+func init() { sections["ProtectionRule"] = "labels.protection[]" }
+
 // ProtectionRules is labels.protection.
 type ProtectionRules []ProtectionRule
 

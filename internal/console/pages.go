@@ -341,7 +341,7 @@ func (c *Console) actions(w http.ResponseWriter, r *http.Request, d pageData) {
 	undoable := map[int64]bool{}
 	if d.Admin && c.cfg.Sharing != nil {
 		for _, a := range all {
-			if a.State == store.ActionDone && admin.IsSharingKind(a.Kind) {
+			if admin.IsFinished(a.State) && admin.IsSharingKind(a.Kind) {
 				_, err := admin.CheckUndoable(r.Context(), c.cfg.Store, a.ID)
 				undoable[a.ID] = err == nil
 			}

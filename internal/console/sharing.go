@@ -137,6 +137,9 @@ func (c *Console) undoAction(w http.ResponseWriter, r *http.Request, d pageData)
 	}
 	nid, err := c.cfg.Sharing.Undo(r.Context(), id, "console:"+d.User)
 	if err != nil {
+		if _, cerr := admin.CheckUndoable(r.Context(), c.cfg.Store, id); cerr != nil {
+			err = cerr // the gateway refused for a reason the check now sees (a race): say that one
+		}
 		c.redirectNote(w, r, d, back, undoMessage(id, err), true)
 		return
 	}

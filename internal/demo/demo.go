@@ -452,7 +452,7 @@ func PrintSummary(w io.Writer, s Summary) {
 		for _, st := range sortedKeys(s.Actions[k]) {
 			parts = append(parts, fmt.Sprintf("%s %d", st, s.Actions[k][st]))
 		}
-		fmt.Fprintf(w, "  %-13s %s\n", k, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "  %-22s %s\n", k, strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(w, "labels: written %d, already in place %d, removed %d, refused %d", s.Applied, s.Unchanged, s.Removed, s.Refused)
 	if len(s.RefusedBy) > 0 {
