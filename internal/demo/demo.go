@@ -117,9 +117,9 @@ type Summary struct {
 	// SharingRestricted counts access_restricted events: files whose grants a sharing action
 	// (the demo's policy or its labels.protection rule) removed.
 	SharingRestricted int
-	AdminURL      string
-	Token         string
-	Discovered    int
+	AdminURL          string
+	Token             string
+	Discovered        int
 }
 
 // Run starts the emulated tenant and a gateway on it, rescans, churns, prints progress
