@@ -26,7 +26,9 @@ type drawerSharing struct {
 	Perms []connectors.Permission
 	// PermsErr is why the provider's permissions could not be read; shown as a message.
 	PermsErr string
-	Changes  []sharingActionView
+	// PermsNote says the file's app has no sharing to list (a file share).
+	PermsNote string
+	Changes   []sharingActionView
 }
 
 // sharingActionView is one sharing action's before/after: the grants it removed, each with
@@ -67,7 +69,11 @@ func (c *Console) sharingFor(ctx context.Context, ref connectors.FileRef, acts [
 		pctx, cancel := context.WithTimeout(ctx, permissionsTimeout)
 		perms, err := c.cfg.Sharing.Permissions(pctx, ref)
 		cancel()
-		if err != nil {
+		switch {
+		case errors.Is(err, admin.ErrSharingUnavailable):
+			// A file share: nothing to list, which is not a failure.
+			ds.PermsNote = fmt.Sprintf("%s has no sharing labelgate can list or restrict.", ref.App)
+		case err != nil:
 			c.log.Warn("console: live permissions", "app", ref.App, "err", err)
 			ds.PermsErr = fmt.Sprintf("The permissions could not be read from %s now: %v", ref.App, err)
 		}

@@ -110,6 +110,17 @@ func TestDrawerProviderErrorIsAMessage(t *testing.T) {
 	require.Contains(t, body, "File discovered", "the rest of the drawer is there")
 }
 
+// A file share has no sharing to list: a plain note, not an error.
+func TestDrawerFileShareHasNoPermissions(t *testing.T) {
+	t.Parallel()
+	b := sharingConsole(t, &providerSharing{err: fmt.Errorf("shares (fileshare) has no sharing labelgate can list: %w", admin.ErrSharingUnavailable)}, nil)
+	c := login(t, b, "viewer-token-0123456789")
+	code, body := get(t, c, b.srv.URL+"/console/file?partial=1&id="+admin.FileID(b.ref))
+	require.Equal(t, 200, code)
+	require.Contains(t, body, `id="drawer-perms-note"`)
+	require.NotContains(t, body, `id="drawer-perms-error"`)
+}
+
 func TestDrawerShowsSharingBeforeAfter(t *testing.T) {
 	t.Parallel()
 	b := sharingConsole(t, &providerSharing{}, nil)

@@ -41,7 +41,8 @@ func (s sharingAdmin) Permissions(ctx context.Context, ref connectors.FileRef) (
 	}
 	sr, ok := c.C.(connectors.SharingRestrictor)
 	if !ok {
-		return nil, fmt.Errorf("%s (%s) cannot list or change sharing", c.Name, ref.App)
+		// A file share has no sharing to list or restrict (issue 24).
+		return nil, fmt.Errorf("%s (%s) has no sharing labelgate can list: %w", c.Name, ref.App, admin.ErrSharingUnavailable)
 	}
 	return sr.Permissions(ctx, ref)
 }
