@@ -24,7 +24,7 @@ var (
 		store.EventAccessChanged, store.EventFileDeleted, store.EventScanFailed, store.EventLabelApplied, store.EventLabelCleared,
 		store.EventLabelUnchanged, store.EventActionRefused, store.EventActionFailed, store.EventCatalogAdded, store.EventCatalogRenamed,
 		store.EventCatalogState, store.EventCatalogDeleted, alerts.EventQuotaExhausted, alerts.EventSubscriptionFailed,
-		alerts.EventConnectorAuthFailed}
+		alerts.EventConnectorAuthFailed, store.EventAccessRestricted, store.EventAccessRestored}
 )
 
 // checkEnum refuses a value outside allowed (comma-separated lists when multi), naming them.

@@ -446,8 +446,11 @@ func cmdActions(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "action %s canceled\n", safe(pos[1]))
 		return 0
 	}
+	if len(pos) == 2 && pos[0] == "undo" {
+		return actionsUndo(ctx, c, pos[1], *out, stdout, stderr)
+	}
 	if len(pos) != 0 {
-		fmt.Fprintln(stderr, "usage: labelgate actions [-state S] [-policy ID] [-limit N | -all] | actions cancel ID")
+		fmt.Fprintln(stderr, "usage: labelgate actions [-state S] [-policy ID] [-limit N | -all] | actions cancel ID | actions undo ID")
 		return 2
 	}
 	if err := checkEnum("state", *state, stateValues, true); err != nil {
@@ -496,6 +499,29 @@ func cmdActions(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	} else {
 		countLine(stdout, len(acts), "action", false, "")
 	}
+	return 0
+}
+
+// actionsUndo is `labelgate actions undo ID`: the server queues a restore_sharing action
+// granting again what sharing action ID removed (issue 24).
+func actionsUndo(ctx context.Context, c *apiClient, id, out string, stdout, stderr io.Writer) int {
+	if _, err := strconv.ParseInt(id, 10, 64); err != nil {
+		fmt.Fprintf(stderr, "labelgate actions undo: %q is not an action id (a number; see labelgate actions)\n", id)
+		return 2
+	}
+	var res struct {
+		ActionID int64 `json:"actionId"`
+		Undoes   int64 `json:"undoes"`
+	}
+	if err := c.do(ctx, "POST", "/api/v1/actions/"+url.PathEscape(id)+"/undo", nil, &res); err != nil {
+		return apiFail(stderr, err)
+	}
+	if out == "json" {
+		printJSON(stdout, res)
+		return 0
+	}
+	fmt.Fprintf(stdout, "action %d queued to undo action %d (see: labelgate actions; the file's grants are restored as the provider allows, and a recreated link gets a new URL)\n",
+		res.ActionID, res.Undoes)
 	return 0
 }
 
@@ -707,6 +733,11 @@ func cmdLabels(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			ID, Name, Tenant, App, State string
 			Priority                     int
 			Protection, External         bool
+			// Sharing is the labels.protection rule governing the label (issue 24).
+			Sharing *struct {
+				Rule, MaxAccess, Action, PolicyID string
+				Inherited                         bool
+			} `json:"sharing,omitempty"`
 		} `json:"items"`
 	}
 	if err := c.do(ctx, "GET", "/api/v1/labels", nil, &v); err != nil {
@@ -722,9 +753,18 @@ func cmdLabels(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if l.External {
 			note = "external"
 		}
-		rows = append(rows, []string{l.App, l.ID, l.Name, fmt.Sprint(l.Priority), fmt.Sprint(l.Protection), note})
+		maxAccess, action := "-", "-"
+		if sh := l.Sharing; sh != nil {
+			maxAccess, action = sh.MaxAccess, sh.Action
+			if sh.Inherited {
+				action += " (parent's rule)"
+			}
+		}
+		rows = append(rows, []string{l.App, l.ID, l.Name, fmt.Sprint(l.Priority), fmt.Sprint(l.Protection), note, maxAccess, action})
 	}
-	table(stdout, "APP\tID\tNAME\tPRIORITY\tPROTECTION\tSTATE", rows)
+	// PROTECTION is the label's encryption; MAX ACCESS and SHARING ACTION its labels.protection
+	// rule: the widest sharing allowed and what labelgate does beyond it.
+	table(stdout, "APP\tID\tNAME\tPRIORITY\tPROTECTION\tSTATE\tMAX ACCESS\tSHARING ACTION", rows)
 	countLine(stdout, len(rows), "label", false, "")
 	return 0
 }

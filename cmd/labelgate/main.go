@@ -86,10 +86,11 @@ its name, any case, Parent/Child for a sublabel):
   labelgate file FILE-ID                  one file with its label history
   labelgate label apply FILE-ID LABEL     apply a label (executor: rules and quotas apply)
   labelgate label remove FILE-ID          remove a label
-  labelgate actions [-state S] [-limit N|-all] [cancel ID]   newest first
+  labelgate actions [-state S] [-limit N|-all] [cancel ID | undo ID]   newest first; undo restores
+                                          what a finished sharing action removed
   labelgate rescan [-scope D] [-force] [-wait] CONNECTOR
   labelgate rescans [cancel ID]
-  labelgate labels [sync]                 the label catalog
+  labelgate labels [sync]                 the label catalog, with each label's sharing protection
   labelgate events [-kind K] [-label L] [-since T] [-until T]   the discovery log (-o json: JSON lines)
 
 The configuration file is -config, else $LABELGATE_CONFIG, else ./labelgate.yaml when present;

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
 )
 
@@ -72,6 +73,11 @@ type Config struct {
 	Policies Policies
 	Catalog  Catalog
 	Quotas   Quotas
+	// Sharing undoes sharing actions and lists a file's live permissions (issue 24); nil
+	// answers undo with 501.
+	Sharing Sharing
+	// Protection is labels.protection, shown with each label.
+	Protection config.ProtectionRules
 	// Alerts serves the alert inbox routes (GET /alerts, POST /alerts/{id}/ack|resolve).
 	Alerts http.Handler
 	Logger *slog.Logger
@@ -141,6 +147,7 @@ func (a *API) table() []route {
 		{"GET", "/api/v1/actions", RoleViewer, a.listActions},
 		{"GET", "/api/v1/actions/{id}", RoleViewer, a.getAction},
 		{"POST", "/api/v1/actions/{id}/cancel", RoleAdmin, a.cancelAction},
+		{"POST", "/api/v1/actions/{id}/undo", RoleAdmin, a.undoAction},
 		{"GET", "/api/v1/rescans", RoleViewer, a.listRescans},
 		{"POST", "/api/v1/rescans", RoleAdmin, a.startRescan},
 		{"GET", "/api/v1/rescans/{id}", RoleViewer, a.getRescan},
@@ -421,8 +428,14 @@ func (a *API) getFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The grants sharing actions removed from the file, and whether undo restored each
+	// (issue 24).
+	changes, err := a.cfg.Store.FileSharingChanges(r.Context(), ref)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"file": fileView{ID: FileID(ref), Handle: FileHandle(ref), FileRecord: rec}, "labels": labels,
-		"history": hist, "actions": acts})
+		"history": hist, "actions": acts, "sharingChanges": changes})
 	return nil
 }
 
@@ -762,7 +775,12 @@ func (a *API) listLabels(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": nonNil(ls)})
+	prot := LabelProtections(a.cfg.Protection, ls)
+	items := make([]labelView, len(ls))
+	for i, l := range ls {
+		items[i] = labelView{CatalogLabel: l, Sharing: prot[i]}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
 }
 

@@ -121,6 +121,9 @@ type Labels struct {
 	// TenantID is the organisation's Entra (MIP) tenant id; a label whose SiteId differs is
 	// external. Defaults to the tenant of the Microsoft Graph connectors.
 	TenantID string `yaml:"tenantId"`
+	// Protection is label-driven sharing protection (issue 24): per label, the widest access
+	// allowed and the sharing action taken beyond it, enforced on every scan.
+	Protection ProtectionRules `yaml:"protection"`
 }
 
 // Quota sets the daily apply-label allowance. Windows reset at 12:00 UTC.
@@ -423,6 +426,7 @@ func (c Config) Validate() Errors {
 	if c.Labels.SyncInterval < time.Minute {
 		bad("labels.syncInterval", "must be at least 1m, got %s", c.Labels.SyncInterval)
 	}
+	c.Labels.Protection.validate(bad)
 	if c.Quota.Default < 0 {
 		bad("quota.default", "must not be negative")
 	}

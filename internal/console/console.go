@@ -23,6 +23,7 @@ import (
 
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/internal/admin"
+	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
 )
 
@@ -52,6 +53,11 @@ type Config struct {
 	SecureCookies bool
 	// Limiter throttles failed logins per client; share the admin API's. Nil makes one.
 	Limiter *admin.AuthLimiter
+	// Sharing lists a file's live permissions in the drawer and undoes sharing actions
+	// (issue 24); nil hides both.
+	Sharing admin.Sharing
+	// Protection is labels.protection, shown on the Labels page.
+	Protection config.ProtectionRules
 	// SensitivePriority (console.sensitivePriority): labels of at least this catalog priority
 	// are sensitive on the dashboard's exposure matrix. Nil: DefaultSensitivePriority.
 	SensitivePriority *int
@@ -119,8 +125,11 @@ func New(cfg Config) (*Console, error) {
 			}
 			return int(min(100, 100*a/b))
 		},
-		"join": strings.Join,
-		"list": func(xs ...string) []string { return xs },
+		"join":       strings.Join,
+		"grantWho":   grantWho,
+		"isSharing":  admin.IsSharingKind,
+		"undoableIn": func(ok map[int64]bool, id int64) bool { return ok[id] },
+		"list":       func(xs ...string) []string { return xs },
 		// Root folders are "/": joining with another slash showed "//name".
 		"fullPath": func(dir, name string) string {
 			return strings.TrimSuffix(dir, "/") + "/" + name
@@ -139,7 +148,7 @@ func New(cfg Config) (*Console, error) {
 			return fmt.Sprintf("%.0f%%", 100*float64(a)/float64(b))
 		},
 	}
-	pages := []string{"login", "dashboard", "files", "drawer", "policies", "quotas", "queue", "alerts", "activity", "actions", "rescans"}
+	pages := []string{"login", "dashboard", "files", "drawer", "policies", "quotas", "queue", "alerts", "activity", "actions", "rescans", "labels"}
 	for _, p := range pages {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
@@ -169,6 +178,8 @@ func New(cfg Config) (*Console, error) {
 	c.mux.HandleFunc("GET /console/activity/export/{format}", c.auth(admin.RoleViewer, c.activityExport))
 	c.mux.HandleFunc("GET /console/actions", c.auth(admin.RoleViewer, c.actions))
 	c.mux.HandleFunc("POST /console/actions/cancel", c.auth(admin.RoleAdmin, c.cancelAction))
+	c.mux.HandleFunc("POST /console/actions/undo", c.auth(admin.RoleAdmin, c.undoAction))
+	c.mux.HandleFunc("GET /console/labels", c.auth(admin.RoleViewer, c.labels))
 	c.mux.HandleFunc("GET /console/rescans", c.auth(admin.RoleViewer, c.rescans))
 	c.mux.HandleFunc("POST /console/rescans/cancel", c.auth(admin.RoleAdmin, c.cancelRescan))
 	c.h = admin.Recover(c.log, c.mux)
@@ -684,6 +695,8 @@ type drawerData struct {
 	Carried []store.CarriedLabel
 	CanEdit bool
 	Names   map[string]string
+	// Sharing is the file's live permissions and the before/after of sharing actions.
+	Sharing drawerSharing
 }
 
 func (c *Console) drawer(w http.ResponseWriter, r *http.Request, d pageData) {
@@ -724,9 +737,14 @@ func (c *Console) drawer(w http.ResponseWriter, r *http.Request, d pageData) {
 		c.fail(w, err)
 		return
 	}
+	sharing, err := c.sharingFor(r.Context(), ref, acts, d.Admin)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
 	names := c.labelNames(r.Context())
 	dd := drawerData{ID: id, File: rec, Label: names[rec.LabelID], History: hist, Actions: acts, Labels: usable,
-		Carried: carried, CanEdit: d.Admin && c.cfg.Executor != nil, Names: names}
+		Carried: carried, CanEdit: d.Admin && c.cfg.Executor != nil, Names: names, Sharing: sharing}
 	d.Title, d.Page, d.Content = rec.Name, "drawer", dd
 	if r.URL.Query().Get("partial") == "1" {
 		c.render(w, "drawer", d)

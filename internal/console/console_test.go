@@ -110,7 +110,7 @@ func TestPagesRender(t *testing.T) {
 	require.NotContains(t, body, "Apply label", "viewers get no buttons")
 	for _, p := range []string{"/console/policies", "/console/quotas", "/console/queue", "/console/static/console.css", "/console/static/console.js",
 		"/console/alerts", "/console/alerts?state=all", "/console/activity", "/console/activity?kind=file_discovered&app=box", "/console/actions",
-		"/console/actions?state=pending", "/console/rescans"} {
+		"/console/actions?state=pending", "/console/rescans", "/console/labels"} {
 		code, _ = get(t, c, b.srv.URL+p)
 		require.Equal(t, 200, code, p)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/labelgate/labelgate/connectors"
+	"github.com/labelgate/labelgate/internal/admin"
 	"github.com/labelgate/labelgate/internal/store"
 )
 
@@ -30,7 +31,8 @@ var kindNames = map[string]string{
 	store.EventLabelUnchanged: "Label already in place", store.EventActionRefused: "Action refused", store.EventActionFailed: "Action failed",
 	store.EventCatalogAdded: "Catalog: label added", store.EventCatalogRenamed: "Catalog: label renamed", store.EventCatalogState: "Catalog: label disabled",
 	store.EventCatalogDeleted: "Catalog: label deleted", "quota_exhausted": "Quota exhausted", "subscription_failed": "Subscription failing",
-	"connector_auth_failed": "Connector sign-in failed",
+	"connector_auth_failed": "Connector sign-in failed", store.EventAccessRestricted: "Sharing restricted by labelgate",
+	store.EventAccessRestored: "Sharing restored by undo",
 }
 
 func kindName(k string) string {
@@ -295,6 +297,8 @@ type actionsPage struct {
 	Items  []store.Action
 	More   bool
 	Names  map[string]string
+	// Undoable marks the shown sharing actions an admin may undo now (issue 24).
+	Undoable map[int64]bool
 }
 
 var actionStates = []string{store.ActionPending, store.ActionPaused, store.ActionRunning, store.ActionSuspended, store.ActionDone,
@@ -334,8 +338,17 @@ func (c *Console) actions(w http.ResponseWriter, r *http.Request, d pageData) {
 	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
 		all[i], all[j] = all[j], all[i]
 	}
+	undoable := map[int64]bool{}
+	if d.Admin && c.cfg.Sharing != nil {
+		for _, a := range all {
+			if admin.IsFinished(a.State) && admin.IsSharingKind(a.Kind) {
+				_, err := admin.CheckUndoable(r.Context(), c.cfg.Store, a.ID)
+				undoable[a.ID] = err == nil
+			}
+		}
+	}
 	d.Title, d.Page = "Actions", "actions"
-	d.Content = actionsPage{State: state, States: actionStates, Items: all, More: more, Names: c.labelNames(r.Context())}
+	d.Content = actionsPage{State: state, States: actionStates, Items: all, More: more, Names: c.labelNames(r.Context()), Undoable: undoable}
 	c.render(w, "actions", d)
 }
 

@@ -33,7 +33,8 @@ type Config struct {
 	Logger   *slog.Logger  // gateway logs; default discard
 }
 
-// Policies are the demo's three policies, adapted from testdata/policies/samples.yaml.
+// Policies are the demo's policies, adapted from testdata/policies/samples.yaml, and one
+// sharing governance policy (issue 24): Confidential files shared with anyone lose the link.
 const Policies = `policies:
   - id: box-confidential-external
     name: Confidential data externally shared on Box
@@ -75,7 +76,22 @@ const Policies = `policies:
       - applyLabel:
           label: Confidential
           onlyIfUnlabelled: true
+  - id: confidential-public-links
+    name: Confidential files shared with anyone
+    severity: high
+    category: data-exposure
+    filter:
+      all:
+        - label: {is: [Confidential], includeSublabels: true}
+        - access: {in: [public]}
+    actions:
+      - removePublicLinks:
+          justification: "Confidential files may not be shared with anyone (demo policy)"
 `
+
+// Protection is the demo's labels.protection: Restricted files may be shared inside the
+// organisation only; the gateway removes external access beyond that.
+var Protection = config.ProtectionRules{{Label: "Restricted", MaxAccess: "internal"}}
 
 // Summary is what the demo found and did.
 type Summary struct {
@@ -98,9 +114,12 @@ type Summary struct {
 	// occurrences they raised (labelled files newly shared externally or publicly).
 	AccessChanged int
 	AccessWidened int
-	AdminURL      string
-	Token         string
-	Discovered    int
+	// SharingRestricted counts access_restricted events: files whose grants a sharing action
+	// (the demo's policy or its labels.protection rule) removed.
+	SharingRestricted int
+	AdminURL          string
+	Token             string
+	Discovered        int
 }
 
 // Run starts the emulated tenant and a gateway on it, rescans, churns, prints progress
@@ -155,6 +174,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	gc.DataDir = dir
 	gc.Server.Listen, gc.Admin.Listen = cfg.Listen, cfg.Admin
 	gc.Labels.TenantID = labeltest.TenantContoso
+	gc.Labels.Protection = Protection
 	sum.Token = newToken()
 	gc.Admin.Tokens = []config.Token{{Name: "demo", Role: "admin", Token: sum.Token}}
 	if gc.Connectors, err = ten.Connectors(dir); err != nil {
@@ -188,6 +208,14 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	ids, err := g.Policies().Apply(ctx, []byte(Policies))
 	if err != nil {
 		return sum, fmt.Errorf("policies: %w", err)
+	}
+	// labels.protection's generated policies, now that the catalog names their labels (the
+	// gateway retries every minute on its own; the demo cannot wait that long).
+	if err := g.ApplyProtection(ctx); err != nil {
+		return sum, fmt.Errorf("labels.protection: %w", err)
+	}
+	for _, r := range gc.Labels.Protection {
+		ids = append(ids, r.PolicyID())
 	}
 	fmt.Fprintf(out, "policies: %s\n", strings.Join(ids, ", "))
 
@@ -365,7 +393,8 @@ func summarize(ctx context.Context, st *store.Store, sum *Summary) error {
 		}
 	}
 	for kind, n := range map[string]*int{store.EventLabelApplied: &sum.Applied, store.EventLabelCleared: &sum.Removed,
-		store.EventActionRefused: &sum.Refused, store.EventLabelUnchanged: &sum.Unchanged, store.EventAccessChanged: &sum.AccessChanged} {
+		store.EventActionRefused: &sum.Refused, store.EventLabelUnchanged: &sum.Unchanged, store.EventAccessChanged: &sum.AccessChanged,
+		store.EventAccessRestricted: &sum.SharingRestricted} {
 		evs, err := st.ListEvents(ctx, store.EventFilter{Kind: kind}, 100000)
 		if err != nil {
 			return err
@@ -423,7 +452,7 @@ func PrintSummary(w io.Writer, s Summary) {
 		for _, st := range sortedKeys(s.Actions[k]) {
 			parts = append(parts, fmt.Sprintf("%s %d", st, s.Actions[k][st]))
 		}
-		fmt.Fprintf(w, "  %-13s %s\n", k, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "  %-22s %s\n", k, strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(w, "labels: written %d, already in place %d, removed %d, refused %d", s.Applied, s.Unchanged, s.Removed, s.Refused)
 	if len(s.RefusedBy) > 0 {
@@ -449,6 +478,7 @@ func PrintSummary(w io.Writer, s Summary) {
 		fmt.Fprintf(w, "labels written by app: %s\n", strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(w, "sharing changes recorded: %d (access_widened alerts: %d)\n", s.AccessChanged, s.AccessWidened)
+	fmt.Fprintf(w, "sharing restricted: %d\n", s.SharingRestricted)
 	fmt.Fprintf(w, "user changes sent as webhooks: %d\nthrottling survived: %d injected 429 answers\n", s.Changes, s.Throttled)
 	var rs []string
 	for _, n := range sortedKeys(s.Rescans) {

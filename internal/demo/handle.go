@@ -76,6 +76,7 @@ func Start(ctx context.Context, cfg Config, tune func(*config.Config)) (h *Handl
 	gc.DataDir = h.DataDir
 	gc.Server.Listen, gc.Admin.Listen = cfg.Listen, cfg.Admin
 	gc.Labels.TenantID = labeltest.TenantContoso
+	gc.Labels.Protection = Protection
 	h.Token = newToken()
 	gc.Admin.Tokens = []config.Token{{Name: "demo", Role: "admin", Token: h.Token}}
 	if gc.Connectors, err = h.Tenant.Connectors(h.DataDir); err != nil {
@@ -105,6 +106,9 @@ func Start(ctx context.Context, cfg Config, tune func(*config.Config)) (h *Handl
 	// Through the gateway's own manager, so its scans see the policies at once.
 	if _, err := g.Policies().Apply(ctx, []byte(Policies)); err != nil {
 		return nil, fmt.Errorf("policies: %w", err)
+	}
+	if err := g.ApplyProtection(ctx); err != nil {
+		return nil, fmt.Errorf("labels.protection: %w", err)
 	}
 	for _, c := range gc.Connectors {
 		r, err := g.StartRescan(ctx, c.Name, "", false)

@@ -214,6 +214,7 @@ func NewTenant(n int, seed uint64, log *slog.Logger) (*Tenant, error) {
 			boxFiles = append(boxFiles, f)
 		}
 	}
+	exposePublicly(boxFiles)
 	var err error
 	if t.Graph, err = graphemu.New(graphemu.Options{Manifest: &gm, ClientID: clientID, ClientSecret: secret, MeteredBilling: true, Logger: log}); err != nil {
 		return nil, fmt.Errorf("graph emulator: %w", err)
@@ -235,6 +236,28 @@ func NewTenant(n int, seed uint64, log *slog.Logger) (*Tenant, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// exposePublicly is a set piece for sharing governance (issue 24): one Confidential Box file
+// has an open (anyone) shared link from the start, so the demo's removePublicLinks policy
+// has a target on the first rescan. An existing one is kept; otherwise a plain Box file (not
+// a Confidential one shared externally, which the Box alert policy wants, not protected, not
+// another tenant's, no card numbers) is made one.
+func exposePublicly(files []fileSpec) {
+	for _, f := range files {
+		if f.label.ID == LabelConfidential && !f.protected && f.access == connectors.AccessPublic {
+			return
+		}
+	}
+	for i := len(files) - 1; i >= 0; i-- {
+		f := &files[i]
+		if f.protected || (f.label.ID == LabelConfidential && f.access == connectors.AccessExternal) || (f.label.ID != "" && f.label.Tenant != labeltest.TenantContoso) ||
+			strings.Contains(strings.Join(f.text, " "), CardNumber) {
+			continue
+		}
+		f.label, f.access = labelFor(LabelConfidential), connectors.AccessPublic
+		return
+	}
 }
 
 type graphFile struct {

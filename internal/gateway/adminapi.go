@@ -104,6 +104,8 @@ func (g *Gateway) adminHandler() (http.Handler, error) {
 		Rescans:        rescanAdmin{g},
 		Catalog:        catalogAdmin{g},
 		Policies:       policyAdmin{g.policies},
+		Sharing:        sharingAdmin{g},
+		Protection:     g.cfg.Labels.Protection,
 		Logger:         g.logger("admin"),
 		OnlyThisTenant: g.cfg.Labels.OnlyThisTenant,
 	}
@@ -113,7 +115,7 @@ func (g *Gateway) adminHandler() (http.Handler, error) {
 	con, err := console.New(console.Config{Store: g.store, Tokens: toks, Executor: cfg.Executor, Queue: cfg.Queue,
 		Policies: cfg.Policies, Quotas: cfg.Quotas, Logger: g.logger("console"), Now: g.now,
 		SecureCookies: g.cfg.Admin.CookiesSecure(), Limiter: limiter, Rescans: rescanAdmin{g},
-		SensitivePriority: &g.cfg.Console.SensitivePriority})
+		SensitivePriority: &g.cfg.Console.SensitivePriority, Sharing: cfg.Sharing, Protection: cfg.Protection})
 	if err != nil {
 		return nil, err
 	}

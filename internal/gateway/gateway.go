@@ -237,6 +237,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.goBG(func() { g.subLoop(bgCtx) })
 	g.goBG(func() { g.pollFeeds(bgCtx) })
 	g.goBG(func() { g.schedulerLoop(bgCtx) })
+	g.goBG(func() { g.protectionLoop(bgCtx) }) // labels.protection as policies (issue 24)
 	g.goBG(func() {
 		if err := g.dispatch.Run(bgCtx); err != nil {
 			g.log.Error("executor", "err", err)
