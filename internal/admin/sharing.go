@@ -27,11 +27,7 @@ var ErrNotUndoable = errors.New("cannot be undone")
 
 // IsSharingKind reports the sharing action kinds, the ones undo restores.
 func IsSharingKind(kind string) bool {
-	switch kind {
-	case store.ActionRemovePublicLinks, store.ActionRemoveExternalAccess, store.ActionMakePrivate:
-		return true
-	}
-	return false
+	return store.SharingKind(kind) && kind != store.ActionRestoreSharing
 }
 
 // IsFinished reports the states an action ends in.
@@ -48,6 +44,30 @@ func IsFinished(state string) bool {
 // why (or store.ErrNotFound). The gateway's undo checks again when it runs; this makes the
 // common refusals clear before anything is queued.
 func CheckUndoable(ctx context.Context, st *store.Store, id int64) (store.Action, error) {
+	a, err := Undoable(ctx, st, id)
+	if err != nil {
+		return a, err
+	}
+	open, err := st.ListActions(ctx, store.ActionFilter{Kind: store.ActionRestoreSharing, Ref: &a.Ref,
+		States: []string{store.ActionPending, store.ActionSuspended, store.ActionRunning, store.ActionPaused}})
+	if err != nil {
+		return a, err
+	}
+	for _, u := range open {
+		var p struct {
+			Undo int64 `json:"undo"`
+		}
+		if json.Unmarshal(u.Params, &p) == nil && p.Undo == id {
+			return a, fmt.Errorf("action %d is being undone already by action %d (%s); it %w twice", id, u.ID, u.State, ErrNotUndoable)
+		}
+	}
+	return a, nil
+}
+
+// Undoable is CheckUndoable without the look for an undo under way: the one check of what
+// can be undone, which the gateway's UndoAction makes too (it answers a repeated request with
+// the undo already queued).
+func Undoable(ctx context.Context, st *store.Store, id int64) (store.Action, error) {
 	a, err := st.GetAction(ctx, id)
 	if err != nil {
 		return a, err
@@ -75,19 +95,6 @@ func CheckUndoable(ctx context.Context, st *store.Store, id int64) (store.Action
 		return a, fmt.Errorf("action %d removed no grant, so there is nothing to restore: it %w", id, ErrNotUndoable)
 	case left == 0:
 		return a, fmt.Errorf("action %d was undone already (by action %d): it %w again", id, changes[0].RestoredBy, ErrNotUndoable)
-	}
-	open, err := st.ListActions(ctx, store.ActionFilter{Kind: store.ActionRestoreSharing, Ref: &a.Ref,
-		States: []string{store.ActionPending, store.ActionSuspended, store.ActionRunning, store.ActionPaused}})
-	if err != nil {
-		return a, err
-	}
-	for _, u := range open {
-		var p struct {
-			Undo int64 `json:"undo"`
-		}
-		if json.Unmarshal(u.Params, &p) == nil && p.Undo == id {
-			return a, fmt.Errorf("action %d is being undone already by action %d (%s); it %w twice", id, u.ID, u.State, ErrNotUndoable)
-		}
 	}
 	return a, nil
 }

@@ -1,9 +1,3 @@
-//go:build sharing_e2e
-
-// MERGE NOTE: these end-to-end tests need the Graph, Box and Drive connectors' SharingRestrictor and the
-// emulator's AddShare/Shares (share-conn, issue 24). It is built only with -tags sharing_e2e
-// until that branch is merged; then delete the build line above so it always runs.
-
 package gateway
 
 import (

@@ -3,18 +3,18 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 
+	"github.com/labelgate/labelgate/internal/admin"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/labeling"
 )
 
 // ErrNotUndoable is returned by UndoAction for an action that cannot be undone: not a
-// sharing action, not finished, or with nothing left to restore. The admin API answers it
-// with 409 Conflict.
-var ErrNotUndoable = errors.New("action cannot be undone")
+// sharing action, not finished, or with nothing left to restore. It is the admin API's error,
+// which answers it with 409 Conflict.
+var ErrNotUndoable = admin.ErrNotUndoable
 
 // UndoAction asks for what the sharing action id removed to be granted again (issue 24):
 // it records a restore_sharing action for the file, manual and at admin priority, counted
@@ -24,32 +24,9 @@ var ErrNotUndoable = errors.New("action cannot be undone")
 // be finished (a failed or interrupted action may have removed some grants, which undo puts
 // back too) and have removed grants not yet restored.
 func (g *Gateway) UndoAction(ctx context.Context, id int64, requestedBy string) (int64, error) {
-	a, err := g.store.GetAction(ctx, id)
+	a, err := admin.Undoable(ctx, g.store, id)
 	if err != nil {
 		return 0, err
-	}
-	if !store.SharingKind(a.Kind) || a.Kind == store.ActionRestoreSharing {
-		return 0, fmt.Errorf("action %d is %s, not a sharing action: %w", id, a.Kind, ErrNotUndoable)
-	}
-	switch a.State {
-	case store.ActionPending, store.ActionSuspended, store.ActionRunning, store.ActionPaused:
-		return 0, fmt.Errorf("action %d is still %s; undo it once it has finished: %w", id, a.State, ErrNotUndoable)
-	}
-	changes, err := g.store.SharingChanges(ctx, id)
-	if err != nil {
-		return 0, err
-	}
-	left := 0
-	for _, c := range changes {
-		if c.RestoredBy == 0 {
-			left++
-		}
-	}
-	switch {
-	case len(changes) == 0:
-		return 0, fmt.Errorf("action %d removed no grant: %w", id, ErrNotUndoable)
-	case left == 0:
-		return 0, fmt.Errorf("everything action %d removed was restored already: %w", id, ErrNotUndoable)
 	}
 	if requestedBy == "" {
 		requestedBy = "admin"

@@ -13,24 +13,9 @@ type sharingAdmin struct{ g *Gateway }
 
 var _ admin.Sharing = sharingAdmin{}
 
-// undoer is Gateway.UndoAction, which the executor side of issue 24 (internal/gateway/
-// sharing.go, share-exec) adds.
-type undoer interface {
-	UndoAction(ctx context.Context, id int64, requestedBy string) (int64, error)
-}
-
 // Undo queues the undo of sharing action id through Gateway.UndoAction.
-//
-// MERGE NOTE: UndoAction lands with share-exec's internal/gateway/sharing.go. It is reached
-// through the undoer interface so this branch builds before that merge; once merged the
-// assertion always holds (TestSharingAdminReachesUndoAction checks the signature) and this
-// may become a direct call, s.g.UndoAction(ctx, id, by).
 func (s sharingAdmin) Undo(ctx context.Context, id int64, by string) (int64, error) {
-	u, ok := any(s.g).(undoer)
-	if !ok {
-		return 0, fmt.Errorf("undo: %w", admin.ErrSharingUnavailable)
-	}
-	return u.UndoAction(ctx, id, by)
+	return s.g.UndoAction(ctx, id, by)
 }
 
 // Permissions lists a file's grants live from its connector.

@@ -75,7 +75,7 @@ func TestUndoActionSubmitsRestore(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, st.MarkSharingRestored(ctx, changes[0].ID, undo, "shared_link", ""))
 	for id, why := range map[int64]string{label: "not a sharing action", pending: "still pending", empty: "removed no grant",
-		restored: "restored already"} {
+		restored: "undone already"} {
 		_, err := h.g.UndoAction(ctx, id, "admin")
 		require.ErrorIs(t, err, ErrNotUndoable)
 		require.ErrorContains(t, err, why)
