@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/labelgate/labelgate/connectors/graph/emulator"
+	"github.com/labelgate/labelgate/internal/admin"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/internal/store/storetest"
 	"github.com/labelgate/labelgate/labeling/labeltest"
@@ -29,6 +30,9 @@ const (
 	// policy wants to label there, so the quota binds while processes die.
 	crashSPQuota = 5
 	crashCard    = "4111 1111 1111 1111"
+	// crashSharingQuota is SharePoint's daily allowance of remove_public_links (issue 24):
+	// below its four General files shared by an anonymous link, so it binds too.
+	crashSharingQuota = 2
 )
 
 // crashPolicy labels unlabelled files holding a card number.
@@ -46,6 +50,16 @@ const crashPolicy = `policies:
       - applyLabel:
           label: Confidential
           onlyIfUnlabelled: true
+  - id: general-public-links
+    name: No anonymous links on General files
+    severity: high
+    category: sharing
+    filter:
+      all:
+        - label: {is: [General]}
+        - access: {atLeast: public}
+    actions:
+      - removePublicLinks: {justification: "General files are not for anyone with a link"}
 `
 
 // crashTenant is a Graph emulator with a SharePoint library and a OneDrive, seeded with
@@ -54,6 +68,9 @@ type crashTenant struct {
 	em      *emulator.Server
 	ids     map[string]string // item id → drive
 	targets map[string]bool   // unlabelled files with card numbers, as seeded
+	// shared are the General files shared by an anonymous link and with a guest: the
+	// sharing policy's targets, whose link (only) it removes.
+	shared map[string]bool
 }
 
 func newCrashTenant(t *testing.T, spFiles, odFiles int) *crashTenant {
@@ -74,7 +91,7 @@ func newCrashTenant(t *testing.T, spFiles, odFiles int) *crashTenant {
 		MonitorPolls: 2, MonitorRetryAfter: time.Second})
 	require.NoError(t, err)
 	t.Cleanup(em.Close)
-	ct := &crashTenant{em: em, ids: map[string]string{}, targets: map[string]bool{}}
+	ct := &crashTenant{em: em, ids: map[string]string{}, targets: map[string]bool{}, shared: map[string]bool{}}
 	add := func(drive string, n int) {
 		for i := range n {
 			name := fmt.Sprintf("doc-%02d.docx", i)
@@ -93,6 +110,9 @@ func newCrashTenant(t *testing.T, spFiles, odFiles int) *crashTenant {
 			require.NoError(t, err)
 			if label != "" {
 				require.NoError(t, em.SetLabel(id, label, false))
+				require.NoError(t, em.AddShare(id, emulator.Share{Link: "anonymous"}))
+				require.NoError(t, em.AddShare(id, emulator.Share{Email: "eve@fabrikam.com", Guest: true}))
+				ct.shared[id] = true
 			}
 			switch i % 4 {
 			case 0, 2:
@@ -149,8 +169,12 @@ rescan:
 quota:
   perApp:
     sharepoint: %d
+  sharing:
+    perApp:
+      sharepoint: %d
 connectors:
-%s%s`, strconv.Quote(dir), publicPort, adminPort, crashToken, storeLine, crashSPQuota, conn("sp", "sharepoint"), conn("od", "onedrive"))
+%s%s`, strconv.Quote(dir), publicPort, adminPort, crashToken, storeLine, crashSPQuota, crashSharingQuota,
+		conn("sp", "sharepoint"), conn("od", "onedrive"))
 	path := filepath.Join(dir, "labelgate.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 	return path
@@ -345,6 +369,17 @@ func assertEndState(t *testing.T, p *serveProc, ct *crashTenant, targets map[str
 	unchanged := func(a store.Action) bool {
 		return a.State == store.ActionDone && strings.Contains(a.Reason, "already in the target state")
 	}
+	var sharing []store.Action
+	labelActs := acts.Items[:0:0]
+	for _, a := range acts.Items {
+		if a.Kind == store.ActionRemovePublicLinks {
+			sharing = append(sharing, a)
+		} else {
+			labelActs = append(labelActs, a)
+		}
+	}
+	assertSharingEndState(t, p, ct, sharing)
+	acts.Items = labelActs
 	for _, a := range acts.Items {
 		require.Equal(t, store.ActionApplyLabel, a.Kind, "action %d", a.ID)
 		require.True(t, targets[a.Ref.ItemID], "action %d on a file that is no target", a.ID)
@@ -423,6 +458,88 @@ func assertEndState(t *testing.T, p *serveProc, ct *crashTenant, targets map[str
 	}
 	require.Equal(t, int64(done["sharepoint"]), used["sharepoint"], "quota used equals label writes done: %+v", quotas.Items)
 	require.Equal(t, int64(done["onedrive"]), used["onedrive"], "quota used equals label writes done: %+v", quotas.Items)
+}
+
+// assertSharingEndState checks the sharing policy's work after the kills (issue 24): every
+// General file's anonymous link removed at most once and only by a finished action, the guest
+// left, one removal record and one access_restricted event per finished action, the
+// SharePoint allowance never exceeded and the rest paused for the reset, nothing failed.
+func assertSharingEndState(t *testing.T, p *serveProc, ct *crashTenant, acts []store.Action) {
+	t.Helper()
+	byFile := map[string][]store.Action{}
+	for _, a := range acts {
+		require.True(t, ct.shared[a.Ref.ItemID], "sharing action %d on a file with no anonymous link", a.ID)
+		byFile[a.Ref.ItemID] = append(byFile[a.Ref.ItemID], a)
+	}
+	done := map[string]int{}
+	pausedSP := 0
+	for id := range ct.shared {
+		as := byFile[id]
+		require.NotEmpty(t, as, "shared General file %s got no sharing action", id)
+		removed, paused := 0, false
+		for _, a := range as {
+			switch a.State {
+			case store.ActionDone:
+				var file struct {
+					SharingChanges []store.SharingChange `json:"sharingChanges"`
+				}
+				p.mustCall(t, http.MethodGet, "/api/v1/files/"+admin.FileID(a.Ref), nil, &file)
+				n := 0
+				for _, c := range file.SharingChanges {
+					if c.ActionID == a.ID {
+						n++
+						require.Equal(t, "anonymous", c.Permission.LinkScope, "only the link is removed")
+					}
+				}
+				// A scan that read the file before its link went may ask again; that action
+				// finds nothing left to remove and records nothing.
+				require.LessOrEqual(t, n, 1, "file %s: one record of the removed link", id)
+				removed += n
+			case store.ActionPaused:
+				require.Equal(t, crashSPDrive, ct.ids[id], "only SharePoint's allowance binds")
+				paused = true
+			default:
+				t.Fatalf("sharing action %d ended %s: %s", a.ID, a.State, a.Reason)
+			}
+		}
+		require.LessOrEqual(t, removed, 1, "file %s restricted by two actions", id)
+		shares, err := ct.em.Shares(id)
+		require.NoError(t, err)
+		if removed == 1 {
+			done[ct.ids[id]]++
+			require.Equal(t, 1, ct.em.GrantRemovals(id), "file %s: the link removed exactly once", id)
+			require.Len(t, shares, 1, "file %s: the guest stays", id)
+			require.Equal(t, "eve@fabrikam.com", shares[0].Email)
+		} else {
+			require.True(t, paused, "file %s: neither restricted nor waiting for the reset", id)
+			pausedSP++
+			require.Zero(t, ct.em.GrantRemovals(id), "file %s: paused, untouched", id)
+			require.Len(t, shares, 2)
+		}
+	}
+	require.Equal(t, crashSharingQuota, done[crashSPDrive], "SharePoint's allowance used to the full, never beyond")
+	require.Equal(t, len(ct.shared)-crashSharingQuota-done[crashODDrive], pausedSP)
+	var quotas struct {
+		Items []struct {
+			App       string `json:"app"`
+			Allowance string `json:"allowance"`
+			Limit     int    `json:"limit"`
+			Used      int64  `json:"used"`
+		} `json:"items"`
+	}
+	p.mustCall(t, http.MethodGet, "/api/v1/quotas", nil, &quotas)
+	seen := false
+	for _, q := range quotas.Items {
+		if q.App == "sharepoint" && q.Allowance == store.ActionRemovePublicLinks {
+			seen = true
+			require.Equal(t, crashSharingQuota, q.Limit)
+			require.EqualValues(t, done[crashSPDrive], q.Used, "one unit per link removed, none for an action that found nothing")
+		}
+	}
+	require.True(t, seen, "the sharing allowance is reported: %+v", quotas.Items)
+	var evs struct{ Items []store.Event }
+	p.mustCall(t, http.MethodGet, "/api/v1/events?kind="+store.EventAccessRestricted+"&limit=1000", nil, &evs)
+	require.Len(t, evs.Items, done[crashSPDrive]+done[crashODDrive], "one access_restricted per finished action")
 }
 
 // initialTargets are the files the policy should label before any change.

@@ -383,11 +383,13 @@ func TestGraphSharingUnderChaos(t *testing.T) {
 		shares, err := em.Shares(a.Ref.ItemID)
 		require.NoError(t, err)
 		require.Empty(t, shares, ids[a.Ref.ItemID])
+		require.Equal(t, 2, em.GrantRemovals(a.Ref.ItemID), "%s: each grant removed once at the provider", ids[a.Ref.ItemID])
 	}
 	for _, a := range s[store.ActionPaused] {
 		shares, err := em.Shares(a.Ref.ItemID)
 		require.NoError(t, err)
 		require.Len(t, shares, 2, "waiting for the reset: untouched")
+		require.Zero(t, em.GrantRemovals(a.Ref.ItemID))
 	}
 	evs, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessRestricted}, 100)
 	require.NoError(t, err)
