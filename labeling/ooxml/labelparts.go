@@ -122,8 +122,11 @@ func rawName(b []byte) string {
 
 // prefix is the root's namespace prefix with its colon ("clbl:"), or "".
 func (d *xmlDoc) prefix() string {
-	if i := strings.IndexByte(d.rootRaw, ':'); i >= 0 {
-		return d.rootRaw[:i+1]
+	// As encoding/xml splits a name (Decoder.nsname): a colon first or last is part of an
+	// unprefixed local name, so elements written with that "prefix" would not be read back
+	// as the same local name (FuzzLabelInfoReplace found a root named ":cbl…").
+	if space, local, ok := strings.Cut(d.rootRaw, ":"); ok && space != "" && local != "" {
+		return space + ":"
 	}
 	return ""
 }
