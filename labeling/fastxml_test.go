@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -149,4 +150,25 @@ func FuzzFastXML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sameAsEncodingXML(t, data)
 	})
+}
+
+// guidRe is the regular expression normGUID replaced; the test holds the two to one answer.
+var guidRe = regexp.MustCompile(`^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$`)
+
+func TestNormGUIDMatchesItsRegexp(t *testing.T) {
+	t.Parallel()
+	g := "F42AA342-8706-4288-bd11-ebb85995028c"
+	inputs := []string{g, "{" + g + "}", "{" + g, g + "}", " \t{" + g + "}\n", "{{" + g + "}", g + "}}", g[:35], g + "0",
+		strings.Replace(g, "-", "x", 1), strings.Replace(g, "F", "g", 1), "", "{}", "{", strings.Repeat("-", 36),
+		strings.ToLower(g), "\u00a0" + g, g[:8] + "-" + g[9:]}
+	for i := 0; i < len(g); i++ {
+		inputs = append(inputs, g[:i]+"Z"+g[i+1:], g[:i]+g[i+1:])
+	}
+	for _, in := range inputs {
+		want := ""
+		if m := guidRe.FindStringSubmatch(strings.TrimSpace(in)); m != nil {
+			want = strings.ToLower(m[1])
+		}
+		require.Equal(t, want, normGUID(in), "%q", in)
+	}
 }

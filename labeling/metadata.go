@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -29,15 +28,33 @@ const (
 	msipPrefix        = "MSIP_Label_"
 )
 
-var guidRe = regexp.MustCompile(`^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$`)
-
-// normGUID returns a lowercase GUID without braces, or "" when s is not a GUID.
+// normGUID returns a lowercase GUID without braces, or "" when s is not a GUID: after
+// trimming space, an optional '{', 8-4-4-4-12 hexadecimal digits, an optional '}'. (It was a
+// regular expression, which cost a tenth of a local scan's CPU: a dozen GUIDs per file.)
 func normGUID(s string) string {
-	m := guidRe.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "{")
+	s = strings.TrimSuffix(s, "}")
+	if len(s) != 36 {
 		return ""
 	}
-	return strings.ToLower(m[1])
+	var b [36]byte
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return ""
+			}
+		case c >= '0' && c <= '9' || c >= 'a' && c <= 'f':
+		case c >= 'A' && c <= 'F':
+			c += 'a' - 'A'
+		default:
+			return ""
+		}
+		b[i] = c
+	}
+	return string(b[:])
 }
 
 // normMethod maps every recorded method spelling onto standard, privileged or auto.
