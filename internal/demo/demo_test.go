@@ -92,8 +92,7 @@ func TestRunEndToEnd(t *testing.T) {
 	require.Contains(t, out.String(), "Drive labels")
 	require.Contains(t, out.String(), "sharing changes recorded: ")
 	// Issue 24: the demo's sharing policy closes the seeded public link on a Confidential Box
-	// file (and labels.protection narrows Restricted files). This needs share-exec's executor
-	// and share-conn's connectors; it passes once both are merged.
+	// file (and labels.protection narrows Restricted files).
 	require.Contains(t, out.String(), "sharing restricted: ")
 	require.Positive(t, sum.SharingRestricted, "no access_restricted event:\n%s", out.String())
 	for name, state := range sum.Rescans {
