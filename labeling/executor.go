@@ -290,19 +290,37 @@ type state struct {
 	Protected bool
 }
 
+// refusal makes the completions of an action a rule refuses: nothing was written, so its
+// quota unit goes back; facts, once read, name the file in the event.
+func refusal(facts *store.FileFacts) func(format string, args ...any) store.Completion {
+	return func(format string, args ...any) store.Completion {
+		return store.Completion{State: store.ActionRefused, Reason: fmt.Sprintf(format, args...), ReleaseQuota: true,
+			Event: store.EventActionRefused, File: facts}
+	}
+}
+
+// connFor finds the connector of a claimed action, label write or sharing action alike. With
+// none configured the action waits RetryLater; while its provider's "not configured" answer
+// stands it stays paused without a call. ok false returns that completion.
+func (e *Executor) connFor(a store.Action) (connectors.Connector, store.Completion, bool) {
+	conn, ok := e.cfg.Connectors(a.Ref.App, a.Ref.Tenant)
+	if !ok {
+		return nil, store.Completion{State: store.ActionPending, NotBefore: e.clock.Now().Add(e.cfg.RetryLater),
+			Reason: fmt.Sprintf("no connector configured for %s/%s", a.Ref.App, a.Ref.Tenant)}, false
+	}
+	if nc, ok := e.stillUnconfigured(a.Ref); ok {
+		return nil, store.Completion{State: store.ActionPaused, NotBefore: nc.until, Reason: nc.reason}, false
+	}
+	return conn, store.Completion{}, true
+}
+
 // run does the work of a claimed action and says how it ends.
 func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.Completion {
 	a := c.Action
-	refuse := func(format string, args ...any) store.Completion {
-		return store.Completion{State: store.ActionRefused, Reason: fmt.Sprintf(format, args...), ReleaseQuota: true, Event: store.EventActionRefused}
-	}
-	conn, ok := e.cfg.Connectors(a.Ref.App, a.Ref.Tenant)
+	refuse := refusal(nil)
+	conn, wait, ok := e.connFor(a)
 	if !ok {
-		return store.Completion{State: store.ActionPending, NotBefore: e.clock.Now().Add(e.cfg.RetryLater),
-			Reason: fmt.Sprintf("no connector configured for %s/%s", a.Ref.App, a.Ref.Tenant)}
-	}
-	if nc, ok := e.stillUnconfigured(a.Ref); ok {
-		return store.Completion{State: store.ActionPaused, NotBefore: nc.until, Reason: nc.reason}
+		return wait
 	}
 	apply := a.Kind == store.ActionApplyLabel
 	var target store.CatalogLabel
@@ -364,10 +382,7 @@ func (e *Executor) run(ctx context.Context, c store.Claim, out *Outcome) store.C
 	}
 	// From here the provider's facts name the file in the event; no inventory read needed.
 	facts := &store.FileFacts{Path: f.Path, Name: f.Name, PrevLabelID: cur.LabelID}
-	refuse = func(format string, args ...any) store.Completion {
-		return store.Completion{State: store.ActionRefused, Reason: fmt.Sprintf(format, args...), ReleaseQuota: true,
-			Event: store.EventActionRefused, File: facts}
-	}
+	refuse = refusal(facts)
 	writeFailed := func(err error) store.Completion {
 		comp := e.failed(a, err)
 		comp.File = facts

@@ -37,20 +37,6 @@ type SharingParams struct {
 	Undo int64 `json:"undo,omitempty"`
 }
 
-// SharingLeaves is the widest access a sharing action kind leaves on a file: what the
-// policy planning it and the executor removing grants agree on.
-func SharingLeaves(kind string) connectors.AccessLevel {
-	switch kind {
-	case store.ActionRemovePublicLinks:
-		return connectors.AccessExternal
-	case store.ActionRemoveExternalAccess:
-		return connectors.AccessInternal
-	case store.ActionMakePrivate:
-		return connectors.AccessPrivate
-	}
-	return connectors.AccessPublic
-}
-
 // removes reports whether a sharing action of kind takes grant p away (before the inherited
 // rule): removePublicLinks public grants, removeExternalAccess external and public ones,
 // makePrivate every grant but the owner's. The owner's grant is never removed.
@@ -61,7 +47,7 @@ func removes(kind string, p connectors.Permission) bool {
 	if kind == store.ActionMakePrivate {
 		return true
 	}
-	return p.Access.Rank() > SharingLeaves(kind).Rank()
+	return p.Access.Rank() > store.SharingLeaves(kind).Rank()
 }
 
 // describeGrant names a grant in an event's detail.
@@ -106,16 +92,10 @@ func (e *Executor) exempt(owner string) bool {
 // runSharing does the work of a claimed sharing action (or undo) and says how it ends.
 func (e *Executor) runSharing(ctx context.Context, c store.Claim, out *Outcome) store.Completion {
 	a := c.Action
-	refuse := func(format string, args ...any) store.Completion {
-		return store.Completion{State: store.ActionRefused, Reason: fmt.Sprintf(format, args...), ReleaseQuota: true, Event: store.EventActionRefused}
-	}
-	conn, ok := e.cfg.Connectors(a.Ref.App, a.Ref.Tenant)
+	refuse := refusal(nil)
+	conn, wait, ok := e.connFor(a)
 	if !ok {
-		return store.Completion{State: store.ActionPending, NotBefore: e.clock.Now().Add(e.cfg.RetryLater),
-			Reason: fmt.Sprintf("no connector configured for %s/%s", a.Ref.App, a.Ref.Tenant)}
-	}
-	if nc, ok := e.stillUnconfigured(a.Ref); ok {
-		return store.Completion{State: store.ActionPaused, NotBefore: nc.until, Reason: nc.reason}
+		return wait
 	}
 	sr, ok := conn.(connectors.SharingRestrictor)
 	if !ok {
@@ -162,10 +142,7 @@ func (e *Executor) runSharing(ctx context.Context, c store.Claim, out *Outcome) 
 		return e.failed(a, err)
 	}
 	facts := &store.FileFacts{Path: f.Path, Name: f.Name}
-	refuse = func(format string, args ...any) store.Completion {
-		return store.Completion{State: store.ActionRefused, Reason: fmt.Sprintf(format, args...), ReleaseQuota: true,
-			Event: store.EventActionRefused, File: facts}
-	}
+	refuse = refusal(facts)
 	if e.exempt(f.Owner) {
 		return refuse("owner %s is exempt from sharing actions (sharing.exemptOwners); sharing left as it is", f.Owner)
 	}
@@ -195,7 +172,7 @@ func (e *Executor) runSharing(ctx context.Context, c store.Claim, out *Outcome) 
 		return e.failed(a, err)
 	}
 	if len(remove) == 0 && len(before) == 0 {
-		reason := "nothing to remove: no grant wider than " + string(SharingLeaves(a.Kind))
+		reason := "nothing to remove: no grant wider than " + string(store.SharingLeaves(a.Kind))
 		if a.Kind == store.ActionMakePrivate {
 			reason = "nothing to remove: only the owner has access"
 		}

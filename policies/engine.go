@@ -102,18 +102,6 @@ type ActionParams struct {
 	MaxAccess    string `json:"maxAccess,omitempty"`
 }
 
-// SharingLeaves is the widest access a sharing action kind leaves on a file:
-// removePublicLinks external, removeExternalAccess internal, makePrivate private.
-func SharingLeaves(kind string) connectors.AccessLevel {
-	switch kind {
-	case store.ActionRemovePublicLinks:
-		return connectors.AccessExternal
-	case store.ActionRemoveExternalAccess:
-		return connectors.AccessInternal
-	}
-	return connectors.AccessPrivate
-}
-
 // Decision is what the policies ask for one file.
 type Decision struct {
 	Ref     connectors.FileRef `json:"ref"`
@@ -216,7 +204,7 @@ func (e *Engine) plan(p *cpolicy, a *caction, f *Facts) (PlannedAction, bool) {
 	case store.ActionRemovePublicLinks, store.ActionRemoveExternalAccess, store.ActionMakePrivate:
 		// Planned only for a file shared wider than the action leaves, so what-if counts the
 		// files each sharing action would change and a restricted file gets no action.
-		leaves := SharingLeaves(a.kind)
+		leaves := store.SharingLeaves(a.kind)
 		if f.File.Access.Rank() <= leaves.Rank() {
 			return pa, false
 		}

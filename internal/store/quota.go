@@ -46,6 +46,22 @@ func AllowanceOf(manual bool) string {
 // may lose their links, and a burst of one must not starve the other.
 var SharingKinds = [...]string{ActionRemovePublicLinks, ActionRemoveExternalAccess, ActionMakePrivate, ActionRestoreSharing}
 
+// SharingLeaves is the widest access a sharing action kind leaves on a file: the policies
+// plan an action only for files shared wider, and the executor removes only the grants wider
+// (removePublicLinks leaves external, removeExternalAccess internal, makePrivate private). Any
+// other kind leaves public: it removes nothing.
+func SharingLeaves(kind string) connectors.AccessLevel {
+	switch kind {
+	case ActionRemovePublicLinks:
+		return connectors.AccessExternal
+	case ActionRemoveExternalAccess:
+		return connectors.AccessInternal
+	case ActionMakePrivate:
+		return connectors.AccessPrivate
+	}
+	return connectors.AccessPublic
+}
+
 // SharingKind reports whether kind is a sharing action (or its undo).
 func SharingKind(kind string) bool {
 	switch kind {
