@@ -19,6 +19,25 @@ import (
 	"github.com/labelgate/labelgate/labeling/labeltest"
 )
 
+// waitAccess waits for the inventory to show the file's access as ok accepts it. A scan that
+// read the file before a sharing action (or its undo) may record its older view after the
+// action's own update; the provider's change notice for the action brings the scan that
+// settles it, so the inventory converges within a feed poll or two.
+func waitAccess(t *testing.T, st *store.Store, ref connectors.FileRef, what string, ok func(connectors.AccessLevel) bool) store.FileRecord {
+	t.Helper()
+	var rec store.FileRecord
+	require.Eventually(t, func() bool {
+		var err error
+		rec, err = st.GetFile(context.Background(), ref)
+		return err == nil && ok(rec.Access)
+	}, 30*time.Second, 20*time.Millisecond, "the inventory's access never became %s (last %s)", what, rec.Access)
+	return rec
+}
+
+func accessIs(want connectors.AccessLevel) func(connectors.AccessLevel) bool {
+	return func(a connectors.AccessLevel) bool { return a == want }
+}
+
 const sharingE2EPolicy = `
 policies:
   - id: conf-external
@@ -87,9 +106,7 @@ func TestGraphSharingEndToEnd(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, shares, 1, "only the colleague's grant is left: %+v", shares)
 			require.Equal(t, "adele@contoso.com", shares[0].Email)
-			rec, err = st.GetFile(ctx, rec.Ref)
-			require.NoError(t, err)
-			require.Equal(t, before, rec.Access, "the inventory's access narrowed back")
+			rec = waitAccess(t, st, rec.Ref, string(before)+" (narrowed back)", accessIs(before))
 			evs, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessRestricted}, 10)
 			require.NoError(t, err)
 			require.Len(t, evs, 1)
@@ -116,9 +133,7 @@ func TestGraphSharingEndToEnd(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, restored, 1)
 			require.True(t, strings.Contains(restored[0].Detail, "new URL"), restored[0].Detail)
-			rec, err = st.GetFile(ctx, rec.Ref)
-			require.NoError(t, err)
-			require.Equal(t, connectors.AccessPublic, rec.Access)
+			rec = waitAccess(t, st, rec.Ref, "public", accessIs(connectors.AccessPublic))
 		})
 	}
 }
@@ -201,9 +216,7 @@ func TestBoxSharingEndToEnd(t *testing.T) {
 				}
 			}
 			require.Equal(t, []string{"user:auditor@partner.example"}, left, "the link went, the collaborator stayed")
-			rec, err = st.GetFile(ctx, rec.Ref)
-			require.NoError(t, err)
-			require.Equal(t, connectors.AccessExternal, rec.Access)
+			rec = waitAccess(t, st, rec.Ref, "external", accessIs(connectors.AccessExternal))
 			evs, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessRestricted}, 10)
 			require.NoError(t, err)
 			require.Len(t, evs, 1)
@@ -223,9 +236,7 @@ func TestBoxSharingEndToEnd(t *testing.T) {
 			}
 			require.NotNil(t, link, "the shared link is back")
 			require.Equal(t, "open", link.LinkScope)
-			rec, err = st.GetFile(ctx, rec.Ref)
-			require.NoError(t, err)
-			require.Equal(t, connectors.AccessPublic, rec.Access)
+			rec = waitAccess(t, st, rec.Ref, "public", accessIs(connectors.AccessPublic))
 			restored, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessRestored}, 10)
 			require.NoError(t, err)
 			require.Len(t, restored, 1)
@@ -295,11 +306,9 @@ func TestGDriveSharingEndToEnd(t *testing.T) {
 		return out
 	}
 	require.Equal(t, []string{"user:bob@example.com"}, others())
-	rec, err := st.GetFile(ctx, ref)
-	require.NoError(t, err)
 	// Inside the organisation only (the Drive connector reads a colleague's direct grant as
 	// private; no link, no domain grant).
-	require.Less(t, rec.Access.Rank(), connectors.AccessExternal.Rank(), "narrowed from public: %s", rec.Access)
+	waitAccess(t, st, ref, "narrower than external", func(a connectors.AccessLevel) bool { return a.Rank() < connectors.AccessExternal.Rank() })
 
 	undo, err := h.g.UndoAction(ctx, act.ID, "admin@example.com")
 	require.NoError(t, err)
@@ -308,9 +317,7 @@ func TestGDriveSharingEndToEnd(t *testing.T) {
 		return err == nil && a.State == store.ActionDone
 	}, 30*time.Second, 20*time.Millisecond)
 	require.ElementsMatch(t, []string{"user:bob@example.com", "user:guest@partner.org", "anyone:"}, others())
-	rec, err = st.GetFile(ctx, ref)
-	require.NoError(t, err)
-	require.Equal(t, connectors.AccessPublic, rec.Access)
+	waitAccess(t, st, ref, "public", accessIs(connectors.AccessPublic))
 }
 
 // TestGraphSharingUnderChaos: eight Confidential files shared with a guest and by an anonymous
