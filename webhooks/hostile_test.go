@@ -4,11 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +23,7 @@ import (
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/connectors/box"
 	"github.com/labelgate/labelgate/connectors/gdrive"
+	gdriveemu "github.com/labelgate/labelgate/connectors/gdrive/emulator"
 	"github.com/labelgate/labelgate/connectors/graph"
 	"github.com/labelgate/labelgate/internal/server"
 	"github.com/labelgate/labelgate/internal/store"
@@ -74,17 +70,7 @@ func (x *hostile) logText() string {
 }
 
 var saKey = sync.OnceValue(func() []byte {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	out, _ := json.Marshal(map[string]string{
-		"type": "service_account", "project_id": "labelgate-test", "private_key_id": "k1",
-		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email": "labelgate@labelgate-test.iam.gserviceaccount.com", "client_id": "1",
-		"token_uri": "https://oauth2.googleapis.com/token",
-	})
+	out, _ := gdriveemu.ServiceAccountKey("labelgate-test")
 	return out
 })
 

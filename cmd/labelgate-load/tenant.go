@@ -1,11 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"os"
@@ -268,7 +263,7 @@ func (t *benchTenant) connectors(dir string, apps []connectors.App) ([]config.Co
 				AuthURL: t.graph.URL(), ClientID: benchClient, ClientSecret: benchSecret, Domains: []string{benchDomain}})
 		case connectors.AppGDrive:
 			keyPath := filepath.Join(dir, "gdrive-key.json")
-			key, err := serviceAccountKey()
+			key, err := gdriveemu.ServiceAccountKey("labelgate-bench")
 			if err != nil {
 				return nil, err
 			}
@@ -310,21 +305,4 @@ func parseApps(s string) ([]connectors.App, error) {
 		out = append(out, a)
 	}
 	return out, nil
-}
-
-func serviceAccountKey() ([]byte, error) {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(map[string]string{
-		"type": "service_account", "project_id": "labelgate-bench", "private_key_id": "bench",
-		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email": "labelgate@labelgate-bench.iam.gserviceaccount.com", "client_id": "1",
-		"token_uri": "https://oauth2.googleapis.com/token",
-	})
 }

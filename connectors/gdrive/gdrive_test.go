@@ -2,11 +2,6 @@ package gdrive_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
 	"os"
@@ -40,24 +35,13 @@ var (
 	keyJSON []byte
 )
 
-// serviceAccountKey is a JSON key like the one Google issues, with a key made for the test
-// run (the emulator checks the JWT's shape, not its signature).
+// serviceAccountKey is a JSON key like the one Google issues, made once for the test run.
 func serviceAccountKey(t testing.TB) []byte {
 	keyOnce.Do(func() {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
+		var err error
+		if keyJSON, err = emulator.ServiceAccountKey("labelgate-test"); err != nil {
 			panic(err)
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			panic(err)
-		}
-		keyJSON, _ = json.Marshal(map[string]string{
-			"type": "service_account", "project_id": "labelgate-test", "private_key_id": "k1",
-			"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-			"client_email": "labelgate@labelgate-test.iam.gserviceaccount.com", "client_id": "1",
-			"token_uri": "https://oauth2.googleapis.com/token",
-		})
 	})
 	return keyJSON
 }

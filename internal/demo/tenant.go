@@ -3,11 +3,6 @@
 package demo
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -358,7 +353,7 @@ func drivePerms(a connectors.AccessLevel) []gdriveemu.Permission {
 // service-account key is written under dir.
 func (t *Tenant) Connectors(dir string) ([]config.Connector, error) {
 	keyPath := filepath.Join(dir, "demo-gdrive-key.json")
-	key, err := serviceAccountKey()
+	key, err := gdriveemu.ServiceAccountKey("labelgate-demo")
 	if err != nil {
 		return nil, err
 	}
@@ -384,23 +379,6 @@ func (t *Tenant) Connectors(dir string) ([]config.Connector, error) {
 		// the demo lasts seconds.
 		Roots: []string{boxRoot}, EventPoll: 5 * time.Second}
 	return []config.Connector{sp, od, gd, bx}, nil
-}
-
-func serviceAccountKey() ([]byte, error) {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(map[string]string{
-		"type": "service_account", "project_id": "labelgate-demo", "private_key_id": "demo",
-		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email": "labelgate@labelgate-demo.iam.gserviceaccount.com", "client_id": "1",
-		"token_uri": "https://oauth2.googleapis.com/token",
-	})
 }
 
 // Close stops the emulators.

@@ -2,11 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"path/filepath"
 	"runtime"
@@ -23,20 +18,10 @@ import (
 	"github.com/labelgate/labelgate/labeling/labeltest"
 )
 
-// gdriveKey is a service account JSON key made for the test (the emulator checks the JWT's
-// shape, not its signature).
+// gdriveKey is a service account JSON key made for the test.
 func gdriveKey(t *testing.T) string {
 	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	require.NoError(t, err)
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	require.NoError(t, err)
-	b, err := json.Marshal(map[string]string{
-		"type": "service_account", "project_id": "labelgate-e2e", "private_key_id": "k1",
-		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email": "labelgate@labelgate-e2e.iam.gserviceaccount.com", "client_id": "1",
-		"token_uri": "https://oauth2.googleapis.com/token",
-	})
+	b, err := emulator.ServiceAccountKey("labelgate-e2e")
 	require.NoError(t, err)
 	return string(b)
 }
