@@ -119,15 +119,18 @@ func (s *Store) FinishRescan(ctx context.Context, id int64, state, errMsg string
 }
 
 // MarkSeen records that a rescan enumerated these files, so reconciliation can tell which
-// inventory rows the provider no longer has.
+// inventory rows the provider no longer has. A file keeps the newest rescan that saw it
+// (rescan ids grow with their start): two rescans of one drive can run at once — drives'
+// first baselines each start one, an admin another — and an older walk marking a file
+// after a newer one must not make the newer one's reconciliation take it for gone.
 func (s *Store) MarkSeen(ctx context.Context, rescanID int64, refs []connectors.FileRef) error {
 	if len(refs) == 0 {
 		return nil
 	}
 	return s.Tx(ctx, func(tx *Tx) error {
 		for _, r := range refs {
-			if _, err := tx.exec(ctx, `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
-				rescanID, string(r.App), r.Tenant, r.Drive, r.ItemID); err != nil {
+			if _, err := tx.exec(ctx, `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?
+				AND seen_rescan < ?`, rescanID, string(r.App), r.Tenant, r.Drive, r.ItemID, rescanID); err != nil {
 				return fmt.Errorf("store: mark seen: %w", err)
 			}
 		}
@@ -138,9 +141,11 @@ func (s *Store) MarkSeen(ctx context.Context, rescanID int64, refs []connectors.
 // Unseen lists the live inventory files of a drive that a finished walk of rescanID did not see.
 // Files that entered the inventory after the rescan started are never listed: the scanner
 // may insert a file the walk saw before its row existed (so the seen mark found nothing to
-// update), and such a file is alive by definition.
+// update), and such a file is alive by definition. Nor are files a newer rescan saw: a walk
+// that started after this one found them there (the demo's concurrent baseline rescans
+// marked each other's files deleted when this compared for inequality).
 func (s *Store) Unseen(ctx context.Context, rescanID int64, app connectors.App, tenant, drive string) ([]connectors.FileRef, error) {
-	rows, err := s.query(ctx, `SELECT item_id FROM files WHERE app = ? AND tenant = ? AND drive = ? AND deleted = ? AND seen_rescan <> ?
+	rows, err := s.query(ctx, `SELECT item_id FROM files WHERE app = ? AND tenant = ? AND drive = ? AND deleted = ? AND seen_rescan < ?
 		AND first_seen < (SELECT started_at FROM rescans WHERE id = ?)`,
 		string(app), tenant, drive, false, rescanID, rescanID)
 	if err != nil {

@@ -488,6 +488,27 @@ func testRescansAndReconcile(t *testing.T, s *store.Store, tick func()) {
 	gone, err := s.Unseen(ctx, r.ID, connectors.AppSharePoint, "t1", "d1")
 	require.NoError(t, err)
 	require.Equal(t, []connectors.FileRef{ref("b")}, gone)
+
+	// Two rescans of the drive at once, their walks interleaved: the older marks "a" after
+	// the newer did, and each saw what the other did not. Neither reconciliation may take a
+	// file the other saw for gone; "c", which neither saw, is gone for both.
+	older, err := s.CreateRescan(ctx, store.Rescan{Connector: "sp", App: connectors.AppSharePoint, Tenant: "t1"})
+	require.NoError(t, err)
+	newer, err := s.CreateRescan(ctx, store.Rescan{Connector: "sp", App: connectors.AppSharePoint, Tenant: "t1"})
+	require.NoError(t, err)
+	require.NoError(t, s.MarkSeen(ctx, newer.ID, []connectors.FileRef{ref("a"), ref("d")}))
+	require.NoError(t, s.MarkSeen(ctx, older.ID, []connectors.FileRef{ref("a"), ref("b")}))
+	gone, err = s.Unseen(ctx, newer.ID, connectors.AppSharePoint, "t1", "d1")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []connectors.FileRef{ref("b"), ref("c")}, gone, "the newer walk did not see b or c")
+	gone, err = s.Unseen(ctx, older.ID, connectors.AppSharePoint, "t1", "d1")
+	require.NoError(t, err)
+	require.Equal(t, []connectors.FileRef{ref("c")}, gone, "d was seen by the newer walk, a by both")
+	for _, id := range []int64{older.ID, newer.ID} {
+		_, err = s.FinishRescan(ctx, id, store.RescanDone, "")
+		require.NoError(t, err)
+	}
+
 	ok, err := s.FinishRescan(ctx, r.ID, store.RescanDone, "")
 	require.NoError(t, err)
 	require.True(t, ok)
