@@ -40,10 +40,10 @@ type Config struct {
 	// database and stable across restarts: on Start, jobs this ID still held when it died
 	// are made available at once instead of waiting out the lease. Default: the hostname.
 	WorkerID string
-	// Workers bounds the jobs run at once by this process (default 16).
+	// Workers bounds the jobs run at once by this process (default 32).
 	Workers int
 	// PartitionWorkers bounds the jobs of one partition (one app+tenant) run at once by
-	// this process (default 4). Keeping it below Workers is what keeps one tenant from
+	// this process (default half of Workers, at most 16). Keeping it below Workers is what keeps one tenant from
 	// taking every worker.
 	PartitionWorkers int
 	// MaxAttempts is how often a failing job is tried before it goes to the dead letter
@@ -57,7 +57,12 @@ type Config struct {
 	// worker and made available again (default 30m; at least JobTimeout).
 	Lease time.Duration
 	// FetchPollInterval is how often idle partitions look for due work (default 1s);
-	// FetchCooldown is the least time between two fetches of one partition (default 10ms).
+	// FetchCooldown is the least time between two fetches of one partition (default 50ms).
+	// A fetch is River's largest statement (on SQLite re-planned whenever the number of free
+	// workers it asks for changes), so a busy partition should fetch many jobs at a time,
+	// not one per finished job: with 16 partition workers and a 50 ms cooldown a partition
+	// can start 320 jobs a second in at most 20 fetches. In a 10,000-file rescan with 4
+	// workers and a 10 ms cooldown the fetches were 15-17 % of the gateway's CPU.
 	FetchPollInterval, FetchCooldown time.Duration
 	// MaintenanceInterval paces re-running files changed while being processed,
 	// picking up partitions created by other processes and refreshing gauges (default 1s).
@@ -87,8 +92,10 @@ func (c *Config) setDefaults() error {
 	if len(c.WorkerID) > 100 {
 		return fmt.Errorf("scanqueue: WorkerID longer than 100 characters")
 	}
-	setDefault(&c.Workers, 16)
-	setDefault(&c.PartitionWorkers, 4)
+	setDefault(&c.Workers, 32)
+	// Half the workers, at most 16: one tenant cannot take them all, and a partition's
+	// fetched jobs never wait long for a free worker (each holds a lease while it waits).
+	setDefault(&c.PartitionWorkers, max(1, min(16, c.Workers/2)))
 	setDefault(&c.MaxAttempts, 10)
 	setDefault(&c.RetryBase, 5*time.Second)
 	setDefault(&c.RetryMax, time.Hour)
@@ -98,7 +105,7 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("scanqueue: Lease %s shorter than JobTimeout %s", c.Lease, c.JobTimeout)
 	}
 	setDefault(&c.FetchPollInterval, time.Second)
-	setDefault(&c.FetchCooldown, 10*time.Millisecond)
+	setDefault(&c.FetchCooldown, 50*time.Millisecond)
 	if c.FetchCooldown > c.FetchPollInterval {
 		c.FetchCooldown = c.FetchPollInterval
 	}

@@ -55,10 +55,12 @@ type Options struct {
 
 // Gateway is a running labelgate.
 type Gateway struct {
-	cfg    config.Config
-	log    *slog.Logger
-	now    func() time.Time
-	store  *store.Store
+	cfg   config.Config
+	log   *slog.Logger
+	now   func() time.Time
+	store *store.Store
+	// scans records scan outcomes by group commit (the queue runs many scans at once).
+	scans  *store.ScanRecorder
 	prom   *prometheus.Registry
 	public *server.Listener
 	admin  *server.Listener
@@ -123,6 +125,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 		return nil, err
 	}
 	g.store = st
+	g.scans = st.NewScanRecorder(0)
 	g.policies = policies.NewManager(policies.ManagerConfig{Store: st, Now: g.now, Logger: g.logger("policies")})
 	if g.decider == nil {
 		g.decider = g.policies

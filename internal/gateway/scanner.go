@@ -173,7 +173,7 @@ func (g *Gateway) readAs(ctx context.Context, conn *Conn, f connectors.File, obj
 		out.LabelID, out.LabelTenant, out.LabelMethod = f.NativeLabel, conn.C.Tenant(), "native"
 		out.Labels = append(out.Labels, store.CarriedLabel{LabelID: f.NativeLabel, Tenant: conn.C.Tenant(), Method: "native", Source: "native"})
 	}
-	if _, err := g.store.RecordScan(ctx, out); err != nil {
+	if _, err := g.scans.Record(ctx, out); err != nil {
 		return err
 	}
 	g.metrics.scans.WithLabelValues(string(ref.App), "ok").Inc()
@@ -208,7 +208,7 @@ func (g *Gateway) scanFailed(ctx context.Context, f connectors.File, typ string,
 	}
 	g.metrics.scans.WithLabelValues(string(f.Ref.App), "failed").Inc()
 	g.log.Warn("scan failed", "file", f.Ref.Key(), "name", f.Name, "err", err)
-	_, rerr := g.store.RecordScan(ctx, store.ScanOutcome{File: f, Type: typ, Err: err.Error()})
+	_, rerr := g.scans.Record(ctx, store.ScanOutcome{File: f, Type: typ, Err: err.Error()})
 	return rerr
 }
 
