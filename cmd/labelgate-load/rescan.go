@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,8 +108,22 @@ func rescanMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "make the gateway write a CPU profile of its run to this file")
 	fs.DurationVar(&cfg.Timeout, "timeout", time.Hour, "give up after this long")
 	verbose := fs.Bool("v", false, "progress lines on stderr")
+	emuProfile := fs.String("emuprofile", "", "write a CPU profile of this process (the emulators) to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *emuProfile != "" {
+		f, err := os.Create(*emuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "labelgate-load:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "labelgate-load:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var err error
 	if cfg.Apps, err = parseApps(*apps); err != nil {
