@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 
@@ -133,6 +134,12 @@ func (o *object) get(p []byte, lo, hi int64) (int, int, error) {
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", lo, hi))
 	resp, err := o.c.hc.Do(req)
 	if err != nil {
+		// A *url.Error names the URL, which is a bearer credential: keep it out of errors
+		// (and so out of logs and job records).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s download URL: %w", ue.Op, ue.Err)
+		}
 		return 0, 0, classify("graph download", err, o.c.cfg.Now())
 	}
 	defer resp.Body.Close()
