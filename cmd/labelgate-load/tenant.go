@@ -142,7 +142,10 @@ func newBenchTenant(n int, apps []connectors.App, log *slog.Logger) (*benchTenan
 			{ID: labeltest.LabelGeneral, Name: "General", DisplayName: "General", Priority: 1},
 			{ID: labeltest.LabelConfidential, Name: "Confidential", DisplayName: "Confidential", Priority: 2},
 		}
-		g, err := graphemu.New(graphemu.Options{Manifest: &gm, ClientID: benchClient, ClientSecret: benchSecret, Logger: log})
+		// The bench app holds Sites.FullControl.All besides the README's set, so its walks use
+		// hierarchical sharing (one permissions read per shared hierarchy root, not per file).
+		g, err := graphemu.New(graphemu.Options{Manifest: &gm, ClientID: benchClient, ClientSecret: benchSecret, Logger: log,
+			Roles: append(graphemu.DefaultRoles(), graphemu.RoleSitesFullControl)})
 		if err != nil {
 			return nil, fmt.Errorf("graph emulator: %w", err)
 		}

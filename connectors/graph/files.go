@@ -2,15 +2,11 @@ package graph
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -22,7 +18,8 @@ import (
 	"github.com/labelgate/labelgate/connectors"
 )
 
-// itemSelect is what labelgate reads of a driveItem (no download URL: it is minted per call).
+// itemSelect is what labelgate reads of a driveItem (the download URL only where a scan will
+// use it soon: it is short-lived).
 var itemSelect = []string{"id", "name", "size", "eTag", "cTag", "createdDateTime", "lastModifiedDateTime",
 	"webUrl", "createdBy", "parentReference", "file", "folder", "root", "deleted"}
 
@@ -239,21 +236,8 @@ func (c *Conn) access(ctx context.Context, f *connectors.File) error {
 	if err != nil {
 		return err
 	}
-	level := connectors.AccessPrivate
-	domains := map[string]bool{}
-	for _, p := range perms {
-		l, doms := c.grantAccess(p)
-		level = maxAccess(level, l)
-		for _, d := range doms {
-			domains[d] = true
-		}
-	}
-	f.Access = level
-	f.Domains = f.Domains[:0]
-	for d := range domains {
-		f.Domains = append(f.Domains, d)
-	}
-	sort.Strings(f.Domains)
+	a := c.foldAccess(perms)
+	f.Access, f.Domains = a.level, a.domains
 	return nil
 }
 
@@ -264,84 +248,6 @@ func (c *Conn) internal(domain string) bool {
 		}
 	}
 	return false
-}
-
-// walkCursor resumes a breadth-first walk by children: the folders still to list (the
-// current one first), the link of the current page ("" = its first page) and how many
-// entries of that page were handled.
-type walkCursor struct {
-	Queue []string `json:"q"`
-	Page  string   `json:"n,omitempty"`
-	Skip  int      `json:"s,omitempty"`
-}
-
-func (w walkCursor) encode() string {
-	b, _ := json.Marshal(w)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// Walk lists every file of a drive by walking children (which, unlike delta, carry
-// parentReference.path), resumable after any file.
-func (c *Conn) Walk(ctx context.Context, drive, cursor string, fn func(connectors.File, string) error) error {
-	cur := walkCursor{Queue: []string{"root"}}
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err == nil {
-			err = json.Unmarshal(b, &cur)
-		}
-		if err != nil {
-			return connectors.Errorf(connectors.KindInvalid, "graph walk", 0, 0, fmt.Errorf("bad walk cursor: %w", err))
-		}
-	}
-	for len(cur.Queue) > 0 {
-		var page models.DriveItemCollectionResponseable
-		err := c.call(ctx, "graph children", func(ctx context.Context) (err error) {
-			if cur.Page != "" {
-				page, err = drives.NewItemItemsItemChildrenRequestBuilder(cur.Page, c.adapter).Get(ctx, nil)
-				return err
-			}
-			page, err = c.item(drive, cur.Queue[0]).Children().Get(ctx, &drives.ItemItemsItemChildrenRequestBuilderGetRequestConfiguration{
-				QueryParameters: &drives.ItemItemsItemChildrenRequestBuilderGetQueryParameters{Select: itemSelect, Top: c.top()},
-			})
-			return err
-		})
-		if connectors.KindOf(err) == connectors.KindNotFound && cur.Queue[0] != "root" && !errors.Is(err, connectors.ErrCursorExpired) {
-			cur = walkCursor{Queue: cur.Queue[1:]} // the folder went away mid-walk
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		for i, it := range page.GetValue() {
-			if i < cur.Skip {
-				continue
-			}
-			cur.Skip = i + 1
-			if it.GetFolder() != nil {
-				cur.Queue = append(cur.Queue, str(it.GetId()))
-				continue
-			}
-			if it.GetFile() == nil {
-				continue // packages, notebooks and the like
-			}
-			f := c.toFile(drive, it)
-			if err := c.access(ctx, &f); err != nil {
-				if connectors.KindOf(err) == connectors.KindNotFound {
-					continue
-				}
-				return err
-			}
-			if err := fn(f, cur.encode()); err != nil {
-				return err
-			}
-		}
-		if next := str(page.GetOdataNextLink()); next != "" {
-			cur.Page, cur.Skip = next, 0
-			continue
-		}
-		cur = walkCursor{Queue: cur.Queue[1:]}
-	}
-	return nil
 }
 
 // Changes reads the drive's delta feed from a stored deltaLink. Delta items carry no

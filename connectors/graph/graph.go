@@ -94,6 +94,9 @@ type Conn struct {
 
 	catMu   sync.Mutex
 	catalog map[string]connectors.Label
+
+	// urls holds the download URLs the last walks got (urlcache.go); memory only.
+	urls *urlCache
 }
 
 // NewSharePoint returns a connector for the tenant's SharePoint document libraries.
@@ -181,6 +184,7 @@ func newConn(app connectors.App, cfg Config) (*Conn, error) {
 		monitor: &http.Client{Transport: parent, Timeout: base.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		params: map[string]string{"baseurl": cfg.BaseURL},
+		urls:   newURLCache(downloadURLCacheSize, downloadURLMaxAge),
 	}, nil
 }
 

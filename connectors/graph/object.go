@@ -1,11 +1,13 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 
@@ -26,6 +28,12 @@ type object struct {
 	ref  connectors.FileRef
 	size int64
 
+	// etag is the cTag (or eTag) the object was opened for ("" = any): a renewed URL for
+	// another version is refused as KindChanged.
+	etag string
+	// cached is the urlCache key when url came from a walk rather than a call just made.
+	cached string
+
 	mu  sync.Mutex
 	url string
 }
@@ -43,12 +51,15 @@ func (o *object) refresh() error {
 	var it models.DriveItemable
 	err := o.c.call(o.ctx, "graph download url", func(ctx context.Context) (err error) {
 		it, err = o.c.item(o.ref.Drive, o.ref.ItemID).Get(ctx, &drives.ItemItemsDriveItemItemRequestBuilderGetRequestConfiguration{
-			QueryParameters: &drives.ItemItemsDriveItemItemRequestBuilderGetQueryParameters{Select: []string{"id", "size", "file", downloadURLKey}},
+			QueryParameters: &drives.ItemItemsDriveItemItemRequestBuilderGetQueryParameters{Select: openSelect},
 		})
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	if tag := cmp.Or(str(it.GetCTag()), str(it.GetETag())); o.etag != "" && tag != o.etag {
+		return connectors.Errorf(connectors.KindChanged, "graph open", 0, 0, fmt.Errorf("cTag %s, facts had %s", tag, o.etag))
 	}
 	u := anyString(it.GetAdditionalData()[downloadURLKey])
 	if u == "" || it.GetFile() == nil {
@@ -81,7 +92,12 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 	end := min(off+int64(len(p)), o.size)
 	for attempt := 0; ; attempt++ {
 		n, status, err := o.get(p[:end-off], off, end-1)
-		if (status == http.StatusUnauthorized || status == http.StatusForbidden) && attempt == 0 {
+		if expiredURL(status) && attempt == 0 {
+			// An expired or revoked download URL: fetch a fresh one once. A URL from the
+			// walk's cache is dropped from it first, so no other scan tries it again.
+			if o.cached != "" {
+				o.c.urls.drop(o.cached)
+			}
 			if err := o.refresh(); err != nil {
 				return 0, err
 			}
@@ -97,6 +113,16 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 	}
 }
 
+// expiredURL says whether a download URL's answer means the URL is no longer good: 401 or
+// 403 once its short life is over, 404 or 410 for one the service has forgotten.
+func expiredURL(status int) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusGone:
+		return true
+	}
+	return false
+}
+
 func (o *object) get(p []byte, lo, hi int64) (int, int, error) {
 	o.mu.Lock()
 	u := o.url
@@ -108,6 +134,12 @@ func (o *object) get(p []byte, lo, hi int64) (int, int, error) {
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", lo, hi))
 	resp, err := o.c.hc.Do(req)
 	if err != nil {
+		// A *url.Error names the URL, which is a bearer credential: keep it out of errors
+		// (and so out of logs and job records).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s download URL: %w", ue.Op, ue.Err)
+		}
 		return 0, 0, classify("graph download", err, o.c.cfg.Now())
 	}
 	defer resp.Body.Close()

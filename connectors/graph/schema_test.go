@@ -163,10 +163,12 @@ func TestProviderSchema(t *testing.T) {
 		}
 	}
 
-	// Routes the connectors do not call (they use getAllSites, items/root and the download
-	// URL): the suite asks them directly so their answers are held to the CSDL as well.
+	// Routes the connectors do not call (they use getAllSites, items/root, the download URL
+	// and, to walk, delta rather than children): the suite asks them directly so their
+	// answers are held to the CSDL as well.
 	tok := bearer(t, hc, emu)
 	for _, p := range []string{"/sites", "/drives/" + drive.ID, "/drives/" + drive.ID + "/root", "/subscriptions/" + sub.ID,
+		"/drives/" + drive.ID + "/items/root/children",
 		"/drives/" + drive.ID + "/items/" + doc.Ref.ItemID + "/content"} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, emu.GraphURL()+p, nil)
 		require.NoError(t, err)

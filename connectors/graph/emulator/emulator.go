@@ -73,11 +73,13 @@ type item struct {
 	content           []byte
 	version           int
 	created, modified time.Time
-	owner             string // UPN
-	shares            []Share
-	label             string
-	labelMethod       string
-	protected         bool
+	owner             string  // UPN
+	shares            []Share // grants made on the item itself (inherit.go)
+	// unique marks an item that broke permission inheritance without grants of its own.
+	unique      bool
+	label       string
+	labelMethod string
+	protected   bool
 	// lockCode, when set, is the 423 error code assignSensitivityLabel answers for the file:
 	// fileDoubleKeyEncrypted, fileDecryptionNotSupported or fileDecryptionDeferred.
 	lockCode string
@@ -262,6 +264,11 @@ func New(opts Options) (*Server, error) {
 		}
 		if it.label != "" {
 			it.labelMethod = "standard"
+		}
+	}
+	for _, f := range m.Folders {
+		if _, err := s.setFolder(f); err != nil {
+			return nil, fmt.Errorf("manifest folder %s: %w", f.Path, err)
 		}
 	}
 	h := s.routes()

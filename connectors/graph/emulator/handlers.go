@@ -337,6 +337,7 @@ func (s *Server) wireItem(it *item, withPath, withDownload bool) wDriveItem {
 		}
 		w.ParentReference = pr
 	}
+	w.Shared = s.sharedFacet(it, false)
 	if it.folder {
 		w.Folder = &wFolder{ChildCount: len(s.children[it.id])}
 		size := int64(0)
@@ -431,12 +432,15 @@ func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request) {
 
 // deltaToken is the state behind delta next/delta links: epoch, changes after From up to
 // Snap (0 = take a snapshot now), and the last (seq, id) served.
+// Entries are served parents first (by depth, then change order), as Graph's delta lists a
+// folder before what it holds; Depth is the last served entry's depth.
 type deltaToken struct {
-	E    int    `json:"e"`
-	From int64  `json:"f"`
-	Snap int64  `json:"s,omitempty"`
-	Seq  int64  `json:"q,omitempty"`
-	ID   string `json:"k,omitempty"`
+	E     int    `json:"e"`
+	From  int64  `json:"f"`
+	Snap  int64  `json:"s,omitempty"`
+	Depth int    `json:"d,omitempty"`
+	Seq   int64  `json:"q,omitempty"`
+	ID    string `json:"k,omitempty"`
 }
 
 func (t deltaToken) encode() string {
@@ -491,7 +495,21 @@ func (s *Server) handleDelta(w http.ResponseWriter, r *http.Request, op string) 
 	if tok.Snap == 0 {
 		tok.Snap = s.seq
 	}
-	var changed []*item
+	type entry struct {
+		x     *item
+		depth int
+	}
+	before := func(a, b entry) bool {
+		if a.depth != b.depth {
+			return a.depth < b.depth
+		}
+		if a.x.seq != b.x.seq {
+			return a.x.seq < b.x.seq
+		}
+		return a.x.id < b.x.id
+	}
+	last := entry{x: &item{seq: tok.Seq, id: tok.ID}, depth: tok.Depth}
+	var changed []entry
 	for _, x := range s.items {
 		if x.drive != it.drive || x.seq <= tok.From || x.seq > tok.Snap {
 			continue
@@ -499,29 +517,46 @@ func (s *Server) handleDelta(w http.ResponseWriter, r *http.Request, op string) 
 		if x.deleted && tok.From == 0 {
 			continue
 		}
-		if x.seq < tok.Seq || (x.seq == tok.Seq && x.id <= tok.ID) {
+		e := entry{x: x, depth: s.depth(x)}
+		if tok.ID != "" && !before(last, e) {
 			continue
 		}
-		changed = append(changed, x)
+		changed = append(changed, e)
 	}
-	sort.Slice(changed, func(i, j int) bool {
-		if changed[i].seq != changed[j].seq {
-			return changed[i].seq < changed[j].seq
-		}
-		return changed[i].id < changed[j].id
-	})
+	sort.Slice(changed, func(i, j int) bool { return before(changed[i], changed[j]) })
 	resp := map[string]any{}
-	if len(changed) > s.opts.PageSize {
-		changed = changed[:s.opts.PageSize]
-		last := changed[len(changed)-1]
-		tok.Seq, tok.ID = last.seq, last.id
-		resp["@odata.nextLink"] = link + tok.encode()
+	size := s.opts.PageSize
+	if top, err := strconv.Atoi(r.URL.Query().Get("$top")); err == nil && top > 0 && top < size {
+		size = top
+	}
+	if len(changed) > size {
+		changed = changed[:size]
+		end := changed[len(changed)-1]
+		tok.Depth, tok.Seq, tok.ID = end.depth, end.x.seq, end.x.id
+		next := link + tok.encode()
+		if sel := r.URL.Query().Get("$select"); sel != "" {
+			next += "&$select=" + url.QueryEscape(sel) // nextLinks keep the request's query options
+		}
+		if top := r.URL.Query().Get("$top"); top != "" {
+			next += "&$top=" + url.QueryEscape(top)
+		}
+		resp["@odata.nextLink"] = next
 	} else {
 		resp["@odata.deltaLink"] = link + deltaToken{E: s.epoch, From: tok.Snap}.encode()
 	}
+	// @microsoft.graph.downloadUrl may be selected on item collections, delta included
+	// (learn.microsoft.com/graph/api/resources/driveitem, instance attributes); it is
+	// short-lived, so only a caller that asks for it gets one.
+	download := strings.Contains(r.URL.Query().Get("$select"), "@microsoft.graph.downloadUrl")
+	hier := s.hierarchicalSharing(r)
+	if hier {
+		w.Header().Set("Preference-Applied", "hierarchicalsharing")
+	}
 	out := make([]wDriveItem, 0, len(changed))
-	for _, x := range changed {
-		out = append(out, s.wireItem(x, false, false))
+	for _, e := range changed {
+		wi := s.wireItem(e.x, false, download)
+		wi.Shared = s.sharedFacet(e.x, hier)
+		out = append(out, wi)
 	}
 	resp["value"] = out
 	writeJSON(w, 200, resp)

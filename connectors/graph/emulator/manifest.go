@@ -15,6 +15,8 @@ type Manifest struct {
 	Sites  []Site         `json:"sites"`
 	Labels []Label        `json:"labels"`
 	Files  []ManifestFile `json:"files"`
+	// Folders carry grants (or unique permissions) on folders, applied after Files.
+	Folders []ManifestFolder `json:"folders,omitempty"`
 }
 
 // Tenant is the emulated directory.

@@ -30,6 +30,11 @@ import (
 //   - sharing writes — createLink, invite, DELETE …/permissions/{id}: Files.ReadWrite.All
 //     (higher: Sites.ReadWrite.All) (learn.microsoft.com/graph/api/driveitem-createlink,
 //     driveitem-invite, permission-delete); listing permissions is a read (above)
+//   - Prefer: hierarchicalsharing on delta (sharing facets only on the roots of permission
+//     hierarchies) is honoured only for Sites.FullControl.All: "In order to process
+//     permissions correctly your application will need to request Sites.FullControl.All
+//     permissions" (learn.microsoft.com/graph/api/driveitem-delta, "Scanning permissions
+//     hierarchies"); other tokens get the default answer and no Preference-Applied
 //   - subscriptions on a driveItem: Files.ReadWrite.All
 //     (learn.microsoft.com/graph/api/subscription-post-subscriptions, resource driveItem)
 const (
@@ -37,6 +42,7 @@ const (
 	RoleSitesReadWrite   = "Sites.ReadWrite.All"
 	RoleFilesRead        = "Files.Read.All"
 	RoleFilesReadWrite   = "Files.ReadWrite.All"
+	RoleSitesFullControl = "Sites.FullControl.All"
 	RoleUserRead         = "User.Read.All"
 	RoleLabelRead        = "SensitivityLabel.Read"
 	RoleLabelsReadAll    = "SensitivityLabels.Read.All"

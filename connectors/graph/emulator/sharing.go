@@ -75,8 +75,12 @@ func (s *Server) handlePermissions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := []wPermission{ownerPermission(it)}
-	for _, sh := range it.shares {
-		out = append(out, s.wireShare(it, sh))
+	for _, g := range s.effectiveGrants(it) {
+		p := s.wireShare(g.on, g.share)
+		if g.on != it && p.InheritedFrom == nil {
+			p.InheritedFrom = &wParentRef{DriveID: it.drive, ID: g.on.id}
+		}
+		out = append(out, p)
 	}
 	writeJSON(w, 200, collection(out, ""))
 }
@@ -108,17 +112,19 @@ func (s *Server) handleDeletePermission(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	i := slices.IndexFunc(it.shares, func(sh Share) bool { return sh.ID == id })
-	if i < 0 {
+	inherited := slices.ContainsFunc(s.effectiveGrants(it), func(g grant) bool { return g.on != it && g.share.ID == id })
+	if i < 0 && !inherited {
 		s.mu.Unlock()
 		writeErr(w, 404, "itemNotFound", "The permission could not be found.")
 		return
 	}
-	if it.shares[i].InheritedFrom != "" {
+	if inherited || it.shares[i].InheritedFrom != "" {
 		s.mu.Unlock()
 		writeErr(w, 400, "invalidRequest", "Only sharing permissions that are not inherited can be deleted.")
 		return
 	}
 	it.shares = slices.Delete(it.shares, i, i+1)
+	it.unique = true // removing its last grant leaves the item's permissions unique, not inherited
 	s.grantRemovals[it.id]++
 	notify := s.sharingChanged(it)
 	s.mu.Unlock()
@@ -179,6 +185,8 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request) {
 	if in.Scope == "users" {
 		email = strings.ToLower(in.Recipients[0].Email)
 	}
+	retain := in.RetainInheritedPermissions == nil || *in.RetainInheritedPermissions
+	s.breakInheritance(it, retain)
 	for _, sh := range it.shares {
 		shRole := sh.Role
 		if shRole == "" {
@@ -245,6 +253,7 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) {
 		}
 		added = append(added, Share{Email: email, Role: in.Roles[0], Guest: guest, Expires: exp})
 	}
+	s.breakInheritance(it, true)
 	var out []wPermission
 	for _, sh := range s.withShareIDs(added) {
 		// Inviting someone who already has a direct grant changes that grant.
@@ -270,6 +279,9 @@ func (s *Server) AddShare(id string, sh Share) error {
 		return err
 	}
 	sh = s.withShareIDs([]Share{sh})[0]
+	if sh.InheritedFrom == "" {
+		s.breakInheritance(it, true)
+	}
 	it.shares = append(it.shares, sh)
 	notify := s.sharingChanged(it)
 	s.mu.Unlock()

@@ -47,6 +47,7 @@ type wDriveItem struct {
 	Folder          *wFolder      `json:"folder,omitempty"`
 	Root            *struct{}     `json:"root,omitempty"`
 	Deleted         *wDeleted     `json:"deleted,omitempty"`
+	Shared          *wShared      `json:"shared,omitempty"`
 	DownloadURL     string        `json:"@microsoft.graph.downloadUrl,omitempty"`
 }
 
