@@ -284,8 +284,7 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 	doneAt := map[string]time.Time{}
 	scanned := map[string]int64{}
 	walked := map[string]benchRescan{} // connectors whose walk is done
-	lastLog, lastWalkPoll, lastOpenPoll := time.Now(), time.Time{}, time.Time{}
-	var open map[string]int64
+	lastLog, lastWalkPoll := time.Now(), time.Time{}
 	for len(doneAt) < len(conns) {
 		select {
 		case <-ctx.Done():
@@ -295,8 +294,8 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 		case <-time.After(100 * time.Millisecond):
 		}
 		// Polling is work for the gateway, charged to the figures: a rescan's status counts
-		// its files, so walks are polled twice a second, and the queue (whose draining ends
-		// the measurement, so it is polled every 100 ms) only once some walk is done.
+		// its files, so walks are polled twice a second; the queue, whose draining ends the
+		// measurement, every 100 ms once an app's walk is done.
 		if time.Since(lastWalkPoll) >= 500*time.Millisecond {
 			lastWalkPoll = time.Now()
 			for _, c := range conns {
@@ -317,24 +316,20 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 				}
 			}
 		}
-		if len(walked) == len(doneAt) {
-			continue
-		}
-		// Counting open jobs reads them all: while thousands are open (when the end is
-		// seconds away) the queue is polled twice a second, near the end every 100 ms.
-		if openTotal(open) > 1000 && time.Since(lastOpenPoll) < 500*time.Millisecond {
-			continue
-		}
-		lastOpenPoll = time.Now()
-		var err error
-		if open, err = api.openJobs(ctx); err != nil {
-			return res, err
-		}
+		// Whether an app's jobs are all done is one index probe per partition (queue/pending);
+		// the full counts read every open job, so only the verbose progress line asks for them.
 		for _, c := range conns {
 			if _, done := doneAt[c.Name]; done {
 				continue
 			}
-			if _, ok := walked[c.Name]; ok && open[c.App] == 0 {
+			if _, ok := walked[c.Name]; !ok {
+				continue
+			}
+			pending, err := api.pending(ctx, c.App)
+			if err != nil {
+				return res, err
+			}
+			if !pending {
 				doneAt[c.Name] = time.Now()
 				r, err := api.rescan(ctx, ids[c.Name]) // its scanned count, now the queue is empty
 				if err != nil {
@@ -343,8 +338,12 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 				scanned[c.Name] = r.Scanned
 			}
 		}
-		if time.Since(lastLog) > 5*time.Second {
+		if cfg.Progress != nil && time.Since(lastLog) > 5*time.Second {
 			lastLog = time.Now()
+			open, err := api.openJobs(ctx)
+			if err != nil {
+				return res, err
+			}
 			progress(cfg, "%d of %d connectors done; open scan jobs %v; gateway rss %.0f MiB", len(doneAt), len(conns), open, child.peakRSSMiB())
 		}
 	}
@@ -674,11 +673,13 @@ func (a *benchAPI) rescan(ctx context.Context, id int64) (benchRescan, error) {
 	return r, err
 }
 
-func openTotal(open map[string]int64) (n int64) {
-	for _, v := range open {
-		n += v
+// pending asks whether any scan job of app is still open.
+func (a *benchAPI) pending(ctx context.Context, app string) (bool, error) {
+	var st struct {
+		Pending bool `json:"pending"`
 	}
-	return n
+	err := a.do(ctx, http.MethodGet, "/api/v1/queue/pending?app="+url.QueryEscape(app), nil, &st)
+	return st.Pending, err
 }
 
 // openJobs counts scan jobs due, scheduled, retrying or running, per app.

@@ -32,6 +32,9 @@ type Executor interface {
 type Queue interface {
 	Stats(ctx context.Context) (any, error)
 	Dead(ctx context.Context, limit int) (any, error)
+	// Pending reports whether any scan job of app ("" = any app) is still open, cheaply
+	// enough to poll while a rescan runs.
+	Pending(ctx context.Context, app string) (bool, error)
 	Requeue(ctx context.Context, id int64) error
 	EnqueueAdmin(ctx context.Context, ref connectors.FileRef) error
 }
@@ -164,6 +167,7 @@ func (a *API) table() []route {
 		{"GET", "/api/v1/quotas", RoleViewer, a.quotas},
 		{"GET", "/api/v1/queue/stats", RoleViewer, a.queueStats},
 		{"GET", "/api/v1/queue/dead", RoleViewer, a.queueDead},
+		{"GET", "/api/v1/queue/pending", RoleViewer, a.queuePending},
 		{"POST", "/api/v1/queue/dead/{id}/requeue", RoleAdmin, a.requeue},
 		{"GET", "/api/v1/events", RoleViewer, a.listEvents},
 		{"GET", "/api/v1/alerts", RoleViewer, a.alerts},
@@ -817,6 +821,21 @@ func (a *API) queueStats(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// queuePending answers {"app": …, "pending": bool}: whether any scan job of ?app= (any
+// app without it) is open; a script waiting for a rescan's scans to drain polls this.
+func (a *API) queuePending(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.Queue == nil {
+		return errNotConfigured
+	}
+	app := r.URL.Query().Get("app")
+	p, err := a.cfg.Queue.Pending(r.Context(), app)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"app": app, "pending": p})
 	return nil
 }
 

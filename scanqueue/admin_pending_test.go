@@ -1,0 +1,39 @@
+package scanqueue
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Pending sees an app's open job, scheduled or due, and nothing of other apps.
+func TestPending(t *testing.T) {
+	t.Parallel()
+	for _, backend := range backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			q, _ := setup(t, backend, nil)
+			ctx := context.Background()
+			for _, app := range []string{"", "box", "gdrive"} {
+				p, err := q.Pending(ctx, app)
+				require.NoError(t, err)
+				require.False(t, p, "empty queue, app %q", app)
+			}
+			req := Scan(ref("acme", "f1"), ReasonRescan)
+			req.RunAt = time.Now().Add(time.Hour)
+			_, err := q.EnqueueScans(ctx, req)
+			require.NoError(t, err)
+			for app, want := range map[string]bool{"": true, "box": true, "gdrive": false} {
+				p, err := q.Pending(ctx, app)
+				require.NoError(t, err)
+				require.Equal(t, want, p, "app %q", app)
+			}
+			st, err := q.Stats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, int64(1), st.ByApp["box"])
+			require.Equal(t, int64(1), st.ByState["scheduled"])
+		})
+	}
+}
