@@ -173,16 +173,13 @@ func (g *Gateway) readAs(ctx context.Context, conn *Conn, f connectors.File, obj
 		out.LabelID, out.LabelTenant, out.LabelMethod = f.NativeLabel, conn.C.Tenant(), "native"
 		out.Labels = append(out.Labels, store.CarriedLabel{LabelID: f.NativeLabel, Tenant: conn.C.Tenant(), Method: "native", Source: "native"})
 	}
-	if _, err := g.scans.Record(ctx, out); err != nil {
+	_, rec, err := g.scans.Record(ctx, out)
+	if err != nil {
 		return err
 	}
 	g.metrics.scans.WithLabelValues(string(ref.App), "ok").Inc()
 	if g.decider == nil {
 		return nil
-	}
-	rec, err := g.store.GetFile(ctx, ref)
-	if err != nil {
-		return err
 	}
 	defer g.exec.Wake() // actions the policies recorded run now, not at the next sweep
 	return g.decider.Decide(ctx, rec, func(ctx context.Context) (io.ReaderAt, int64, error) {
@@ -208,7 +205,7 @@ func (g *Gateway) scanFailed(ctx context.Context, f connectors.File, typ string,
 	}
 	g.metrics.scans.WithLabelValues(string(f.Ref.App), "failed").Inc()
 	g.log.Warn("scan failed", "file", f.Ref.Key(), "name", f.Name, "err", err)
-	_, rerr := g.scans.Record(ctx, store.ScanOutcome{File: f, Type: typ, Err: err.Error()})
+	_, _, rerr := g.scans.Record(ctx, store.ScanOutcome{File: f, Type: typ, Err: err.Error()})
 	return rerr
 }
 

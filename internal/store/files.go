@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -302,7 +303,7 @@ func (s *Store) RecordScan(ctx context.Context, o ScanOutcome) ([]Event, error) 
 	var events []Event
 	err := s.Tx(ctx, func(tx *Tx) error {
 		var err error
-		events, err = tx.recordScan(ctx, o, s.now().UnixMilli())
+		events, _, err = tx.recordScan(ctx, o, s.now().UnixMilli())
 		return err
 	})
 	if err != nil {
@@ -311,9 +312,11 @@ func (s *Store) RecordScan(ctx context.Context, o ScanOutcome) ([]Event, error) 
 	return events, nil
 }
 
-// ScanResult is what RecordScans did with one outcome.
+// ScanResult is what RecordScans did with one outcome: the events logged and the file's
+// inventory row as the outcome left it (as GetFile would read it back).
 type ScanResult struct {
 	Events []Event
+	Record FileRecord
 	Err    error
 }
 
@@ -327,11 +330,11 @@ func (s *Store) RecordScans(ctx context.Context, outs []ScanOutcome) []ScanResul
 		err := s.Tx(ctx, func(tx *Tx) error {
 			now := s.now().UnixMilli()
 			for i, o := range outs {
-				ev, err := tx.recordScan(ctx, o, now)
+				ev, rec, err := tx.recordScan(ctx, o, now)
 				if err != nil {
 					return err
 				}
-				res[i] = ScanResult{Events: ev}
+				res[i] = ScanResult{Events: ev, Record: rec}
 			}
 			return nil
 		})
@@ -340,15 +343,22 @@ func (s *Store) RecordScans(ctx context.Context, outs []ScanOutcome) []ScanResul
 		}
 	}
 	for i, o := range outs {
-		ev, err := s.RecordScan(ctx, o)
-		res[i] = ScanResult{Events: ev, Err: err}
+		err := s.Tx(ctx, func(tx *Tx) error {
+			ev, rec, err := tx.recordScan(ctx, o, s.now().UnixMilli())
+			res[i] = ScanResult{Events: ev, Record: rec}
+			return err
+		})
+		if err != nil {
+			res[i] = ScanResult{Err: err}
+		}
 	}
 	return res
 }
 
-// recordScan is RecordScan's work inside tx.
-func (tx *Tx) recordScan(ctx context.Context, o ScanOutcome, now int64) ([]Event, error) {
+// recordScan is RecordScan's work inside tx; it also returns the row it left.
+func (tx *Tx) recordScan(ctx context.Context, o ScanOutcome, now int64) ([]Event, FileRecord, error) {
 	var events []Event
+	var rec FileRecord
 	err := func() error {
 		f := o.File
 		p, gerr := getFile(ctx, tx.queryRow, f.Ref)
@@ -356,6 +366,7 @@ func (tx *Tx) recordScan(ctx context.Context, o ScanOutcome, now int64) ([]Event
 		if gerr != nil && !errors.Is(gerr, ErrNotFound) {
 			return gerr
 		}
+		rec = scannedRecord(p, existed, o, now)
 		if err := tx.upsertFacts(ctx, f, now); err != nil {
 			return err
 		}
@@ -416,9 +427,42 @@ func (tx *Tx) recordScan(ctx context.Context, o ScanOutcome, now int64) ([]Event
 		return tx.addEvents(ctx, events, now)
 	}()
 	if err != nil {
-		return nil, err
+		return nil, FileRecord{}, err
 	}
-	return events, nil
+	return events, rec, nil
+}
+
+// scannedRecord is the row recordScan leaves, built from the row before it (p, when
+// existed) and what it writes, at the store's millisecond precision: the scanner hands it
+// to the policies instead of reading the row back (a read per scan, 7 % of a rescan's CPU).
+// TestRecordScansReturnTheRow holds it to what GetFile reads.
+func scannedRecord(p FileRecord, existed bool, o ScanOutcome, now int64) FileRecord {
+	f := o.File
+	r := p
+	if !existed {
+		r = FileRecord{FirstSeen: fromMS(now)}
+	}
+	r.File = connectors.File{Ref: f.Ref, Path: f.Path, Name: f.Name, Size: f.Size,
+		Created: fromMS(ms(f.Created)), Modified: fromMS(ms(f.Modified)), ETag: f.ETag, Owner: f.Owner,
+		OwnerOU: f.OwnerOU, Groups: listOf(f.Groups), Access: f.Access, Domains: listOf(f.Domains),
+		Deleted: f.Deleted, WebURL: f.WebURL}
+	r.Ext, r.Type, r.UpdatedAt = Ext(f.Name), o.Type, fromMS(now)
+	r.ScannedETag, r.ScannedSize, r.LastScanned = f.ETag, f.Size, fromMS(now)
+	r.ScanError = o.Err
+	if o.Err != "" {
+		return r
+	}
+	r.LabelID, r.LabelTenant, r.LabelMethod, r.LabelSetAt = o.LabelID, o.LabelTenant, o.LabelMethod, fromMS(ms(o.LabelSetAt))
+	r.LabelExternal, r.Protected, r.BytesRead = o.External, o.Protected, o.BytesRead
+	return r
+}
+
+// listOf is l as the store gives it back: nil when empty.
+func listOf(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	return slices.Clone(l)
 }
 
 // replaceFileLabels makes ls the file's list of labels; existed false (a file new to the

@@ -43,11 +43,12 @@ func (s *Store) NewScanRecorder(maxBatch int) *ScanRecorder {
 	return &ScanRecorder{s: s, maxBatch: maxBatch}
 }
 
-// Record records o as RecordScan does. If ctx ends first it returns ctx's error; the
-// outcome may still be committed, which a later scan of the file only confirms.
-func (r *ScanRecorder) Record(ctx context.Context, o ScanOutcome) ([]Event, error) {
+// Record records o as RecordScan does and returns the events logged and the file's row as
+// it left it. If ctx ends first it returns ctx's error; the outcome may still be committed,
+// which a later scan of the file only confirms.
+func (r *ScanRecorder) Record(ctx context.Context, o ScanOutcome) ([]Event, FileRecord, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, FileRecord{}, err
 	}
 	p := &pendingScan{ctx: ctx, o: o, done: make(chan struct{})}
 	r.mu.Lock()
@@ -60,9 +61,9 @@ func (r *ScanRecorder) Record(ctx context.Context, o ScanOutcome) ([]Event, erro
 	}
 	select {
 	case <-p.done:
-		return p.res.Events, p.res.Err
+		return p.res.Events, p.res.Record, p.res.Err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, FileRecord{}, ctx.Err()
 	}
 }
 

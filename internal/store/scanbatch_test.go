@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -57,7 +58,7 @@ func TestScanRecorderConcurrent(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				id := fmt.Sprintf("c%02d", i)
-				ev, err := rec.Record(ctx, store.ScanOutcome{File: file(id, id+".docx"), Type: "word", LabelID: "L1", LabelTenant: "t1"})
+				ev, _, err := rec.Record(ctx, store.ScanOutcome{File: file(id, id+".docx"), Type: "word", LabelID: "L1", LabelTenant: "t1"})
 				if err == nil && (len(ev) != 1 || ev[0].Kind != store.EventDiscovered || ev[0].ItemID != id) {
 					err = fmt.Errorf("%s: events %+v", id, ev)
 				}
@@ -83,7 +84,7 @@ func TestScanRecorderConcurrent(t *testing.T) {
 
 		gone, cancel := context.WithCancel(ctx)
 		cancel()
-		_, err = rec.Record(gone, store.ScanOutcome{File: file("c99", "x.docx"), Type: "word"})
+		_, _, err = rec.Record(gone, store.ScanOutcome{File: file("c99", "x.docx"), Type: "word"})
 		require.ErrorIs(t, err, context.Canceled)
 	})
 }
@@ -113,5 +114,47 @@ func TestGetFilesChunksAndDrives(t *testing.T) {
 		empty, err := s.GetFiles(ctx, nil)
 		require.NoError(t, err)
 		require.Empty(t, empty)
+	})
+}
+
+// The row RecordScans returns is the row GetFile reads back, whatever the outcome: a new
+// file, one the walk recorded first, a label change, a failed read, lists and nanosecond
+// times (the store keeps milliseconds).
+func TestRecordScansReturnTheRow(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		walked := file("r2", "walked.pptx")
+		_, _, err := s.UpsertFile(ctx, walked)
+		require.NoError(t, err)
+		rich := file("r1", "Rich.DOCX")
+		rich.Created = time.Unix(1700000000, 123456789)
+		rich.Modified = time.Unix(1700000500, 987654321)
+		rich.Groups, rich.Domains, rich.OwnerOU, rich.WebURL = []string{"g1", "g2"}, []string{"partner.org"}, "/Sales", "https://x/r1"
+		rich.Access = connectors.AccessExternal
+		rich.NativeLabel = "native-1" // not stored: the row has none
+		setAt := time.Unix(1700000600, 555555555)
+		batches := [][]store.ScanOutcome{
+			{{File: rich, Type: "word", LabelID: "L1", LabelTenant: "t1", LabelMethod: "Standard", LabelSetAt: setAt,
+				Protected: true, External: true, BytesRead: 4096}},
+			{{File: walked, Type: "powerpoint"}, {File: rich, Type: "word", Err: "malformed zip"}},
+			{{File: file("r3", "new.xlsx"), Type: "excel"}, {File: rich, Type: "word", LabelID: "L2", LabelTenant: "t1"}},
+		}
+		for _, outs := range batches {
+			res := s.RecordScans(ctx, outs)
+			for i, r := range res {
+				require.NoError(t, r.Err)
+				last := true
+				for _, later := range outs[i+1:] {
+					last = last && later.File.Ref != outs[i].File.Ref
+				}
+				if !last {
+					continue
+				}
+				want, err := s.GetFile(ctx, outs[i].File.Ref)
+				require.NoError(t, err)
+				require.Equal(t, want, r.Record, "outcome %d of %v", i, outs[i].File.Ref)
+			}
+		}
 	})
 }
