@@ -294,9 +294,10 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 		case <-time.After(100 * time.Millisecond):
 		}
 		// Polling is work for the gateway, charged to the figures: a rescan's status counts
-		// its files, so walks are polled twice a second; the queue, whose draining ends the
-		// measurement, every 100 ms once an app's walk is done.
-		if time.Since(lastWalkPoll) >= 500*time.Millisecond {
+		// its files, so walks are polled every 100 ms for the first 5 s (an incremental
+		// rescan's walks end within seconds) and twice a second after; the queue, whose
+		// draining ends the measurement, every 100 ms once an app's walk is done.
+		if walkPoll := 500 * time.Millisecond; time.Since(start) < 5*time.Second || time.Since(lastWalkPoll) >= walkPoll {
 			lastWalkPoll = time.Now()
 			for _, c := range conns {
 				if _, ok := walked[c.Name]; ok {

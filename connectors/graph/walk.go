@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
@@ -129,6 +130,53 @@ type walker struct {
 	c       *Conn
 	drive   string
 	folders map[string]*folderInfo
+	// perms holds the current page's files' own permissions, read side by side before the
+	// page is handed out in order (prefetch).
+	perms map[string]fetchedPerms
+}
+
+type fetchedPerms struct {
+	perms []models.Permissionable
+	err   error
+}
+
+// walkPermissionReads bounds the permission reads of one page in flight at once. Each is a
+// round trip; read one after another they held a walk to about 1,500 files a second. The
+// connector's pacer still spaces them at the tenant's rate.
+const walkPermissionReads = 8
+
+// prefetch reads, side by side, the permissions of the page's files whose own permissions
+// say their access (the facet marks them shared, or the preference was not applied).
+func (w *walker) prefetch(ctx context.Context, items []models.DriveItemable, skip int, applied bool) {
+	clear(w.perms)
+	var ids []string
+	for i, it := range items {
+		if i < skip || it.GetDeleted() != nil || it.GetFolder() != nil || it.GetRoot() != nil || it.GetFile() == nil {
+			continue
+		}
+		if f := facetOf(it, applied); (f == facetUnknown || f == facetShared) && labelable(str(it.GetName())) {
+			ids = append(ids, str(it.GetId()))
+		}
+	}
+	if len(ids) < 2 {
+		return // nothing to overlap
+	}
+	res := make([]fetchedPerms, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, walkPermissionReads)
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			perms, err := w.c.listPermissions(ctx, w.c.ref(w.drive, id))
+			res[i] = fetchedPerms{perms, err}
+		}()
+	}
+	wg.Wait()
+	for i, id := range ids {
+		w.perms[id] = res[i]
+	}
 }
 
 // Walk lists every file of a drive from its root delta feed, resumable after any file.
@@ -143,7 +191,7 @@ func (c *Conn) Walk(ctx context.Context, drive, cursor string, fn func(connector
 			return err
 		}
 	}
-	w := &walker{c: c, drive: drive, folders: map[string]*folderInfo{}}
+	w := &walker{c: c, drive: drive, folders: map[string]*folderInfo{}, perms: map[string]fetchedPerms{}}
 	restarted := false
 	for {
 		page, applied, err := c.deltaPage(ctx, drive, cur.Page)
@@ -165,6 +213,7 @@ func (c *Conn) Walk(ctx context.Context, drive, cursor string, fn func(connector
 				w.noteFolder(it, applied)
 			}
 		}
+		w.prefetch(ctx, items, cur.Skip, applied)
 		for i, it := range items {
 			if i < cur.Skip {
 				continue
@@ -294,11 +343,17 @@ func (w *walker) file(ctx context.Context, it models.DriveItemable, applied bool
 	case facetUnknown, facetShared:
 		// Without the preference every file's own permissions say its access; with it, a
 		// non-empty facet makes the file the root of its own shared hierarchy.
-		err = c.access(ctx, &f)
-		if connectors.KindOf(err) == connectors.KindNotFound {
+		got, ok := w.perms[f.Ref.ItemID]
+		if !ok {
+			got.perms, got.err = c.listPermissions(ctx, f.Ref)
+		}
+		if connectors.KindOf(got.err) == connectors.KindNotFound {
 			return f, false, nil
 		}
-		return f, err == nil, err
+		if got.err != nil {
+			return f, false, got.err
+		}
+		a = c.foldAccess(got.perms)
 	case facetPrivate:
 		a = access{level: connectors.AccessPrivate}
 	case facetInherits:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/internal/alerts"
@@ -147,13 +148,20 @@ func (g *Gateway) RunRescan(ctx context.Context, r store.Rescan) error {
 		}
 	}
 	kind := "rescan:" + strconv.FormatInt(r.ID, 10)
+	// Drives are walked side by side: each walk is a chain of provider round trips, so
+	// one at a time left a tenant's many drives waiting on one drive's latency (a walk's
+	// cursor, seen marks and reconciliation are per drive, so the walks are independent).
+	// The first failure stops the others; every drive resumes from its cursor next time.
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(rescanDriveWalks)
 	for _, d := range drives {
 		if r.Scope != "" && r.Scope != d.ID && r.Scope != d.Name {
 			continue
 		}
-		if err := g.rescanDrive(ctx, conn, r, d.ID, kind); err != nil {
-			return err
-		}
+		eg.Go(func() error { return g.rescanDrive(ectx, conn, r, d.ID, kind) })
+	}
+	if err := eg.Wait(); err != nil {
+		return err
 	}
 	for _, d := range drives {
 		_ = g.store.PutCursor(ctx, conn.C.App(), conn.C.Tenant(), d.ID, kind, "")
@@ -162,6 +170,10 @@ func (g *Gateway) RunRescan(ctx context.Context, r store.Rescan) error {
 }
 
 const walkDone = "labelgate:walk-done"
+
+// rescanDriveWalks bounds the drives of one rescan walked at once. Provider calls stay
+// paced per tenant by the connector's pacer, whatever the number of walks.
+const rescanDriveWalks = 4
 
 // batchQueue is a scan queue that takes many files in one transaction. On SQLite, where
 // every write transaction takes the one write lock, a walk queueing file by file competed
