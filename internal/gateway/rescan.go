@@ -258,17 +258,13 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 			return err
 		}
 		toScan = toScan[:0]
-		if err := g.store.MarkSeen(ctx, r.ID, seen); err != nil {
-			return err
-		}
-		if err := g.store.AddRescanProgress(ctx, r.ID, enumerated, enqueued, skipped); err != nil {
+		// Seen marks, progress and cursor commit together.
+		if err := g.store.RecordRescanStep(ctx, store.RescanStep{Rescan: r.ID, Seen: seen, Enumerated: enumerated,
+			Enqueued: enqueued, Skipped: skipped, App: app, Tenant: tenant, Drive: drive, Kind: kind, Cursor: last}); err != nil {
 			return err
 		}
 		seen, enumerated, enqueued, skipped = seen[:0], 0, 0, 0
-		if last == "" {
-			return nil
-		}
-		return g.store.PutCursor(ctx, app, tenant, drive, kind, last)
+		return nil
 	}
 	visit := func(f connectors.File, next string) error {
 		last = next

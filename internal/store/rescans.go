@@ -212,3 +212,41 @@ func (s *Store) RescanOutcome(ctx context.Context, r Rescan) (RescanOutcome, err
 	}
 	return o, nil
 }
+
+// RescanStep is what one batch of a rescan's walk leaves behind.
+type RescanStep struct {
+	Rescan                        int64
+	Seen                          []connectors.FileRef
+	Enumerated, Enqueued, Skipped int64
+	App                           connectors.App
+	Tenant, Drive, Kind, Cursor   string // Cursor "" leaves the drive's cursor as it is
+}
+
+// RecordRescanStep records a walk batch's seen marks, progress and cursor in one
+// transaction (MarkSeen, AddRescanProgress and PutCursor in one commit instead of three:
+// walks of many drives at once each write a batch every 200 files, and on SQLite every
+// commit waits for the one writer).
+func (s *Store) RecordRescanStep(ctx context.Context, st RescanStep) error {
+	now := s.now().UnixMilli()
+	return s.Tx(ctx, func(tx *Tx) error {
+		for _, r := range st.Seen {
+			if _, err := tx.exec(ctx, `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?
+				AND seen_rescan < ?`, st.Rescan, string(r.App), r.Tenant, r.Drive, r.ItemID, st.Rescan); err != nil {
+				return fmt.Errorf("store: mark seen: %w", err)
+			}
+		}
+		if _, err := tx.exec(ctx, `UPDATE rescans SET enumerated = enumerated + ?, enqueued = enqueued + ?, skipped = skipped + ?, updated_at = ? WHERE id = ?`,
+			st.Enumerated, st.Enqueued, st.Skipped, now, st.Rescan); err != nil {
+			return fmt.Errorf("store: rescan progress: %w", err)
+		}
+		if st.Cursor == "" {
+			return nil
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO cursors (app, tenant, drive, kind, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (app, tenant, drive, kind) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
+			string(st.App), st.Tenant, st.Drive, st.Kind, st.Cursor, now); err != nil {
+			return fmt.Errorf("store: put cursor: %w", err)
+		}
+		return nil
+	})
+}

@@ -478,10 +478,21 @@ func testRescansAndReconcile(t *testing.T, s *store.Store, tick func()) {
 	require.NoError(t, err)
 	require.Equal(t, store.RescanRunning, r.State)
 	require.True(t, r.Force)
-	require.NoError(t, s.AddRescanProgress(ctx, r.ID, 10, 7, 3))
 	// "d" is walked before the scanner has written its row, so its seen mark updates
-	// nothing; the scanner then inserts it. It must not be reconciled as deleted.
-	require.NoError(t, s.MarkSeen(ctx, r.ID, []connectors.FileRef{ref("a"), ref("c"), ref("d")}))
+	// nothing; the scanner then inserts it. It must not be reconciled as deleted. The walk's
+	// batch records its marks, progress and cursor in one step; a step without a cursor
+	// leaves the cursor alone.
+	kind := "rescan:" + fmt.Sprint(r.ID)
+	require.NoError(t, s.RecordRescanStep(ctx, store.RescanStep{Rescan: r.ID, Seen: []connectors.FileRef{ref("a"), ref("c")},
+		Enumerated: 6, Enqueued: 4, Skipped: 2, App: connectors.AppSharePoint, Tenant: "t1", Drive: "d1", Kind: kind, Cursor: "page-2"}))
+	require.NoError(t, s.RecordRescanStep(ctx, store.RescanStep{Rescan: r.ID, Seen: []connectors.FileRef{ref("d")},
+		Enumerated: 4, Enqueued: 3, Skipped: 1, App: connectors.AppSharePoint, Tenant: "t1", Drive: "d1", Kind: kind}))
+	cur, err := s.GetCursor(ctx, connectors.AppSharePoint, "t1", "d1", kind)
+	require.NoError(t, err)
+	require.Equal(t, "page-2", cur)
+	got, err := s.GetRescan(ctx, r.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, []int64{10, 7, 3}, []int64{got.Enumerated, got.Enqueued, got.Skipped})
 	tick()
 	_, err = s.RecordScan(ctx, store.ScanOutcome{File: file("d", "d.docx")})
 	require.NoError(t, err)
@@ -515,7 +526,7 @@ func testRescansAndReconcile(t *testing.T, s *store.Store, tick func()) {
 	ok, err = s.FinishRescan(ctx, r.ID, store.RescanFailed, "late")
 	require.NoError(t, err)
 	require.False(t, ok, "a finished rescan stays finished")
-	got, err := s.GetRescan(ctx, r.ID)
+	got, err = s.GetRescan(ctx, r.ID)
 	require.NoError(t, err)
 	require.EqualValues(t, 7, got.Enqueued)
 	require.Equal(t, store.RescanDone, got.State)
