@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -315,9 +316,63 @@ func inDrive(drive string, it wireItem) bool {
 // file in a folder inherits them.
 type accessCache struct {
 	folders map[string][]wireCollaboration
+	// files holds the current page's files' collaborations, read side by side before the
+	// page is handed out in order (prefetchCollaborations).
+	files map[string]fetchedCollabs
 }
 
-func newAccessCache() *accessCache { return &accessCache{folders: map[string][]wireCollaboration{}} }
+type fetchedCollabs struct {
+	collabs []wireCollaboration
+	err     error
+}
+
+func newAccessCache() *accessCache {
+	return &accessCache{folders: map[string][]wireCollaboration{}, files: map[string]fetchedCollabs{}}
+}
+
+// walkCollabReads bounds a page's collaboration reads in flight at once: one after another,
+// each a round trip, they held a Box walk to about 1,300 files a second. The pacer still
+// spaces them at the documented rate.
+const walkCollabReads = 8
+
+// needsCollabs says whether access must read the file's own collaborations.
+func needsCollabs(it wireItem) bool {
+	if it.SharedLink != nil && linkAccess(it.SharedLink.Access) == connectors.AccessPublic {
+		return false
+	}
+	return it.HasCollaborations == nil || *it.HasCollaborations
+}
+
+// prefetchCollaborations reads, side by side, the collaborations of the files of entries
+// (from index from on) that access will need.
+func (c *Conn) prefetchCollaborations(ctx context.Context, entries []wireItem, from int, ac *accessCache) {
+	clear(ac.files)
+	var ids []string
+	for _, it := range entries[min(from, len(entries)):] {
+		if it.Type == "file" && it.ItemStatus != "trashed" && it.ItemStatus != "deleted" && needsCollabs(it) {
+			ids = append(ids, it.ID)
+		}
+	}
+	if len(ids) < 2 {
+		return
+	}
+	res := make([]fetchedCollabs, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, walkCollabReads)
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			cs, err := c.api.collaborations(ctx, "files", id)
+			res[i] = fetchedCollabs{cs, err}
+		}()
+	}
+	wg.Wait()
+	for i, id := range ids {
+		ac.files[id] = res[i]
+	}
+}
 
 // access maps Box sharing onto labelgate's scale: an open shared link is public, a company
 // link internal; collaborators (on the file or inherited from any parent folder) outside the
@@ -332,7 +387,11 @@ func (c *Conn) access(ctx context.Context, it wireItem, ac *accessCache) (connec
 	var collabs []wireCollaboration
 	if it.HasCollaborations == nil || *it.HasCollaborations {
 		var err error
-		collabs, err = c.api.collaborations(ctx, "files", it.ID)
+		if got, ok := ac.files[it.ID]; ok {
+			collabs, err = got.collabs, got.err
+		} else {
+			collabs, err = c.api.collaborations(ctx, "files", it.ID)
+		}
 		if err != nil {
 			if connectors.KindOf(err) == connectors.KindNotFound {
 				return level, nil, nil

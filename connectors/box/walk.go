@@ -102,6 +102,7 @@ func (c *Conn) walkFrom(ctx context.Context, drive, folder string, cursor string
 			return err
 		}
 		subs := slices.Clone(top.Pending)
+		c.prefetchCollaborations(ctx, page.Entries, top.Skip, ac)
 		for i := top.Skip; i < len(page.Entries); i++ {
 			it := page.Entries[i]
 			if it.Type == "folder" {
