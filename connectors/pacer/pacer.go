@@ -8,12 +8,14 @@
 // A pacer is an http.RoundTripper wrapper, so every connector gets it the same way, whatever
 // SDK sends its requests; token requests are not paced.
 //
-// Replicas: each process paces on its own; there is no shared budget row. Replicas sharing a
-// tenant each slow down when the provider throttles them, which is the signal they share —
-// AIMD senders converge to equal shares of a common limit, as TCP flows do on a link — so N
-// replicas settle near budget/N each without coordination. What is per replica: the current
-// rate, the Retry-After hold (each replica learns it from its own throttled answers) and the
-// step size.
+// Replicas share a tenant's budget through SetShare: the gateway counts the live replicas
+// pacing the tenant (a row per replica in the shared database, refreshed every few seconds)
+// and tells each pacer its share n. A pacer with share n runs at 1/n of what it would alone
+// — its rate is scaled when n changes and its additive step is Step/n — so the replicas
+// together start at the documented limit and together probe upwards at one pacer's pace.
+// Each still halves on the throttling it gets, and AIMD senders converge to equal shares of
+// a common limit, as TCP flows do on a link. What stays per replica: the Retry-After hold
+// (each learns it from its own throttled answers).
 package pacer
 
 import (
@@ -55,10 +57,11 @@ type Options struct {
 type Pacer struct {
 	opts Options
 
-	mu   sync.Mutex
-	rate float64
-	next time.Time // the next free slot
-	hold time.Time // nothing is sent before this (Retry-After)
+	mu    sync.Mutex
+	rate  float64
+	share int       // replicas sharing the tenant's budget (SetShare), at least 1
+	next  time.Time // the next free slot
+	hold  time.Time // nothing is sent before this (Retry-After)
 }
 
 // New returns a pacer starting at opts.Start requests per second.
@@ -78,7 +81,27 @@ func New(opts Options) *Pacer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Pacer{opts: opts, rate: opts.Start}
+	return &Pacer{opts: opts, rate: opts.Start, share: 1}
+}
+
+// SetShare tells the pacer that n replicas (itself included) pace the same tenant: its rate
+// is scaled by old/n, so the replicas' sum stays what it was, and it probes upwards by Step/n.
+func (p *Pacer) SetShare(n int) {
+	n = max(n, 1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n == p.share {
+		return
+	}
+	p.rate = min(p.opts.Max, max(p.opts.Min, p.rate*float64(p.share)/float64(n)))
+	p.share = n
+}
+
+// Share is the replicas the pacer shares its tenant's budget with (1: alone).
+func (p *Pacer) Share() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.share
 }
 
 // Rate is the current rate in requests per second.
@@ -121,7 +144,7 @@ func (p *Pacer) Observe(throttled bool, retryAfter time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !throttled {
-		p.rate = min(p.opts.Max, p.rate+p.opts.Step)
+		p.rate = min(p.opts.Max, p.rate+p.opts.Step/float64(p.share))
 		return
 	}
 	p.rate = max(p.opts.Min, p.rate/2)

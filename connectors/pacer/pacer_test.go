@@ -85,3 +85,28 @@ func TestTransportAdaptsToAnswers(t *testing.T) {
 		t.Fatalf("rate = %v, want 515", r)
 	}
 }
+
+// Replicas sharing a tenant: two pacers told they are two run at half the rate together one
+// would alone, and probe upwards together at one pacer's step.
+func TestSharedBudget(t *testing.T) {
+	t.Parallel()
+	a, b := New(Options{Start: 20, Step: 1}), New(Options{Start: 20, Step: 1})
+	a.SetShare(2)
+	b.SetShare(2)
+	if sum := a.Rate() + b.Rate(); sum != 20 {
+		t.Fatalf("two replicas start at %v together, want the documented 20", sum)
+	}
+	a.Observe(false, 0)
+	b.Observe(false, 0)
+	if sum := a.Rate() + b.Rate(); sum != 21 {
+		t.Fatalf("after one success each the sum is %v, want 21 (one step between them)", sum)
+	}
+	b.SetShare(1) // a left: b takes the whole budget back
+	if r := b.Rate(); r != 21 {
+		t.Fatalf("alone again b runs at %v, want 21", r)
+	}
+	a.SetShare(0)
+	if a.Share() != 1 {
+		t.Fatalf("a share below 1 counts as alone, got %d", a.Share())
+	}
+}

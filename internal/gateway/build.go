@@ -15,10 +15,9 @@ import (
 )
 
 // buildConnectors makes the connectors named in the configuration. subs is where their
-// webhook receivers find the subscriptions they created.
-func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log *slog.Logger, prov *provmetrics.Recorder) ([]*Conn, error) {
+// webhook receivers find the subscriptions they created; ps holds their pacers.
+func buildConnectors(cfg config.Config, subs connectors.SubscriptionLookup, log *slog.Logger, prov *provmetrics.Recorder, ps *pacers) ([]*Conn, error) {
 	var out []*Conn
-	ps := &pacers{}
 	for i, cc := range cfg.Connectors {
 		l := log.With("connector", cc.Name)
 		hc := providerClient(prov, ps, cc.App, cc.Tenant)

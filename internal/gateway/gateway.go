@@ -85,6 +85,8 @@ type Gateway struct {
 	rescans   rescans
 	baselines rescanBaselines
 	id        string // this replica, for leases
+	// pacers pace each provider tenant's requests; replicas share their budgets (pacerLoop).
+	pacers    pacers
 	startedAt time.Time
 
 	mu      sync.Mutex
@@ -135,7 +137,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Gateway, error)
 	g.registerDedupMetrics(g.prom)
 	g.prov = provmetrics.New(g.prom)
 	conns := append([]*Conn(nil), opts.Connectors...)
-	built, err := buildConnectors(cfg, st, g.log, g.prov)
+	built, err := buildConnectors(cfg, st, g.log, g.prov, &g.pacers)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -241,6 +243,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.goBG(func() { g.pollFeeds(bgCtx) })
 	g.goBG(func() { g.schedulerLoop(bgCtx) })
 	g.goBG(func() { g.protectionLoop(bgCtx) }) // labels.protection as policies (issue 24)
+	g.goBG(func() { g.pacerLoop(bgCtx) })
 	g.goBG(func() {
 		if err := g.dispatch.Run(bgCtx); err != nil {
 			g.log.Error("executor", "err", err)

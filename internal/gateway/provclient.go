@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"context"
+	"maps"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/labelgate/labelgate/connectors/gdrive"
 	"github.com/labelgate/labelgate/connectors/pacer"
 	"github.com/labelgate/labelgate/connectors/provmetrics"
+	"github.com/labelgate/labelgate/internal/store"
 )
 
 // pacers holds one adaptive pacer per provider and tenant: SharePoint and OneDrive connectors
@@ -32,6 +36,53 @@ func (ps *pacers) get(provider, tenant string, start float64) *pacer.Pacer {
 		ps.m[k] = p
 	}
 	return p
+}
+
+// each calls fn for every pacer made so far.
+func (ps *pacers) each(fn func(key string, p *pacer.Pacer)) {
+	ps.mu.Lock()
+	m := maps.Clone(ps.m)
+	ps.mu.Unlock()
+	for k, p := range m {
+		fn(k, p)
+	}
+}
+
+// pacerShareEvery is how often a replica says which tenants it paces and learns how many
+// replicas share each one's budget; well inside store.PacerShareTTL.
+const pacerShareEvery = store.PacerShareTTL / 3
+
+// pacerLoop shares each provider tenant's request budget with the other replicas pacing it
+// (the scheme is in package pacer): it records this replica in the database and sets each
+// pacer's share to the live replicas counted there.
+func (g *Gateway) pacerLoop(ctx context.Context) {
+	t := time.NewTicker(pacerShareEvery)
+	defer t.Stop()
+	for {
+		g.sharePacers(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (g *Gateway) sharePacers(ctx context.Context) {
+	g.pacers.each(func(key string, p *pacer.Pacer) {
+		provider, tenant, _ := strings.Cut(key, "/")
+		n, err := g.store.PacerShares(ctx, provider, tenant, g.id)
+		if err != nil {
+			if ctx.Err() == nil {
+				g.log.Warn("pacing: cannot count the replicas sharing a tenant's budget; keeping the last share", "provider", provider, "tenant", tenant, "err", err)
+			}
+			return
+		}
+		if old := p.Share(); old != n {
+			g.log.Info("pacing: replicas sharing the tenant's budget changed", "provider", provider, "tenant", tenant, "replicas", n, "was", old)
+		}
+		p.SetShare(n)
+	})
 }
 
 // providerClient is the HTTP client a connector of app sends its provider requests with:

@@ -12,6 +12,7 @@ import (
 	"github.com/labelgate/labelgate/connectors"
 
 	"github.com/labelgate/labelgate/internal/store"
+	"github.com/labelgate/labelgate/internal/store/storetest"
 )
 
 // RecordScans must leave the inventory and the discovery log exactly as the same outcomes
@@ -157,4 +158,39 @@ func TestRecordScansReturnTheRow(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Replicas pacing one tenant count each other while they refresh their rows; a replica
+// that stopped saying so drops out after the TTL.
+func TestPacerShares(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+			s := storetest.Open(t, b, func(c *store.Config) {
+				c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			})
+			advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+			ctx := context.Background()
+			n, err := s.PacerShares(ctx, "graph", "contoso", "r1")
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			n, err = s.PacerShares(ctx, "graph", "contoso", "r2")
+			require.NoError(t, err)
+			require.Equal(t, 2, n)
+			n, err = s.PacerShares(ctx, "box", "contoso", "r1")
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "another provider's budget is apart")
+			advance(store.PacerShareTTL / 2)
+			n, err = s.PacerShares(ctx, "graph", "contoso", "r1")
+			require.NoError(t, err)
+			require.Equal(t, 2, n, "r2 said so within the TTL")
+			advance(store.PacerShareTTL/2 + time.Second)
+			n, err = s.PacerShares(ctx, "graph", "contoso", "r1")
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "r2 stopped refreshing: r1 has the budget alone")
+		})
+	}
 }
