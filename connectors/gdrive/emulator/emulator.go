@@ -51,10 +51,11 @@ type Server struct {
 	files       map[string]*file
 	order       []string // file ids in creation order: the listing order
 	seq         int
-	changes     []change          // change i has id i+1
-	tokenFloor  int64             // changes page tokens below this are expired
-	listEpoch   int               // files.list page tokens from an older epoch are expired
-	tokens      map[string]string // access token → user email
+	changes     []change            // change i has id i+1
+	lists       map[listKey][]*file // files.list matches, valid while files and changes stand still
+	tokenFloor  int64               // changes page tokens below this are expired
+	listEpoch   int                 // files.list page tokens from an older epoch are expired
+	tokens      map[string]string   // access token → user email
 	scopes      map[string][]string
 	channels    map[string]*channel
 	faults      []Fault

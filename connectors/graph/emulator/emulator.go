@@ -161,6 +161,10 @@ type Server struct {
 	children   map[string]map[string]struct{}
 	seq        int64
 	epoch      int
+	// deltaSnaps keeps each running delta enumeration's sorted entries, so a page costs a
+	// binary search instead of a sort of the whole drive (a million-file tenant's walk
+	// spent the emulator's CPU re-sorting every item for every page).
+	deltaSnaps map[deltaSnapKey][]deltaEntry
 	resyncCode string
 	nextID     int
 	subs       map[string]*subscription

@@ -443,6 +443,30 @@ type deltaToken struct {
 	ID    string `json:"k,omitempty"`
 }
 
+// deltaSnapKey names one delta enumeration: a drive's changes after from up to snap.
+type deltaSnapKey struct {
+	drive      string
+	epoch      int
+	from, snap int64
+}
+
+// deltaEntry is an item of an enumeration with its depth, served parents first (by depth,
+// then change order, then id).
+type deltaEntry struct {
+	x     *item
+	depth int
+}
+
+func (a deltaEntry) before(b deltaEntry) bool {
+	if a.depth != b.depth {
+		return a.depth < b.depth
+	}
+	if a.x.seq != b.x.seq {
+		return a.x.seq < b.x.seq
+	}
+	return a.x.id < b.x.id
+}
+
 func (t deltaToken) encode() string {
 	b, _ := json.Marshal(t)
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -495,42 +519,49 @@ func (s *Server) handleDelta(w http.ResponseWriter, r *http.Request, op string) 
 	if tok.Snap == 0 {
 		tok.Snap = s.seq
 	}
-	type entry struct {
-		x     *item
-		depth int
+	last := deltaEntry{x: &item{seq: tok.Seq, id: tok.ID}, depth: tok.Depth}
+	// in says whether x belongs to this enumeration: changed after From, at or before the
+	// snapshot, and (on a first enumeration) not deleted. Checked again when serving, since
+	// an item changed since the snapshot was taken leaves it (its seq passes Snap).
+	in := func(x *item) bool {
+		return x.drive == it.drive && x.seq > tok.From && x.seq <= tok.Snap && !(x.deleted && tok.From == 0)
 	}
-	before := func(a, b entry) bool {
-		if a.depth != b.depth {
-			return a.depth < b.depth
+	key := deltaSnapKey{drive: it.drive, epoch: s.epoch, from: tok.From, snap: tok.Snap}
+	all, ok := s.deltaSnaps[key]
+	if !ok {
+		for _, x := range s.items {
+			if in(x) {
+				all = append(all, deltaEntry{x: x, depth: s.depth(x)})
+			}
 		}
-		if a.x.seq != b.x.seq {
-			return a.x.seq < b.x.seq
+		sort.Slice(all, func(i, j int) bool { return all[i].before(all[j]) })
+		if s.deltaSnaps == nil || len(s.deltaSnaps) >= 16 {
+			s.deltaSnaps = map[deltaSnapKey][]deltaEntry{} // enough for the enumerations running at once
 		}
-		return a.x.id < b.x.id
+		s.deltaSnaps[key] = all
 	}
-	last := entry{x: &item{seq: tok.Seq, id: tok.ID}, depth: tok.Depth}
-	var changed []entry
-	for _, x := range s.items {
-		if x.drive != it.drive || x.seq <= tok.From || x.seq > tok.Snap {
-			continue
-		}
-		if x.deleted && tok.From == 0 {
-			continue
-		}
-		e := entry{x: x, depth: s.depth(x)}
-		if tok.ID != "" && !before(last, e) {
-			continue
-		}
-		changed = append(changed, e)
+	start := 0
+	if tok.ID != "" {
+		start = sort.Search(len(all), func(i int) bool { return last.before(all[i]) })
 	}
-	sort.Slice(changed, func(i, j int) bool { return before(changed[i], changed[j]) })
-	resp := map[string]any{}
 	size := s.opts.PageSize
 	if top, err := strconv.Atoi(r.URL.Query().Get("$top")); err == nil && top > 0 && top < size {
 		size = top
 	}
-	if len(changed) > size {
-		changed = changed[:size]
+	var changed []deltaEntry
+	more := false
+	for _, e := range all[start:] {
+		if !in(e.x) {
+			continue
+		}
+		if len(changed) == size {
+			more = true
+			break
+		}
+		changed = append(changed, e)
+	}
+	resp := map[string]any{}
+	if more {
 		end := changed[len(changed)-1]
 		tok.Depth, tok.Seq, tok.ID = end.depth, end.x.seq, end.x.id
 		next := link + tok.encode()
