@@ -119,32 +119,64 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// Pending reports whether any job of app (all apps when app is "") is due, scheduled,
-// retrying or running. Unlike Stats it reads no jobs: one index probe per partition, so it
-// can be polled while a rescan's hundred thousand jobs are open (Stats then read them all,
-// a fifth of the gateway's CPU in a 100,000-file rescan polled by the load tool).
-func (q *Queue) Pending(ctx context.Context, app string) (bool, error) {
+// OpenUpTo counts app's open jobs (due, scheduled, retrying or running), stopping at
+// limit: a rescan's walk asks it every batch to stay at most that far ahead of the scans,
+// so it reads at most limit index entries, not the whole backlog.
+func (q *Queue) OpenUpTo(ctx context.Context, app string, limit int) (int, error) {
+	queues, err := q.appQueues(ctx, app)
+	if err != nil {
+		return 0, fmt.Errorf("scanqueue: open jobs: %w", err)
+	}
+	n := 0
+	for _, name := range queues {
+		var c int
+		err := q.eng.db().QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM river_job
+			WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending') AND queue = $1 LIMIT $2) AS open`,
+			name, limit-n).Scan(&c)
+		if err != nil {
+			return 0, fmt.Errorf("scanqueue: open jobs: %w", err)
+		}
+		if n += c; n >= limit {
+			break
+		}
+	}
+	return n, nil
+}
+
+// appQueues names the River queues of app's partitions (every queue when app is "").
+func (q *Queue) appQueues(ctx context.Context, app string) ([]string, error) {
 	rows, err := q.eng.db().Query(ctx, `SELECT queue, part FROM scanqueue_partition`)
 	if err != nil {
-		return false, fmt.Errorf("scanqueue: pending: %w", err)
+		return nil, err
 	}
+	defer rows.Close()
 	var queues []string
 	for rows.Next() {
 		var name, part string
 		if err := rows.Scan(&name, &part); err != nil {
-			rows.Close()
-			return false, fmt.Errorf("scanqueue: pending: %w", err)
+			return nil, err
 		}
 		if a, _, _ := strings.Cut(part, "/"); app == "" || a == app {
 			queues = append(queues, name)
 		}
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("scanqueue: pending: %w", err)
+		return nil, err
 	}
 	if app == "" {
 		queues = append(queues, river.QueueDefault)
+	}
+	return queues, nil
+}
+
+// Pending reports whether any job of app (all apps when app is "") is due, scheduled,
+// retrying or running. Unlike Stats it reads no jobs: one index probe per partition, so it
+// can be polled while a rescan's hundred thousand jobs are open (Stats then read them all,
+// a fifth of the gateway's CPU in a 100,000-file rescan polled by the load tool).
+func (q *Queue) Pending(ctx context.Context, app string) (bool, error) {
+	queues, err := q.appQueues(ctx, app)
+	if err != nil {
+		return false, fmt.Errorf("scanqueue: pending: %w", err)
 	}
 	q1 := `SELECT 1 FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending')
 		AND queue = $1 LIMIT 1`

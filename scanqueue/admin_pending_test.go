@@ -2,6 +2,7 @@ package scanqueue
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,6 +35,35 @@ func TestPending(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, int64(1), st.ByApp["box"])
 			require.Equal(t, int64(1), st.ByState["scheduled"])
+		})
+	}
+}
+
+// OpenUpTo counts an app's open jobs and stops at its limit.
+func TestOpenUpTo(t *testing.T) {
+	t.Parallel()
+	for _, backend := range backends() {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			q, _ := setup(t, backend, nil)
+			ctx := context.Background()
+			var reqs []Request[ScanArgs]
+			for i := range 5 {
+				req := Scan(ref("acme", fmt.Sprintf("f%d", i)), ReasonRescan)
+				req.RunAt = time.Now().Add(time.Hour)
+				reqs = append(reqs, req)
+			}
+			_, err := q.EnqueueScans(ctx, reqs...)
+			require.NoError(t, err)
+			for _, c := range []struct {
+				app   string
+				limit int
+				want  int
+			}{{"box", 3, 3}, {"box", 10, 5}, {"gdrive", 10, 0}, {"", 10, 5}} {
+				n, err := q.OpenUpTo(ctx, c.app, c.limit)
+				require.NoError(t, err)
+				require.Equal(t, c.want, n, "app %q limit %d", c.app, c.limit)
+			}
 		})
 	}
 }

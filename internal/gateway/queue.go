@@ -13,6 +13,11 @@ import (
 // riverQueue is the scan queue on the store's database.
 type riverQueue struct{ q *scanqueue.Queue }
 
+// OpenUpTo counts app's open scan jobs, stopping at limit.
+func (r riverQueue) OpenUpTo(ctx context.Context, app connectors.App, limit int) (int, error) {
+	return r.q.OpenUpTo(ctx, string(app), limit)
+}
+
 func (r riverQueue) EnqueueScan(ctx context.Context, ref connectors.FileRef, reason Reason) error {
 	return r.EnqueueScans(ctx, []connectors.FileRef{ref}, reason)
 }

@@ -171,6 +171,43 @@ func (g *Gateway) RunRescan(ctx context.Context, r store.Rescan) error {
 
 const walkDone = "labelgate:walk-done"
 
+// rescanAhead bounds how many of an app's scan jobs may be open when a rescan's walk queues
+// more: past it the walk waits until the scans have taken the backlog below half. A walk
+// runs faster than the scans, and a million-file walk queued everything at once, so scans
+// ran up to half an hour after the walk read their facts: past the 15 minutes those facts
+// are trusted (and past the download URLs the Graph walk keeps), a scan read the metadata
+// again — 1.9 metadata calls per file instead of 0.6 at 100,000 files.
+const rescanAhead = 5000
+
+// openCounter is a scan queue that can count an app's open jobs cheaply.
+type openCounter interface {
+	OpenUpTo(ctx context.Context, app connectors.App, limit int) (int, error)
+}
+
+// awaitScans holds a walk while app's open scan jobs are past rescanAhead. A failed count
+// lets the walk go on: the backlog bound spares provider calls, it is not a correctness rule.
+func (g *Gateway) awaitScans(ctx context.Context, app connectors.App) error {
+	oc, ok := g.queue.(openCounter)
+	if !ok {
+		return nil
+	}
+	if n, err := oc.OpenUpTo(ctx, app, rescanAhead); err != nil || n < rescanAhead {
+		return nil
+	}
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if n, err := oc.OpenUpTo(ctx, app, rescanAhead/2); err != nil || n < rescanAhead/2 {
+			return nil
+		}
+	}
+}
+
 // rescanDriveWalks bounds the drives of one rescan walked at once. Provider calls stay
 // paced per tenant by the connector's pacer, whatever the number of walks.
 const rescanDriveWalks = 4
@@ -256,6 +293,11 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 		// batch's enqueues (merged by the queue) but never skip one.
 		if err := g.enqueueScans(ctx, toScan, ReasonRescan); err != nil {
 			return err
+		}
+		if len(toScan) > 0 {
+			if err := g.awaitScans(ctx, app); err != nil {
+				return err
+			}
 		}
 		toScan = toScan[:0]
 		// Seen marks, progress and cursor commit together.
