@@ -98,7 +98,7 @@ func (a queueAdmin) Dead(ctx context.Context, limit int) (any, error) { return a
 func (a queueAdmin) Pending(ctx context.Context, app string) (bool, error) {
 	return a.q.Pending(ctx, app)
 }
-func (a queueAdmin) Requeue(ctx context.Context, id int64) error      { return a.q.Requeue(ctx, id) }
+func (a queueAdmin) Requeue(ctx context.Context, id int64) error { return a.q.Requeue(ctx, id) }
 func (a queueAdmin) EnqueueAdmin(ctx context.Context, ref connectors.FileRef) error {
 	return a.g.queue.EnqueueScan(ctx, ref, ReasonAdmin)
 }
