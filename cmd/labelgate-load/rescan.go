@@ -284,7 +284,7 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 	doneAt := map[string]time.Time{}
 	scanned := map[string]int64{}
 	walked := map[string]benchRescan{} // connectors whose walk is done
-	lastLog, lastWalkPoll := time.Now(), time.Time{}
+	lastLog := time.Now()
 	for len(doneAt) < len(conns) {
 		select {
 		case <-ctx.Done():
@@ -293,28 +293,28 @@ func measureRescan(ctx context.Context, cfg RescanConfig, api *benchAPI, child *
 			return res, fmt.Errorf("gateway exited during the rescan: %v", err)
 		case <-time.After(100 * time.Millisecond):
 		}
-		// Polling is work for the gateway, charged to the figures: a rescan's status counts
-		// its files, so walks are polled every 100 ms for the first 5 s (an incremental
-		// rescan's walks end within seconds) and twice a second after; the queue, whose
-		// draining ends the measurement, every 100 ms once an app's walk is done.
-		if walkPoll := 500 * time.Millisecond; time.Since(start) < 5*time.Second || time.Since(lastWalkPoll) >= walkPoll {
-			lastWalkPoll = time.Now()
-			for _, c := range conns {
-				if _, ok := walked[c.Name]; ok {
-					continue
-				}
-				r, err := api.rescan(ctx, ids[c.Name])
-				if err != nil {
-					return res, err
-				}
-				switch r.State {
-				case "running":
-					continue
-				case "done":
-					walked[c.Name] = r
-				default:
-					return res, fmt.Errorf("rescan of %s %s: %s", c.Name, r.State, r.Error)
-				}
+		// Polling is work for the gateway, charged to the figures: walks are watched through
+		// the rescan list (rows only; one rescan's status also counts its scanned files,
+		// read once at the end), the queue by queue/pending.
+		list, err := api.rescans(ctx)
+		if err != nil {
+			return res, err
+		}
+		for _, c := range conns {
+			if _, ok := walked[c.Name]; ok {
+				continue
+			}
+			r, ok := list[ids[c.Name]]
+			if !ok {
+				return res, fmt.Errorf("rescan %d of %s not listed", ids[c.Name], c.Name)
+			}
+			switch r.State {
+			case "running":
+				continue
+			case "done":
+				walked[c.Name] = r
+			default:
+				return res, fmt.Errorf("rescan of %s %s: %s", c.Name, r.State, r.Error)
 			}
 		}
 		// Whether an app's jobs are all done is one index probe per partition (queue/pending);
@@ -673,6 +673,21 @@ func (a *benchAPI) rescan(ctx context.Context, id int64) (benchRescan, error) {
 	var r benchRescan
 	err := a.do(ctx, http.MethodGet, "/api/v1/rescans/"+strconv.FormatInt(id, 10), nil, &r)
 	return r, err
+}
+
+// rescans lists the gateway's recent rescans by id (rows only, no per-rescan counts).
+func (a *benchAPI) rescans(ctx context.Context) (map[int64]benchRescan, error) {
+	var page struct {
+		Items []benchRescan `json:"items"`
+	}
+	if err := a.do(ctx, http.MethodGet, "/api/v1/rescans", nil, &page); err != nil {
+		return nil, err
+	}
+	out := make(map[int64]benchRescan, len(page.Items))
+	for _, r := range page.Items {
+		out[r.ID] = r
+	}
+	return out, nil
 }
 
 // pending asks whether any scan job of app is still open.
