@@ -327,9 +327,18 @@ type ScanResult struct {
 func (s *Store) RecordScans(ctx context.Context, outs []ScanOutcome) []ScanResult {
 	res := make([]ScanResult, len(outs))
 	if len(outs) > 1 {
-		err := s.Tx(ctx, func(tx *Tx) error {
+		// The rows are written in key order (a stable order, so two outcomes of one file
+		// keep theirs): walks mark the same rows seen meanwhile, also in key order, and on
+		// PostgreSQL two writers of many rows in different orders deadlock.
+		order := make([]int, len(outs))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return byRef(outs[a].File.Ref, outs[b].File.Ref) })
+		err := s.txRetry(ctx, func(tx *Tx) error {
 			now := s.now().UnixMilli()
-			for i, o := range outs {
+			for _, i := range order {
+				o := outs[i]
 				ev, rec, err := tx.recordScan(ctx, o, now)
 				if err != nil {
 					return err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/labelgate/labelgate/connectors"
@@ -127,7 +128,8 @@ func (s *Store) MarkSeen(ctx context.Context, rescanID int64, refs []connectors.
 	if len(refs) == 0 {
 		return nil
 	}
-	return s.Tx(ctx, func(tx *Tx) error {
+	refs = slices.SortedFunc(slices.Values(refs), byRef) // row locks in key order
+	return s.txRetry(ctx, func(tx *Tx) error {
 		for _, r := range refs {
 			if _, err := tx.exec(ctx, `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?
 				AND seen_rescan < ?`, rescanID, string(r.App), r.Tenant, r.Drive, r.ItemID, rescanID); err != nil {
@@ -228,8 +230,10 @@ type RescanStep struct {
 // commit waits for the one writer).
 func (s *Store) RecordRescanStep(ctx context.Context, st RescanStep) error {
 	now := s.now().UnixMilli()
-	return s.Tx(ctx, func(tx *Tx) error {
-		for _, r := range st.Seen {
+	// Scans record their outcomes on the same rows meanwhile: row locks in key order.
+	seen := slices.SortedFunc(slices.Values(st.Seen), byRef)
+	return s.txRetry(ctx, func(tx *Tx) error {
+		for _, r := range seen {
 			if _, err := tx.exec(ctx, `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?
 				AND seen_rescan < ?`, st.Rescan, string(r.App), r.Tenant, r.Drive, r.ItemID, st.Rescan); err != nil {
 				return fmt.Errorf("store: mark seen: %w", err)

@@ -194,3 +194,49 @@ func TestPacerShares(t *testing.T) {
 		})
 	}
 }
+
+// A walk's seen marks and a batch of scan outcomes touch the same files at once, in
+// opposite orders. On PostgreSQL each takes its rows' locks as it goes, so unordered they
+// deadlocked and the database failed one of them: a rescan failed in CI that way. Both lock
+// in key order, and neither may fail.
+func TestSeenMarksAndScansDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const n = 40
+		files := make([]connectors.File, n)
+		refs := make([]connectors.FileRef, n)
+		for i := range files {
+			files[i] = file(fmt.Sprintf("dl%02d", i), fmt.Sprintf("f%02d.docx", i))
+			refs[i] = files[i].Ref
+			_, _, err := s.UpsertFile(ctx, files[i])
+			require.NoError(t, err)
+		}
+		r, err := s.CreateRescan(ctx, store.Rescan{Connector: "c", Scope: "d1"})
+		require.NoError(t, err)
+		for round := range 15 {
+			var wg sync.WaitGroup
+			var stepErr error
+			var res []store.ScanResult
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				stepErr = s.RecordRescanStep(ctx, store.RescanStep{Rescan: r.ID + int64(round), Seen: refs, Enumerated: n,
+					App: connectors.AppSharePoint, Tenant: "t1", Drive: "d1", Kind: "k"})
+			}()
+			go func() {
+				defer wg.Done()
+				outs := make([]store.ScanOutcome, n)
+				for i := range outs {
+					outs[i] = store.ScanOutcome{File: files[n-1-i], Type: "word", LabelID: fmt.Sprintf("L%d", round)}
+				}
+				res = s.RecordScans(ctx, outs)
+			}()
+			wg.Wait()
+			require.NoError(t, stepErr, "round %d", round)
+			for _, r := range res {
+				require.NoError(t, r.Err)
+			}
+		}
+	})
+}

@@ -6,6 +6,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -20,8 +21,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/labelgate/labelgate/connectors"
 	"modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -414,6 +417,36 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
+}
+
+// txConflictRetries bounds how often txRetry runs a transaction again after PostgreSQL
+// chose it as a deadlock or serialization victim.
+const txConflictRetries = 3
+
+// txRetry is Tx for a fn without effects outside the transaction, which may therefore run
+// again: PostgreSQL resolves a deadlock or a serialization conflict by failing one of the
+// transactions involved (SQLSTATE 40P01, 40001), and the documentation's advice is to retry
+// it (https://www.postgresql.org/docs/current/mvcc-serialization-failure-handling.html).
+// Writers of many rows also lock them in key order (byRef), so this is a second line.
+func (s *Store) txRetry(ctx context.Context, fn func(tx *Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.Tx(ctx, fn)
+		if err == nil || attempt >= txConflictRetries || !isConflict(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// isConflict says err is PostgreSQL's deadlock_detected or serialization_failure.
+func isConflict(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+// byRef orders file references as the files table's primary key does, so that writers of
+// many rows take their row locks in one order and cannot deadlock one another.
+func byRef(a, b connectors.FileRef) int {
+	return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Drive, b.Drive), cmp.Compare(a.ItemID, b.ItemID))
 }
 
 // beginBusyWait bounds how long a SQLite write transaction keeps asking for the write lock.
