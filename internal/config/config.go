@@ -208,7 +208,7 @@ func Default() Config {
 		Log:     Log{Level: "info", Format: "auto"},
 		Server:  Server{Listen: "127.0.0.1:8080", MaxBodyBytes: 1 << 20, ReadTimeout: 10 * time.Second},
 		Admin:   Admin{Listen: "127.0.0.1:8081"},
-		Queue:   Queue{Workers: 32, MaxAttempts: 10, Lease: 5 * time.Minute},
+		Queue:   Queue{Workers: 128, MaxAttempts: 10, Lease: 5 * time.Minute},
 		Labels:  Labels{SyncInterval: time.Hour},
 		Quota:   Quota{Default: 100, Manual: 50, Sharing: SharingQuota{Default: 100}},
 		Console: Console{SensitivePriority: 2},
