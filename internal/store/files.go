@@ -274,6 +274,9 @@ func (s *Store) UpsertFile(ctx context.Context, f connectors.File) (prev FileRec
 		}
 		return nil
 	})
+	if err == nil && !existed {
+		s.insertedFiles(1)
+	}
 	return prev, existed, err
 }
 
@@ -376,6 +379,9 @@ func (tx *Tx) recordScan(ctx context.Context, o ScanOutcome, now int64) ([]Event
 			return gerr
 		}
 		rec = scannedRecord(p, existed, o, now)
+		if !existed {
+			tx.s.insertedFiles(1) // a rolled-back insert only brings an analysis forward
+		}
 		if err := tx.upsertFacts(ctx, f, now); err != nil {
 			return err
 		}

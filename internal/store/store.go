@@ -66,6 +66,8 @@ type Store struct {
 	// driver caches prepared statements per connection itself). Parsing SQL again for each
 	// call was over a quarter of the gateway's CPU in a rescan (issue 21's profile).
 	stmts *stmtCache
+	// analyze keeps the inventory's statistics current while it grows (PostgreSQL only).
+	analyze *autoAnalyze
 }
 
 //go:embed migrations/*.sql
@@ -188,12 +190,14 @@ func (s *Store) openPostgres(ctx context.Context, url string) error {
 		return fmt.Errorf("store: connect postgres %s: %w", redactURL(url), err)
 	}
 	s.pool, s.db, s.dialect = pool, stdlib.OpenDBFromPool(pool), Postgres
+	s.analyze = newAutoAnalyze()
 	return nil
 }
 
 // Close releases the database.
 func (s *Store) Close() error {
 	var err error
+	s.analyze.stop()
 	s.stmts.close()
 	if s.db != nil {
 		err = s.db.Close()
