@@ -97,10 +97,11 @@ func (s *Store) ListRescans(ctx context.Context, onlyRunning bool, limit int) ([
 	return out, rows.Err()
 }
 
+const rescanProgressSQL = `UPDATE rescans SET enumerated = enumerated + ?, enqueued = enqueued + ?, skipped = skipped + ?, updated_at = ? WHERE id = ?`
+
 // AddRescanProgress adds to a rescan's counters.
 func (s *Store) AddRescanProgress(ctx context.Context, id, enumerated, enqueued, skipped int64) error {
-	_, err := s.exec(ctx, `UPDATE rescans SET enumerated = enumerated + ?, enqueued = enqueued + ?, skipped = skipped + ?, updated_at = ? WHERE id = ?`,
-		enumerated, enqueued, skipped, s.now().UnixMilli(), id)
+	_, err := s.exec(ctx, rescanProgressSQL, enumerated, enqueued, skipped, s.now().UnixMilli(), id)
 	if err != nil {
 		return fmt.Errorf("store: rescan progress: %w", err)
 	}
@@ -128,16 +129,22 @@ func (s *Store) MarkSeen(ctx context.Context, rescanID int64, refs []connectors.
 	if len(refs) == 0 {
 		return nil
 	}
-	refs = slices.SortedFunc(slices.Values(refs), byRef) // row locks in key order
-	return s.txRetry(ctx, func(tx *Tx) error {
-		for _, r := range refs {
-			if _, err := tx.exec(ctx, `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?
-				AND seen_rescan < ?`, rescanID, string(r.App), r.Tenant, r.Drive, r.ItemID, rescanID); err != nil {
-				return fmt.Errorf("store: mark seen: %w", err)
-			}
+	return s.txRetry(ctx, func(tx *Tx) error { return tx.markSeen(ctx, rescanID, refs) })
+}
+
+const markSeenSQL = `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?
+	AND seen_rescan < ?`
+
+// markSeen is MarkSeen's work inside tx. It writes the rows in key order: scans record their
+// outcomes on the same rows meanwhile, and on PostgreSQL two writers of many rows in
+// different orders deadlock.
+func (tx *Tx) markSeen(ctx context.Context, rescanID int64, refs []connectors.FileRef) error {
+	for _, r := range slices.SortedFunc(slices.Values(refs), byRef) {
+		if _, err := tx.exec(ctx, markSeenSQL, rescanID, string(r.App), r.Tenant, r.Drive, r.ItemID, rescanID); err != nil {
+			return fmt.Errorf("store: mark seen: %w", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Unseen lists the live inventory files of a drive that a finished walk of rescanID did not see.
@@ -230,25 +237,17 @@ type RescanStep struct {
 // commit waits for the one writer).
 func (s *Store) RecordRescanStep(ctx context.Context, st RescanStep) error {
 	now := s.now().UnixMilli()
-	// Scans record their outcomes on the same rows meanwhile: row locks in key order.
-	seen := slices.SortedFunc(slices.Values(st.Seen), byRef)
 	return s.txRetry(ctx, func(tx *Tx) error {
-		for _, r := range seen {
-			if _, err := tx.exec(ctx, `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?
-				AND seen_rescan < ?`, st.Rescan, string(r.App), r.Tenant, r.Drive, r.ItemID, st.Rescan); err != nil {
-				return fmt.Errorf("store: mark seen: %w", err)
-			}
+		if err := tx.markSeen(ctx, st.Rescan, st.Seen); err != nil {
+			return err
 		}
-		if _, err := tx.exec(ctx, `UPDATE rescans SET enumerated = enumerated + ?, enqueued = enqueued + ?, skipped = skipped + ?, updated_at = ? WHERE id = ?`,
-			st.Enumerated, st.Enqueued, st.Skipped, now, st.Rescan); err != nil {
+		if _, err := tx.exec(ctx, rescanProgressSQL, st.Enumerated, st.Enqueued, st.Skipped, now, st.Rescan); err != nil {
 			return fmt.Errorf("store: rescan progress: %w", err)
 		}
 		if st.Cursor == "" {
 			return nil
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO cursors (app, tenant, drive, kind, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (app, tenant, drive, kind) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
-			string(st.App), st.Tenant, st.Drive, st.Kind, st.Cursor, now); err != nil {
+		if _, err := tx.exec(ctx, putCursorSQL, string(st.App), st.Tenant, st.Drive, st.Kind, st.Cursor, now); err != nil {
 			return fmt.Errorf("store: put cursor: %w", err)
 		}
 		return nil

@@ -30,6 +30,9 @@ func (s *Store) GetCursor(ctx context.Context, app connectors.App, tenant, drive
 	return c, nil
 }
 
+const putCursorSQL = `INSERT INTO cursors (app, tenant, drive, kind, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (app, tenant, drive, kind) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`
+
 // PutCursor stores a cursor; an empty cursor deletes it.
 func (s *Store) PutCursor(ctx context.Context, app connectors.App, tenant, drive, kind, cursor string) error {
 	var err error
@@ -37,9 +40,7 @@ func (s *Store) PutCursor(ctx context.Context, app connectors.App, tenant, drive
 		_, err = s.exec(ctx, `DELETE FROM cursors WHERE app = ? AND tenant = ? AND drive = ? AND kind = ?`,
 			string(app), tenant, drive, kind)
 	} else {
-		_, err = s.exec(ctx, `INSERT INTO cursors (app, tenant, drive, kind, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (app, tenant, drive, kind) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
-			string(app), tenant, drive, kind, cursor, s.now().UnixMilli())
+		_, err = s.exec(ctx, putCursorSQL, string(app), tenant, drive, kind, cursor, s.now().UnixMilli())
 	}
 	if err != nil {
 		return fmt.Errorf("store: put cursor: %w", err)
