@@ -335,12 +335,15 @@ func (a *api) events(ctx context.Context, stream EventStream, position string, l
 	return out, err
 }
 
-// downloadURL asks for a file's content location: Box answers 302 with a pre-signed URL, or
-// 202 with Retry-After while the content is not ready.
-func (a *api) downloadURL(ctx context.Context, id string) (string, error) {
+// downloadURL asks Box's download endpoint for want bytes at off: Box answers 302 with the
+// pre-signed location that serves them (the range header travels with the request, as
+// box-openapi.json documents it, for a client that follows), or 202 with Retry-After while
+// the content is not ready.
+func (a *api) downloadURL(ctx context.Context, id string, off, want int64) (string, error) {
 	op := "box download"
 	resp, err := a.call(ctx, request{op: op, method: http.MethodGet, url: a.base + "/files/" + url.PathEscape(id) + "/content",
-		ok: []int{http.StatusFound, http.StatusAccepted}}, nil)
+		header: http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", off, off+want-1)}},
+		ok:     []int{http.StatusFound, http.StatusAccepted}}, nil)
 	if err != nil {
 		return "", err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/labelgate/labelgate/connectors"
 	"github.com/labelgate/labelgate/connectors/box"
 	"github.com/labelgate/labelgate/connectors/box/emulator"
+	"github.com/labelgate/labelgate/connectors/provmetrics"
 )
 
 const manifest = "../../testdata/box/manifest.json"
@@ -339,18 +340,49 @@ func TestOpenNotReady(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	f.emu.NotReady("1002", 7*time.Second)
-	_, err := f.conn.Open(context.Background(), ref("100", "1002"))
+	// Opening makes no download call; the first read is the download, and Box's 202 comes
+	// back from it as throttling with the Retry-After Box gave.
+	obj, err := f.conn.Open(context.Background(), ref("100", "1002"))
+	require.NoError(t, err)
+	buf := make([]byte, obj.Size())
+	_, err = obj.ReadAt(buf, 0)
 	require.ErrorIs(t, err, box.ErrNotReady)
 	require.Equal(t, connectors.KindThrottled, connectors.KindOf(err))
 	ra, _ := connectors.RetryAfter(err)
 	require.Equal(t, 7*time.Second, ra)
 
-	obj, err := f.conn.Open(context.Background(), ref("100", "1002"))
-	require.NoError(t, err)
-	buf := make([]byte, obj.Size())
 	_, err = obj.ReadAt(buf, 0)
 	require.NoError(t, err)
 	require.Equal(t, "We are pleased to announce.", string(buf))
+}
+
+// TestDownloadIsOneContentRead holds the connector's request accounting: opening from the
+// walk's facts costs nothing, the first read is Box's download endpoint plus the redirect it
+// answers with — one content read — and later reads go straight to the location.
+func TestDownloadIsOneContentRead(t *testing.T) {
+	t.Parallel()
+	rec := provmetrics.New(nil)
+	f := setup(t, func(c *box.Config) { c.HTTPClient = rec.Client("box", nil, box.OpName) })
+	ctx, tally := provmetrics.Track(context.Background())
+	st, err := f.conn.Stat(ctx, ref("100", "1001"))
+	require.NoError(t, err)
+	ctx, scan := provmetrics.Track(ctx)
+	obj, err := f.conn.OpenFile(ctx, st)
+	require.NoError(t, err)
+	require.Zero(t, scan.Metadata()+scan.Content(), "opening from facts makes no call")
+	want, _ := f.emu.Content("1001")
+	buf := make([]byte, 64)
+	for i, off := range []int64{0, int64(len(want)) - 64} {
+		_, err := obj.ReadAt(buf, off)
+		require.NoError(t, err)
+		require.Equal(t, want[off:off+64], buf)
+		require.Equal(t, int64(i+1), scan.Content(), "read %d", i)
+	}
+	require.Zero(t, scan.Metadata())
+	require.Equal(t, 2, f.emu.RangeReads(), "both reads were ranged at the location")
+	tot := rec.Totals("box")
+	require.Equal(t, int64(2), tot.Content)
+	require.Equal(t, tally.Metadata(), tot.Metadata, "only the Stat (and its token) were metadata")
 }
 
 func TestLabels(t *testing.T) {

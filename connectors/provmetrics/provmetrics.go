@@ -34,9 +34,13 @@ type Kind string
 // Request kinds.
 const (
 	Metadata Kind = "metadata" // API calls: listings, item reads, permissions, download-URL lookups, labels
-	Content  Kind = "content"  // ranged reads of a file's bytes
-	Auth     Kind = "auth"     // token requests
-	Other    Kind = "other"    // requests no connector named
+	Content  Kind = "content"  // ranged reads of a file's bytes, and download endpoints that serve them
+	// Redirected is the second hop of a content read the provider answered with a redirect
+	// (Box's download endpoint to its pre-signed location): counted under its operation and
+	// status, not as another read.
+	Redirected Kind = "redirected"
+	Auth       Kind = "auth"  // token requests
+	Other      Kind = "other" // requests no connector named
 )
 
 type opKey struct{}
@@ -142,7 +146,7 @@ func New(reg prometheus.Registerer) *Recorder {
 			Help:    "Time from sending a provider request to its response headers.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"app", "op"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labelgate_provider_calls_total",
-			Help: "Provider requests by app and kind: metadata (API calls), content (ranged reads), auth, other."},
+			Help: "Provider requests by app and kind: metadata (API calls), content (reads of file bytes), redirected (the second hop of a redirected read), auth, other."},
 			[]string{"app", "kind"}),
 		totals: map[string]*appTotals{},
 	}
