@@ -39,10 +39,16 @@ func TestAwaitScansHoldsTheWalk(t *testing.T) {
 	require.Less(t, q.open.Load()+q.step, int64(rescanAhead/2)+q.step, "left only below half")
 	require.Greater(t, time.Since(start), 500*time.Millisecond)
 
+	time.Sleep(backlogFresh)
 	q.open.Store(10)
 	q.calls.Store(0)
 	require.NoError(t, g.awaitScans(ctx, connectors.AppBox))
 	require.Equal(t, int64(1), q.calls.Load(), "a short backlog does not hold the walk")
+	for range 8 {
+		require.NoError(t, g.awaitScans(ctx, connectors.AppBox))
+	}
+	require.Equal(t, int64(1), q.calls.Load(), "the app's walks share a fresh count")
+	time.Sleep(backlogFresh)
 
 	q.open.Store(10 * rescanAhead)
 	q.step = 0

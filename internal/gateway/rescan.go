@@ -176,12 +176,52 @@ const walkDone = "labelgate:walk-done"
 // runs faster than the scans, and a million-file walk queued everything at once, so scans
 // ran up to half an hour after the walk read their facts: past the 15 minutes those facts
 // are trusted (and past the download URLs the Graph walk keeps), a scan read the metadata
-// again — 1.9 metadata calls per file instead of 0.6 at 100,000 files.
-const rescanAhead = 5000
+// again — 1.9 metadata calls per file instead of 0.6 at 100,000 files. 2,000 is seconds of
+// work for an app's 64 scans in flight even at 1,000 files/s, so the scans never starve;
+// the count reads up to that many index entries, and at 5,000 it was the PostgreSQL
+// store's most expensive statement (15 of 77 s at 100,000 files, pg_stat_statements).
+const rescanAhead = 2000
+
+// backlogFresh is how long one count of an app's open scans serves every walk of the app:
+// an app's drives are walked side by side, and each polled the count on its own.
+const backlogFresh = 200 * time.Millisecond
 
 // openCounter is a scan queue that can count an app's open jobs cheaply.
 type openCounter interface {
 	OpenUpTo(ctx context.Context, app connectors.App, limit int) (int, error)
+}
+
+// backlog caches the last count of each app's open scans (see backlogFresh).
+type backlog struct {
+	mu   sync.Mutex
+	last map[connectors.App]backlogCount
+}
+
+type backlogCount struct {
+	n, limit int
+	at       time.Time
+}
+
+// openUpTo is oc.OpenUpTo(app, limit), answered from a count at least as deep made within
+// backlogFresh.
+func (b *backlog) openUpTo(ctx context.Context, oc openCounter, app connectors.App, limit int) (int, error) {
+	b.mu.Lock()
+	c, ok := b.last[app]
+	b.mu.Unlock()
+	if ok && time.Since(c.at) < backlogFresh && (c.limit >= limit || c.n < c.limit) {
+		return min(c.n, limit), nil
+	}
+	n, err := oc.OpenUpTo(ctx, app, limit)
+	if err != nil {
+		return 0, err
+	}
+	b.mu.Lock()
+	if b.last == nil {
+		b.last = map[connectors.App]backlogCount{}
+	}
+	b.last[app] = backlogCount{n: n, limit: limit, at: time.Now()}
+	b.mu.Unlock()
+	return n, nil
 }
 
 // awaitScans holds a walk while app's open scan jobs are past rescanAhead. A failed count
@@ -191,10 +231,10 @@ func (g *Gateway) awaitScans(ctx context.Context, app connectors.App) error {
 	if !ok {
 		return nil
 	}
-	if n, err := oc.OpenUpTo(ctx, app, rescanAhead); err != nil || n < rescanAhead {
+	if n, err := g.backlog.openUpTo(ctx, oc, app, rescanAhead); err != nil || n < rescanAhead {
 		return nil
 	}
-	t := time.NewTicker(200 * time.Millisecond)
+	t := time.NewTicker(backlogFresh)
 	defer t.Stop()
 	for {
 		select {
@@ -202,7 +242,7 @@ func (g *Gateway) awaitScans(ctx context.Context, app connectors.App) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		if n, err := oc.OpenUpTo(ctx, app, rescanAhead/2); err != nil || n < rescanAhead/2 {
+		if n, err := g.backlog.openUpTo(ctx, oc, app, rescanAhead/2); err != nil || n < rescanAhead/2 {
 			return nil
 		}
 	}
@@ -260,18 +300,27 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 	var enumerated, enqueued, skipped int64
 	last := cursor
 	flush := func() error {
-		// The batch's supported files are compared with the inventory in one read (a lookup
-		// per file was a fifth of a rescan's store time): an unchanged one is skipped, the
-		// rest queued.
-		if len(candidates) > 0 {
-			refs := make([]connectors.FileRef, len(candidates))
-			for i, f := range candidates {
-				refs[i] = f.Ref
-			}
-			have, err := g.store.GetFiles(ctx, refs)
-			if err != nil {
+		// The batch's files are compared with the inventory in one read (a lookup per file
+		// was a fifth of a rescan's store time): an unchanged supported file is skipped, the
+		// rest queued. Only files the inventory holds get a seen mark: reconciliation
+		// (store.Unseen) never takes a file that entered the inventory after the rescan
+		// started for gone, so marking a file with no row was a write that changed nothing —
+		// one per file of a first rescan.
+		var have map[connectors.FileRef]store.FileRecord
+		if len(seen) > 0 {
+			var err error
+			if have, err = g.store.GetFiles(ctx, seen); err != nil {
 				return err
 			}
+			known := seen[:0]
+			for _, ref := range seen {
+				if _, ok := have[ref]; ok {
+					known = append(known, ref)
+				}
+			}
+			seen = known
+		}
+		if len(candidates) > 0 {
 			for _, f := range candidates {
 				rec, ok := have[f.Ref]
 				if r.Force || !ok || !rec.Unchanged(f) {
