@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -162,8 +163,11 @@ func (g *Gateway) readAs(ctx context.Context, conn *Conn, f connectors.File, obj
 			Source: l.Source, ParentID: l.ParentID, Name: l.Name, External: ext})
 		if ext {
 			out.External = true
-			if err := g.store.RecordExternalLabel(ctx, ref.App, ref.Tenant, l.ID, l.Tenant); err != nil {
-				return err
+			if !g.externals.fresh(ref.App, ref.Tenant, l.ID, g.now()) {
+				if err := g.store.RecordExternalLabel(ctx, ref.App, ref.Tenant, l.ID, l.Tenant); err != nil {
+					return err
+				}
+				g.externals.recorded(ref.App, ref.Tenant, l.ID, g.now())
 			}
 		}
 	}
@@ -228,4 +232,39 @@ func (g *Gateway) orgTenant(c *Conn) string {
 		}
 	}
 	return ""
+}
+
+// externalLabels remembers the external labels the scanner recorded in the catalog lately:
+// files of another tenant's labels come by the thousand, and recording one was a write per
+// scanned file (a quarter of the files in the benchmark tenant) that changed nothing after
+// the first. Entries last externalFresh, so a catalog that lost the row gets it back; the
+// set is bounded, as label ids come from files.
+type externalLabels struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+const (
+	externalFresh = 10 * time.Minute
+	externalMax   = 4096
+)
+
+func externalKey(app connectors.App, tenant, id string) string {
+	return string(app) + "\x00" + tenant + "\x00" + id
+}
+
+func (e *externalLabels) fresh(app connectors.App, tenant, id string, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	at, ok := e.seen[externalKey(app, tenant, id)]
+	return ok && now.Sub(at) < externalFresh
+}
+
+func (e *externalLabels) recorded(app connectors.App, tenant, id string, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.seen == nil || len(e.seen) >= externalMax {
+		e.seen = map[string]time.Time{}
+	}
+	e.seen[externalKey(app, tenant, id)] = now
 }
