@@ -252,6 +252,50 @@ func (t *Tx) upsertFacts(ctx context.Context, f connectors.File, now int64) erro
 	return nil
 }
 
+// The facts columns upsertFacts writes, and what a scan adds: a scan's row is written in one
+// statement (the facts and the outcome were an upsert and an update, one statement more per
+// scanned file). A failed read keeps the label columns as they were.
+const (
+	scannedInsert = `INSERT INTO files (app, tenant, drive, item_id, path, name, ext, size, created_at, modified_at, etag,
+			owner, owner_ou, groups_json, access, domains_json, web_url, deleted, first_seen, updated_at,
+			file_type, scan_error, last_scanned, scanned_etag, scanned_size, label_id, label_tenant, label_method,
+			label_set_at, label_external, protected, bytes_read)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (app, tenant, drive, item_id) DO UPDATE SET path = excluded.path, name = excluded.name,
+			ext = excluded.ext, size = excluded.size, created_at = excluded.created_at, modified_at = excluded.modified_at,
+			etag = excluded.etag, owner = excluded.owner, owner_ou = excluded.owner_ou, groups_json = excluded.groups_json,
+			access = excluded.access, domains_json = excluded.domains_json, web_url = excluded.web_url,
+			deleted = excluded.deleted, updated_at = excluded.updated_at,
+			file_type = excluded.file_type, scan_error = excluded.scan_error, last_scanned = excluded.last_scanned,
+			scanned_etag = excluded.scanned_etag, scanned_size = excluded.scanned_size`
+	scannedLabels = `, label_id = excluded.label_id, label_tenant = excluded.label_tenant,
+			label_method = excluded.label_method, label_set_at = excluded.label_set_at,
+			label_external = excluded.label_external, protected = excluded.protected, bytes_read = excluded.bytes_read`
+	scannedOKSQL     = scannedInsert + scannedLabels
+	scannedFailedSQL = scannedInsert
+)
+
+// upsertScanned writes a scanned file's facts and its scan's outcome.
+func (t *Tx) upsertScanned(ctx context.Context, o ScanOutcome, now int64) error {
+	f := o.File
+	q := scannedOKSQL
+	if o.Err != "" {
+		// A new row gets the columns' defaults for the label; an existing one keeps its own.
+		q = scannedFailedSQL
+		o.LabelID, o.LabelTenant, o.LabelMethod, o.LabelSetAt, o.External, o.Protected, o.BytesRead = "", "", "", time.Time{}, false, false, 0
+	}
+	_, err := t.exec(ctx, q,
+		string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID, f.Path, f.Name, Ext(f.Name), f.Size, ms(f.Created),
+		ms(f.Modified), f.ETag, f.Owner, f.OwnerOU, jsonList(f.Groups), string(f.Access), jsonList(f.Domains), f.WebURL,
+		f.Deleted, now, now,
+		o.Type, o.Err, now, f.ETag, f.Size, o.LabelID, o.LabelTenant, o.LabelMethod,
+		ms(o.LabelSetAt), o.External, o.Protected, o.BytesRead)
+	if err != nil {
+		return fmt.Errorf("store: record scan: %w", err)
+	}
+	return nil
+}
+
 // UpsertFile records a connector's facts about a file without a scan (a listing, a change).
 // It returns the row as it was before, and whether there was one.
 func (s *Store) UpsertFile(ctx context.Context, f connectors.File) (prev FileRecord, existed bool, err error) {
@@ -382,7 +426,7 @@ func (tx *Tx) recordScan(ctx context.Context, o ScanOutcome, now int64) ([]Event
 		if !existed {
 			tx.s.insertedFiles(1) // a rolled-back insert only brings an analysis forward
 		}
-		if err := tx.upsertFacts(ctx, f, now); err != nil {
+		if err := tx.upsertScanned(ctx, o, now); err != nil {
 			return err
 		}
 		base := Event{App: f.Ref.App, Tenant: f.Ref.Tenant, Drive: f.Ref.Drive, ItemID: f.Ref.ItemID, Path: f.Path, Name: f.Name, Actor: "scanner"}
@@ -400,22 +444,10 @@ func (tx *Tx) recordScan(ctx context.Context, o ScanOutcome, now int64) ([]Event
 			events = append(events, e)
 		}
 		if o.Err != "" {
-			if _, err := tx.exec(ctx, `UPDATE files SET file_type = ?, scan_error = ?, last_scanned = ?, scanned_etag = ?, scanned_size = ?
-				WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`, o.Type, o.Err, now, f.ETag, f.Size,
-				string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID); err != nil {
-				return fmt.Errorf("store: record scan: %w", err)
-			}
 			e := base
 			e.Kind, e.Detail = EventScanFailed, o.Err
 			events = append(events, e)
 			return tx.addEvents(ctx, events, now)
-		}
-		if _, err := tx.exec(ctx, `UPDATE files SET file_type = ?, label_id = ?, label_tenant = ?, label_method = ?, label_set_at = ?,
-				label_external = ?, protected = ?, scanned_etag = ?, scanned_size = ?, last_scanned = ?, scan_error = '', bytes_read = ?
-			WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
-			o.Type, o.LabelID, o.LabelTenant, o.LabelMethod, ms(o.LabelSetAt), o.External, o.Protected, f.ETag, f.Size, now,
-			o.BytesRead, string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID); err != nil {
-			return fmt.Errorf("store: record scan: %w", err)
 		}
 		if err := tx.replaceFileLabels(ctx, f.Ref, o.Labels, existed); err != nil {
 			return err

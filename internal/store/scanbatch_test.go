@@ -138,7 +138,8 @@ func TestRecordScansReturnTheRow(t *testing.T) {
 		batches := [][]store.ScanOutcome{
 			{{File: rich, Type: "word", LabelID: "L1", LabelTenant: "t1", LabelMethod: "Standard", LabelSetAt: setAt,
 				Protected: true, External: true, BytesRead: 4096}},
-			{{File: walked, Type: "powerpoint"}, {File: rich, Type: "word", Err: "malformed zip"}},
+			{{File: walked, Type: "powerpoint"}, {File: rich, Type: "word", Err: "malformed zip"},
+				{File: file("r4", "broken.docx"), Type: "word", Err: "malformed zip"}},
 			{{File: file("r3", "new.xlsx"), Type: "excel"}, {File: rich, Type: "word", LabelID: "L2", LabelTenant: "t1"}},
 		}
 		for _, outs := range batches {
