@@ -170,6 +170,11 @@ const getFilesChunk = 64
 // enumerates with the inventory): one statement per drive and 64 files instead of one per
 // file. Files not in the inventory are absent from the map.
 func (s *Store) GetFiles(ctx context.Context, refs []connectors.FileRef) (map[connectors.FileRef]FileRecord, error) {
+	return getFilesIn(ctx, s.query, refs)
+}
+
+// getFilesIn is GetFiles through query (the store's, or a transaction's).
+func getFilesIn(ctx context.Context, query func(context.Context, string, ...any) (*sql.Rows, error), refs []connectors.FileRef) (map[connectors.FileRef]FileRecord, error) {
 	out := make(map[connectors.FileRef]FileRecord, len(refs))
 	type driveKey struct {
 		app          connectors.App
@@ -200,7 +205,7 @@ func (s *Store) GetFiles(ctx context.Context, refs []connectors.FileRef) (map[co
 			}
 			ids = ids[n:]
 			if err := func() error {
-				rows, err := s.query(ctx, q, args...)
+				rows, err := query(ctx, q, args...)
 				if err != nil {
 					return err
 				}
@@ -252,45 +257,51 @@ func (t *Tx) upsertFacts(ctx context.Context, f connectors.File, now int64) erro
 	return nil
 }
 
-// The facts columns upsertFacts writes, and what a scan adds: a scan's row is written in one
-// statement (the facts and the outcome were an upsert and an update, one statement more per
-// scanned file). A failed read keeps the label columns as they were.
+// scannedSQL writes a scanned file's facts and its scan's outcome in one statement (they
+// were an upsert and an update: a statement more per scanned file). A failed read (a
+// scan_error) keeps the label columns the row had; a new row then gets the zero values the
+// caller passes. scannedRow is its VALUES group; RecordScans sends up to upsertChunk rows in
+// one statement.
 const (
-	scannedInsert = `INSERT INTO files (app, tenant, drive, item_id, path, name, ext, size, created_at, modified_at, etag,
+	scannedHead = `INSERT INTO files (app, tenant, drive, item_id, path, name, ext, size, created_at, modified_at, etag,
 			owner, owner_ou, groups_json, access, domains_json, web_url, deleted, first_seen, updated_at,
 			file_type, scan_error, last_scanned, scanned_etag, scanned_size, label_id, label_tenant, label_method,
-			label_set_at, label_external, protected, bytes_read)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			label_set_at, label_external, protected, bytes_read) VALUES `
+	scannedRow  = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	scannedTail = `
 		ON CONFLICT (app, tenant, drive, item_id) DO UPDATE SET path = excluded.path, name = excluded.name,
 			ext = excluded.ext, size = excluded.size, created_at = excluded.created_at, modified_at = excluded.modified_at,
 			etag = excluded.etag, owner = excluded.owner, owner_ou = excluded.owner_ou, groups_json = excluded.groups_json,
 			access = excluded.access, domains_json = excluded.domains_json, web_url = excluded.web_url,
 			deleted = excluded.deleted, updated_at = excluded.updated_at,
 			file_type = excluded.file_type, scan_error = excluded.scan_error, last_scanned = excluded.last_scanned,
-			scanned_etag = excluded.scanned_etag, scanned_size = excluded.scanned_size`
-	scannedLabels = `, label_id = excluded.label_id, label_tenant = excluded.label_tenant,
-			label_method = excluded.label_method, label_set_at = excluded.label_set_at,
-			label_external = excluded.label_external, protected = excluded.protected, bytes_read = excluded.bytes_read`
-	scannedOKSQL     = scannedInsert + scannedLabels
-	scannedFailedSQL = scannedInsert
+			scanned_etag = excluded.scanned_etag, scanned_size = excluded.scanned_size,
+			label_id = CASE WHEN excluded.scan_error = '' THEN excluded.label_id ELSE files.label_id END,
+			label_tenant = CASE WHEN excluded.scan_error = '' THEN excluded.label_tenant ELSE files.label_tenant END,
+			label_method = CASE WHEN excluded.scan_error = '' THEN excluded.label_method ELSE files.label_method END,
+			label_set_at = CASE WHEN excluded.scan_error = '' THEN excluded.label_set_at ELSE files.label_set_at END,
+			label_external = CASE WHEN excluded.scan_error = '' THEN excluded.label_external ELSE files.label_external END,
+			protected = CASE WHEN excluded.scan_error = '' THEN excluded.protected ELSE files.protected END,
+			bytes_read = CASE WHEN excluded.scan_error = '' THEN excluded.bytes_read ELSE files.bytes_read END`
 )
 
-// upsertScanned writes a scanned file's facts and its scan's outcome.
-func (t *Tx) upsertScanned(ctx context.Context, o ScanOutcome, now int64) error {
+// scannedArgs appends o's values for one scannedRow.
+func scannedArgs(args []any, o ScanOutcome, now int64) []any {
 	f := o.File
-	q := scannedOKSQL
 	if o.Err != "" {
-		// A new row gets the columns' defaults for the label; an existing one keeps its own.
-		q = scannedFailedSQL
 		o.LabelID, o.LabelTenant, o.LabelMethod, o.LabelSetAt, o.External, o.Protected, o.BytesRead = "", "", "", time.Time{}, false, false, 0
 	}
-	_, err := t.exec(ctx, q,
+	return append(args,
 		string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID, f.Path, f.Name, Ext(f.Name), f.Size, ms(f.Created),
 		ms(f.Modified), f.ETag, f.Owner, f.OwnerOU, jsonList(f.Groups), string(f.Access), jsonList(f.Domains), f.WebURL,
 		f.Deleted, now, now,
 		o.Type, o.Err, now, f.ETag, f.Size, o.LabelID, o.LabelTenant, o.LabelMethod,
 		ms(o.LabelSetAt), o.External, o.Protected, o.BytesRead)
-	if err != nil {
+}
+
+// upsertScanned writes a scanned file's facts and its scan's outcome.
+func (t *Tx) upsertScanned(ctx context.Context, o ScanOutcome, now int64) error {
+	if _, err := t.exec(ctx, multiRow(scannedHead, scannedRow, scannedTail, 1), scannedArgs(nil, o, now)...); err != nil {
 		return fmt.Errorf("store: record scan: %w", err)
 	}
 	return nil
@@ -382,8 +393,16 @@ func (s *Store) RecordScans(ctx context.Context, outs []ScanOutcome) []ScanResul
 			order[i] = i
 		}
 		slices.SortStableFunc(order, func(a, b int) int { return byRef(outs[a].File.Ref, outs[b].File.Ref) })
+		distinct := true
+		for j := 1; j < len(order); j++ {
+			distinct = distinct && outs[order[j-1]].File.Ref != outs[order[j]].File.Ref
+		}
 		err := s.txRetry(ctx, func(tx *Tx) error {
 			now := s.now().UnixMilli()
+			if distinct {
+				return tx.recordScansBatch(ctx, outs, order, res, now)
+			}
+			// Two outcomes of one file: the second is planned over the row the first left.
 			for _, i := range order {
 				o := outs[i]
 				ev, rec, err := tx.recordScan(ctx, o, now)
@@ -413,70 +432,73 @@ func (s *Store) RecordScans(ctx context.Context, outs []ScanOutcome) []ScanResul
 
 // recordScan is RecordScan's work inside tx; it also returns the row it left.
 func (tx *Tx) recordScan(ctx context.Context, o ScanOutcome, now int64) ([]Event, FileRecord, error) {
-	var events []Event
-	var rec FileRecord
-	err := func() error {
-		f := o.File
-		p, gerr := getFile(ctx, tx.queryRow, f.Ref)
-		existed := gerr == nil
-		if gerr != nil && !errors.Is(gerr, ErrNotFound) {
-			return gerr
+	p, gerr := getFile(ctx, tx.queryRow, o.File.Ref)
+	existed := gerr == nil
+	if gerr != nil && !errors.Is(gerr, ErrNotFound) {
+		return nil, FileRecord{}, gerr
+	}
+	events, rec := planScan(p, existed, o, now)
+	if !existed {
+		tx.s.insertedFiles(1) // a rolled-back insert only brings an analysis forward
+	}
+	if err := tx.upsertScanned(ctx, o, now); err != nil {
+		return nil, FileRecord{}, err
+	}
+	if o.Err == "" {
+		if err := tx.replaceFileLabels(ctx, o.File.Ref, o.Labels, existed); err != nil {
+			return nil, FileRecord{}, err
 		}
-		rec = scannedRecord(p, existed, o, now)
-		if !existed {
-			tx.s.insertedFiles(1) // a rolled-back insert only brings an analysis forward
-		}
-		if err := tx.upsertScanned(ctx, o, now); err != nil {
-			return err
-		}
-		base := Event{App: f.Ref.App, Tenant: f.Ref.Tenant, Drive: f.Ref.Drive, ItemID: f.Ref.ItemID, Path: f.Path, Name: f.Name, Actor: "scanner"}
-		// A webhook-triggered scan carries the provider's current sharing: a change is
-		// logged here exactly as UpsertFile logs it (issue 23: the demo's sharing changes
-		// went unrecorded), so access_widened alerts fire whichever path saw it first. The
-		// event names the label the file carries now (the one just read, or the stored one
-		// when the read failed).
-		if existed && p.Access != "" && p.Access != f.Access {
-			e := base
-			e.Kind, e.LabelID, e.Detail = EventAccessChanged, o.LabelID, string(p.Access)+" -> "+string(f.Access)
-			if o.Err != "" {
-				e.LabelID = p.LabelID
-			}
-			events = append(events, e)
-		}
-		if o.Err != "" {
-			e := base
-			e.Kind, e.Detail = EventScanFailed, o.Err
-			events = append(events, e)
-			return tx.addEvents(ctx, events, now)
-		}
-		if err := tx.replaceFileLabels(ctx, f.Ref, o.Labels, existed); err != nil {
-			return err
-		}
-		e := base
-		e.LabelID, e.PrevLabelID = o.LabelID, p.LabelID
-		switch {
-		case !existed || p.LastScanned.IsZero():
-			e.Kind = EventDiscovered
-			e.PrevLabelID = ""
-			if o.Protected {
-				e.Detail = "protected"
-			}
-		case p.LabelID == o.LabelID:
-			return tx.addEvents(ctx, events, now) // the access change, if any
-		case p.LabelID == "":
-			e.Kind = EventLabelAdded
-		case o.LabelID == "":
-			e.Kind = EventLabelRemoved
-		default:
-			e.Kind = EventLabelChanged
-		}
-		events = append(events, e)
-		return tx.addEvents(ctx, events, now)
-	}()
-	if err != nil {
+	}
+	if err := tx.addEvents(ctx, events, now); err != nil {
 		return nil, FileRecord{}, err
 	}
 	return events, rec, nil
+}
+
+// planScan is what recording o over the row p (existed says there was one) logs, and the
+// row it leaves.
+func planScan(p FileRecord, existed bool, o ScanOutcome, now int64) ([]Event, FileRecord) {
+	var events []Event
+	f := o.File
+	rec := scannedRecord(p, existed, o, now)
+	base := Event{App: f.Ref.App, Tenant: f.Ref.Tenant, Drive: f.Ref.Drive, ItemID: f.Ref.ItemID, Path: f.Path, Name: f.Name, Actor: "scanner"}
+	// A webhook-triggered scan carries the provider's current sharing: a change is
+	// logged here exactly as UpsertFile logs it (issue 23: the demo's sharing changes
+	// went unrecorded), so access_widened alerts fire whichever path saw it first. The
+	// event names the label the file carries now (the one just read, or the stored one
+	// when the read failed).
+	if existed && p.Access != "" && p.Access != f.Access {
+		e := base
+		e.Kind, e.LabelID, e.Detail = EventAccessChanged, o.LabelID, string(p.Access)+" -> "+string(f.Access)
+		if o.Err != "" {
+			e.LabelID = p.LabelID
+		}
+		events = append(events, e)
+	}
+	if o.Err != "" {
+		e := base
+		e.Kind, e.Detail = EventScanFailed, o.Err
+		return append(events, e), rec
+	}
+	e := base
+	e.LabelID, e.PrevLabelID = o.LabelID, p.LabelID
+	switch {
+	case !existed || p.LastScanned.IsZero():
+		e.Kind = EventDiscovered
+		e.PrevLabelID = ""
+		if o.Protected {
+			e.Detail = "protected"
+		}
+	case p.LabelID == o.LabelID:
+		return events, rec // the access change, if any
+	case p.LabelID == "":
+		e.Kind = EventLabelAdded
+	case o.LabelID == "":
+		e.Kind = EventLabelRemoved
+	default:
+		e.Kind = EventLabelChanged
+	}
+	return append(events, e), rec
 }
 
 // scannedRecord is the row recordScan leaves, built from the row before it (p, when
