@@ -39,7 +39,7 @@ func TestPending(t *testing.T) {
 	}
 }
 
-// OpenUpTo counts an app's open jobs and stops at its limit.
+// OpenUpTo counts an app's open jobs and stops at its limit; JobOpen tells one job's state.
 func TestOpenUpTo(t *testing.T) {
 	t.Parallel()
 	for _, backend := range backends() {
@@ -53,7 +53,20 @@ func TestOpenUpTo(t *testing.T) {
 				req.RunAt = time.Now().Add(time.Hour)
 				reqs = append(reqs, req)
 			}
-			_, err := q.EnqueueScans(ctx, reqs...)
+			res, err := q.EnqueueScans(ctx, reqs...)
+			require.NoError(t, err)
+			open, err := q.JobOpen(ctx, res.IDs[0])
+			require.NoError(t, err)
+			require.True(t, open, "a scheduled job is open")
+			open, err = q.JobOpen(ctx, res.IDs[len(res.IDs)-1]+1000)
+			require.NoError(t, err)
+			require.False(t, open, "a job that is not there is not")
+			_, err = q.eng.db().Exec(ctx, `UPDATE river_job SET state = 'completed', finalized_at = scheduled_at WHERE id = $1`, res.IDs[1])
+			require.NoError(t, err)
+			open, err = q.JobOpen(ctx, res.IDs[1])
+			require.NoError(t, err)
+			require.False(t, open, "a finished job is not")
+			_, err = q.eng.db().Exec(ctx, `UPDATE river_job SET state = 'scheduled', finalized_at = NULL WHERE id = $1`, res.IDs[1])
 			require.NoError(t, err)
 			for _, c := range []struct {
 				app   string

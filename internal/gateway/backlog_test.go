@@ -2,7 +2,7 @@ package gateway
 
 import (
 	"context"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,48 +11,78 @@ import (
 	"github.com/labelgate/labelgate/connectors"
 )
 
-// drainingQueue is a scan queue whose backlog shrinks by step at every count.
-type drainingQueue struct {
-	ScanQueue
-	open  atomic.Int64
-	step  int64
-	calls atomic.Int64
+// fakeWatcher hands out increasing job ids and finishes jobs below done.
+type fakeWatcher struct {
+	mu    sync.Mutex
+	next  int64
+	done  int64 // jobs with an id below are finished
+	asked []int64
 }
 
-func (q *drainingQueue) OpenUpTo(_ context.Context, _ connectors.App, limit int) (int, error) {
-	q.calls.Add(1)
-	n := q.open.Add(-q.step) + q.step
-	return int(min(n, int64(limit))), nil
+func (w *fakeWatcher) EnqueueScanFactsIDs(_ context.Context, files []connectors.File, _ Reason, _ time.Time) ([]int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ids := make([]int64, len(files))
+	for i := range files {
+		w.next++
+		ids[i] = w.next
+	}
+	return ids, nil
 }
 
-// A walk past rescanAhead open scans waits until the scans have taken the backlog below
-// half, and one under it does not wait at all.
-func TestAwaitScansHoldsTheWalk(t *testing.T) {
+func (w *fakeWatcher) JobOpen(_ context.Context, id int64) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.asked = append(w.asked, id)
+	return id >= w.done, nil
+}
+
+func (w *fakeWatcher) finish(below int64) {
+	w.mu.Lock()
+	w.done = below
+	w.mu.Unlock()
+}
+
+// A walk queues freely up to walkAhead open jobs, then waits until the newest job of its
+// oldest batch has finished, asking only about that job, and is held until the rescan ends
+// if the scans never get there.
+func TestWalkBacklogHoldsTheWalk(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	q := &drainingQueue{step: rescanAhead / 4}
-	q.open.Store(rescanAhead + rescanAhead/4)
-	g := &Gateway{queue: q}
-	start := time.Now()
-	require.NoError(t, g.awaitScans(ctx, connectors.AppBox))
-	require.GreaterOrEqual(t, q.calls.Load(), int64(4), "counted until below half")
-	require.Less(t, q.open.Load()+q.step, int64(rescanAhead/2)+q.step, "left only below half")
-	require.Greater(t, time.Since(start), 500*time.Millisecond)
-
-	time.Sleep(backlogFresh)
-	q.open.Store(10)
-	q.calls.Store(0)
-	require.NoError(t, g.awaitScans(ctx, connectors.AppBox))
-	require.Equal(t, int64(1), q.calls.Load(), "a short backlog does not hold the walk")
-	for range 8 {
-		require.NoError(t, g.awaitScans(ctx, connectors.AppBox))
+	w := &fakeWatcher{}
+	var b walkBacklog
+	batch := make([]connectors.File, 64)
+	queue := func() {
+		ids, err := w.EnqueueScanFactsIDs(ctx, batch, ReasonRescan, time.Time{})
+		require.NoError(t, err)
+		b.add(ids)
 	}
-	require.Equal(t, int64(1), q.calls.Load(), "the app's walks share a fresh count")
-	time.Sleep(backlogFresh)
+	for range walkAhead / 64 {
+		queue()
+		require.NoError(t, b.await(ctx, w))
+	}
+	require.Empty(t, w.asked, "under walkAhead the walk never asks")
+	require.Equal(t, walkAhead, b.open)
 
-	q.open.Store(10 * rescanAhead)
-	q.step = 0
-	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	queue() // one batch past the bound: held until the first batch's newest job (64) is done
+	go func() {
+		time.Sleep(3 * walkPoll)
+		w.finish(64) // jobs 1–63 done: the batch is not
+		time.Sleep(3 * walkPoll)
+		w.finish(65)
+	}()
+	start := time.Now()
+	require.NoError(t, b.await(ctx, w))
+	require.Greater(t, time.Since(start), 5*walkPoll)
+	require.Equal(t, walkAhead, b.open)
+	w.mu.Lock()
+	for _, id := range w.asked {
+		require.Equal(t, int64(64), id, "only the oldest batch's newest job is read")
+	}
+	w.mu.Unlock()
+
+	queue()
+	cctx, cancel := context.WithTimeout(ctx, 3*walkPoll)
 	defer cancel()
-	require.ErrorIs(t, g.awaitScans(cctx, connectors.AppBox), context.DeadlineExceeded, "a stuck backlog holds the walk until the rescan ends")
+	require.ErrorIs(t, b.await(cctx, w), context.DeadlineExceeded, "a stuck backlog holds the walk until the rescan ends")
 }

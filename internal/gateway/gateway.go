@@ -72,7 +72,6 @@ type Gateway struct {
 	reg       *registry
 	policies  *policies.Manager
 	queue     ScanQueue
-	backlog   backlog // the last count of each app's open scans, shared by its walks
 	externals externalLabels
 	sq        *scanqueue.Queue
 	exec      *labeling.Executor

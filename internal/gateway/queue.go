@@ -13,11 +13,6 @@ import (
 // riverQueue is the scan queue on the store's database.
 type riverQueue struct{ q *scanqueue.Queue }
 
-// OpenUpTo counts app's open scan jobs, stopping at limit.
-func (r riverQueue) OpenUpTo(ctx context.Context, app connectors.App, limit int) (int, error) {
-	return r.q.OpenUpTo(ctx, string(app), limit)
-}
-
 func (r riverQueue) EnqueueScan(ctx context.Context, ref connectors.FileRef, reason Reason) error {
 	return r.EnqueueScans(ctx, []connectors.FileRef{ref}, reason)
 }
@@ -34,12 +29,23 @@ func (r riverQueue) EnqueueScans(ctx context.Context, refs []connectors.FileRef,
 // EnqueueScanFacts queues scans of files whose facts the caller just read, so each scan
 // can skip reading them again.
 func (r riverQueue) EnqueueScanFacts(ctx context.Context, files []connectors.File, reason Reason, at time.Time) error {
+	_, err := r.EnqueueScanFactsIDs(ctx, files, reason, at)
+	return err
+}
+
+// EnqueueScanFactsIDs is EnqueueScanFacts, returning the job each file went to.
+func (r riverQueue) EnqueueScanFactsIDs(ctx context.Context, files []connectors.File, reason Reason, at time.Time) ([]int64, error) {
 	reqs := make([]scanqueue.Request[scanqueue.ScanArgs], len(files))
 	for i, f := range files {
 		reqs[i] = scanqueue.ScanFacts(f, scanqueue.Reason(reason), at.UnixMilli())
 	}
-	_, err := r.q.EnqueueScans(ctx, reqs...)
-	return err
+	res, err := r.q.EnqueueScans(ctx, reqs...)
+	return res.IDs, err
+}
+
+// JobOpen reports whether a scan job is still due, scheduled, retrying or running.
+func (r riverQueue) JobOpen(ctx context.Context, id int64) (bool, error) {
+	return r.q.JobOpen(ctx, id)
 }
 
 // openQueue opens the scan queue on the store's database and registers the scanner.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -171,81 +172,74 @@ func (g *Gateway) RunRescan(ctx context.Context, r store.Rescan) error {
 
 const walkDone = "labelgate:walk-done"
 
-// rescanAhead bounds how many of an app's scan jobs may be open when a rescan's walk queues
-// more: past it the walk waits until the scans have taken the backlog below half. A walk
-// runs faster than the scans, and a million-file walk queued everything at once, so scans
-// ran up to half an hour after the walk read their facts: past the 15 minutes those facts
-// are trusted (and past the download URLs the Graph walk keeps), a scan read the metadata
-// again — 1.9 metadata calls per file instead of 0.6 at 100,000 files. 2,000 is seconds of
-// work for an app's 64 scans in flight even at 1,000 files/s, so the scans never starve;
-// the count reads up to that many index entries, and at 5,000 it was the PostgreSQL
-// store's most expensive statement (15 of 77 s at 100,000 files, pg_stat_statements).
-const rescanAhead = 2000
+// walkAhead bounds how many of a walk's scan jobs may be open when it queues more: past it
+// the walk waits for the scans. A walk runs faster than the scans, and a million-file walk
+// queued everything at once, so scans ran up to half an hour after the walk read their
+// facts: past the 15 minutes those facts are trusted (and past the download URLs the Graph
+// walk keeps), a scan read the metadata again — 1.9 metadata calls per file instead of 0.6
+// at 100,000 files. An app's drives are walked up to rescanDriveWalks at once, so an app
+// has at most about 2,000 walk jobs open: seconds of work for its 64 scans in flight.
+const walkAhead = 512
 
-// backlogFresh is how long one count of an app's open scans serves every walk of the app:
-// an app's drives are walked side by side, and each polled the count on its own.
-const backlogFresh = 200 * time.Millisecond
+// walkPoll is how often a held walk asks again.
+const walkPoll = 100 * time.Millisecond
 
-// openCounter is a scan queue that can count an app's open jobs cheaply.
-type openCounter interface {
-	OpenUpTo(ctx context.Context, app connectors.App, limit int) (int, error)
+// jobWatcher is a scan queue that tells the walk which jobs its files went to and whether
+// a job is still open.
+type jobWatcher interface {
+	EnqueueScanFactsIDs(ctx context.Context, files []connectors.File, reason Reason, at time.Time) ([]int64, error)
+	JobOpen(ctx context.Context, id int64) (bool, error)
 }
 
-// backlog caches the last count of each app's open scans (see backlogFresh).
-type backlog struct {
-	mu   sync.Mutex
-	last map[connectors.App]backlogCount
+// walkBacklog is a walk's queued batches not yet seen finished, oldest first.
+type walkBacklog struct {
+	batches []queuedBatch
+	open    int
 }
 
-type backlogCount struct {
-	n, limit int
-	at       time.Time
+type queuedBatch struct {
+	last int64 // the batch's newest job
+	n    int
 }
 
-// openUpTo is oc.OpenUpTo(app, limit), answered from a count at least as deep made within
-// backlogFresh.
-func (b *backlog) openUpTo(ctx context.Context, oc openCounter, app connectors.App, limit int) (int, error) {
-	b.mu.Lock()
-	c, ok := b.last[app]
-	b.mu.Unlock()
-	if ok && time.Since(c.at) < backlogFresh && (c.limit >= limit || c.n < c.limit) {
-		return min(c.n, limit), nil
+func (b *walkBacklog) add(ids []int64) {
+	if len(ids) == 0 {
+		return
 	}
-	n, err := oc.OpenUpTo(ctx, app, limit)
-	if err != nil {
-		return 0, err
-	}
-	b.mu.Lock()
-	if b.last == nil {
-		b.last = map[connectors.App]backlogCount{}
-	}
-	b.last[app] = backlogCount{n: n, limit: limit, at: time.Now()}
-	b.mu.Unlock()
-	return n, nil
+	b.batches = append(b.batches, queuedBatch{last: slices.Max(ids), n: len(ids)})
+	b.open += len(ids)
 }
 
-// awaitScans holds a walk while app's open scan jobs are past rescanAhead. A failed count
-// lets the walk go on: the backlog bound spares provider calls, it is not a correctness rule.
-func (g *Gateway) awaitScans(ctx context.Context, app connectors.App) error {
-	oc, ok := g.queue.(openCounter)
-	if !ok {
-		return nil
-	}
-	if n, err := g.backlog.openUpTo(ctx, oc, app, rescanAhead); err != nil || n < rescanAhead {
-		return nil
-	}
-	t := time.NewTicker(backlogFresh)
-	defer t.Stop()
-	for {
+// await holds the walk while more than walkAhead of its jobs may be open. A partition's
+// jobs of one priority run in the order they were queued, so when the newest job of the
+// oldest batch has finished the batch has left the backlog: one primary-key read per
+// look, whatever the backlog. (Counting the app's open jobs instead read thousands of index
+// entries per count, most of them dead tuples of jobs that had moved on: 48 of 113 s of
+// PostgreSQL's statement time at 100,000 files.) A failed read lets the walk go on: the
+// bound spares provider calls, it is not a correctness rule.
+func (b *walkBacklog) await(ctx context.Context, w jobWatcher) error {
+	var t *time.Ticker
+	for b.open > walkAhead {
+		open, err := w.JobOpen(ctx, b.batches[0].last)
+		if err != nil {
+			return nil
+		}
+		if !open {
+			b.open -= b.batches[0].n
+			b.batches = b.batches[1:]
+			continue
+		}
+		if t == nil {
+			t = time.NewTicker(walkPoll)
+			defer t.Stop()
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
 		}
-		if n, err := g.backlog.openUpTo(ctx, oc, app, rescanAhead/2); err != nil || n < rescanAhead/2 {
-			return nil
-		}
 	}
+	return nil
 }
 
 // rescanDriveWalks bounds the drives of one rescan walked at once. Provider calls stay
@@ -297,6 +291,7 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 	}
 	var seen []connectors.FileRef
 	var candidates, toScan []connectors.File
+	var backlog walkBacklog
 	var enumerated, enqueued, skipped int64
 	last := cursor
 	flush := func() error {
@@ -340,13 +335,17 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 		}
 		// The batch's files are queued before its cursor is saved, so a crash can repeat a
 		// batch's enqueues (merged by the queue) but never skip one.
-		if err := g.enqueueScans(ctx, toScan, ReasonRescan); err != nil {
-			return err
-		}
-		if len(toScan) > 0 {
-			if err := g.awaitScans(ctx, app); err != nil {
+		if w, ok := g.queue.(jobWatcher); ok && len(toScan) > 0 {
+			ids, err := w.EnqueueScanFactsIDs(ctx, toScan, ReasonRescan, g.now())
+			if err != nil {
 				return err
 			}
+			backlog.add(ids)
+			if err := backlog.await(ctx, w); err != nil {
+				return err
+			}
+		} else if err := g.enqueueScans(ctx, toScan, ReasonRescan); err != nil {
+			return err
 		}
 		toScan = toScan[:0]
 		// Seen marks, progress and cursor commit together.
