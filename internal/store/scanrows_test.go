@@ -121,3 +121,58 @@ func TestRecordScansBatchMatchesOneByOne(t *testing.T) {
 		})
 	}
 }
+
+// Seen marks go out a chunk of a drive's files per statement: past one chunk, across drives,
+// with repeated and unknown files, every known file is marked and no other.
+func TestMarkSeenChunksAndDrives(t *testing.T) {
+	t.Parallel()
+	for _, b := range storetest.Backends() {
+		t.Run(string(b.Name), func(t *testing.T) {
+			t.Parallel()
+			testMarkSeenChunksAndDrives(t, b)
+		})
+	}
+}
+
+func testMarkSeenChunksAndDrives(t *testing.T, b storetest.Backend) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	s := storetest.Open(t, b, func(c *store.Config) {
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	ctx := context.Background()
+	var seen []connectors.FileRef
+	for i := range 150 {
+		x := file(fmt.Sprintf("s%03d", i), "f.docx")
+		if i%3 == 0 {
+			x.Ref.Drive = "d2"
+		}
+		_, _, err := s.UpsertFile(ctx, x)
+		require.NoError(t, err)
+		if i%10 != 9 { // every tenth is not seen
+			seen = append(seen, x.Ref)
+		}
+	}
+	seen = append(seen, seen[3], seen[70], ref("unknown"))
+	mu.Lock()
+	now = now.Add(time.Second) // the rescan starts after the files entered the inventory
+	mu.Unlock()
+	r, err := s.CreateRescan(ctx, store.Rescan{Connector: "sp", App: connectors.AppSharePoint, Tenant: "t1"})
+	require.NoError(t, err)
+	require.NoError(t, s.MarkSeen(ctx, r.ID, seen))
+	var gone []connectors.FileRef
+	for _, d := range []string{"d1", "d2"} {
+		g, err := s.Unseen(ctx, r.ID, connectors.AppSharePoint, "t1", d)
+		require.NoError(t, err)
+		gone = append(gone, g...)
+	}
+	var want []connectors.FileRef
+	for i := 9; i < 150; i += 10 {
+		x := file(fmt.Sprintf("s%03d", i), "f.docx")
+		if i%3 == 0 {
+			x.Ref.Drive = "d2"
+		}
+		want = append(want, x.Ref)
+	}
+	require.ElementsMatch(t, want, gone)
+}
