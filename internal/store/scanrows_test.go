@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,11 +22,7 @@ func TestRecordScansBatchMatchesOneByOne(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(string(b.Name), func(t *testing.T) {
 			t.Parallel()
-			var mu sync.Mutex
-			now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
-			clock := func(c *store.Config) {
-				c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-			}
+			clock, advance := clockAt(time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))
 			batched, single := storetest.Open(t, b, clock), storetest.Open(t, b, clock)
 			ctx := context.Background()
 			const n = 150 // more than one chunk of 64
@@ -82,9 +77,7 @@ func TestRecordScansBatchMatchesOneByOne(t *testing.T) {
 					require.NoError(t, err)
 					require.Equal(t, ev, res[i].Events, "round %d outcome %d", r, i)
 				}
-				mu.Lock()
-				now = now.Add(time.Minute)
-				mu.Unlock()
+				advance(time.Minute)
 			}
 			var refs []connectors.FileRef
 			for i := range n {
@@ -135,11 +128,8 @@ func TestMarkSeenChunksAndDrives(t *testing.T) {
 }
 
 func testMarkSeenChunksAndDrives(t *testing.T, b storetest.Backend) {
-	var mu sync.Mutex
-	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
-	s := storetest.Open(t, b, func(c *store.Config) {
-		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	})
+	clock, advance := clockAt(time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))
+	s := storetest.Open(t, b, clock)
 	ctx := context.Background()
 	var seen []connectors.FileRef
 	for i := range 150 {
@@ -154,9 +144,7 @@ func testMarkSeenChunksAndDrives(t *testing.T, b storetest.Backend) {
 		}
 	}
 	seen = append(seen, seen[3], seen[70], ref("unknown"))
-	mu.Lock()
-	now = now.Add(time.Second) // the rescan starts after the files entered the inventory
-	mu.Unlock()
+	advance(time.Second) // the rescan starts after the files entered the inventory
 	r, err := s.CreateRescan(ctx, store.Rescan{Connector: "sp", App: connectors.AppSharePoint, Tenant: "t1"})
 	require.NoError(t, err)
 	require.NoError(t, s.MarkSeen(ctx, r.ID, seen))

@@ -26,6 +26,17 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	}
 }
 
+// clockAt is a store option whose clock starts at start and moves only by advance.
+func clockAt(start time.Time) (opt func(*store.Config), advance func(time.Duration)) {
+	var mu sync.Mutex
+	now := start
+	opt = func(c *store.Config) {
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	}
+	advance = func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	return opt, advance
+}
+
 func ref(item string) connectors.FileRef {
 	return connectors.FileRef{App: connectors.AppSharePoint, Tenant: "t1", Drive: "d1", ItemID: item}
 }
