@@ -143,12 +143,14 @@ func (q *Queue) OpenUpTo(ctx context.Context, app string, limit int) (int, error
 	return n, nil
 }
 
-// JobOpen reports whether job id is still due, scheduled, retrying or running; a job that
-// finished, died or is gone from the table is not. It is one primary-key read: a rescan's
-// walk asks it about the newest job of its oldest queued batch to stay at most so far ahead
-// of the scans (counting an app's open jobs read thousands of index entries, most of them
-// dead tuples of jobs that had moved on: 6,351 buffers a count at 100,000 files).
-func (q *Queue) JobOpen(ctx context.Context, id int64) (bool, error) {
+// JobDue reports whether job id is due or running: it will run (again) as soon as a worker
+// takes it. A job waiting for its time (scheduled, or retrying after a failure), finished, dead
+// or gone from the table is not. It is one primary-key read: a rescan's walk asks it about
+// the newest job of its oldest queued batch to stay at most so far ahead of the scans
+// (counting an app's open jobs read thousands of index entries, most of them dead tuples of
+// jobs that had moved on: 6,351 buffers a count at 100,000 files). A job waiting out a
+// provider's Retry-After must not hold the walk: the scans behind it are not waiting for it.
+func (q *Queue) JobDue(ctx context.Context, id int64) (bool, error) {
 	var state string
 	err := q.eng.db().QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, id).Scan(&state)
 	if isNoRows(err) {
@@ -157,7 +159,11 @@ func (q *Queue) JobOpen(ctx context.Context, id int64) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("scanqueue: job %d: %w", id, err)
 	}
-	return openState(state), nil
+	switch state {
+	case "available", "running", "pending":
+		return true, nil
+	}
+	return false, nil
 }
 
 // appQueues names the River queues of app's partitions (every queue when app is "").

@@ -39,7 +39,7 @@ func TestPending(t *testing.T) {
 	}
 }
 
-// OpenUpTo counts an app's open jobs and stops at its limit; JobOpen tells one job's state.
+// OpenUpTo counts an app's open jobs and stops at its limit; JobDue tells whether one job is due or running.
 func TestOpenUpTo(t *testing.T) {
 	t.Parallel()
 	for _, backend := range backends() {
@@ -55,19 +55,26 @@ func TestOpenUpTo(t *testing.T) {
 			}
 			res, err := q.EnqueueScans(ctx, reqs...)
 			require.NoError(t, err)
-			open, err := q.JobOpen(ctx, res.IDs[0])
+			jobIn := func(id int64, state string) {
+				t.Helper()
+				fin := "NULL"
+				if state == "completed" {
+					fin = "scheduled_at"
+				}
+				_, err := q.eng.db().Exec(ctx, `UPDATE river_job SET state = $1, finalized_at = `+fin+` WHERE id = $2`, state, id)
+				require.NoError(t, err)
+			}
+			for state, due := range map[string]bool{"scheduled": false, "retryable": false, "available": true,
+				"running": true, "completed": false} {
+				jobIn(res.IDs[1], state)
+				got, err := q.JobDue(ctx, res.IDs[1])
+				require.NoError(t, err)
+				require.Equal(t, due, got, "a %s job", state)
+			}
+			jobIn(res.IDs[1], "scheduled")
+			due, err := q.JobDue(ctx, res.IDs[len(res.IDs)-1]+1000)
 			require.NoError(t, err)
-			require.True(t, open, "a scheduled job is open")
-			open, err = q.JobOpen(ctx, res.IDs[len(res.IDs)-1]+1000)
-			require.NoError(t, err)
-			require.False(t, open, "a job that is not there is not")
-			_, err = q.eng.db().Exec(ctx, `UPDATE river_job SET state = 'completed', finalized_at = scheduled_at WHERE id = $1`, res.IDs[1])
-			require.NoError(t, err)
-			open, err = q.JobOpen(ctx, res.IDs[1])
-			require.NoError(t, err)
-			require.False(t, open, "a finished job is not")
-			_, err = q.eng.db().Exec(ctx, `UPDATE river_job SET state = 'scheduled', finalized_at = NULL WHERE id = $1`, res.IDs[1])
-			require.NoError(t, err)
+			require.False(t, due, "a job that is not there is not due")
 			for _, c := range []struct {
 				app   string
 				limit int

@@ -30,7 +30,7 @@ func (w *fakeWatcher) EnqueueScanFactsIDs(_ context.Context, files []connectors.
 	return ids, nil
 }
 
-func (w *fakeWatcher) JobOpen(_ context.Context, id int64) (bool, error) {
+func (w *fakeWatcher) JobDue(_ context.Context, id int64) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.asked = append(w.asked, id)

@@ -43,9 +43,9 @@ func (r riverQueue) EnqueueScanFactsIDs(ctx context.Context, files []connectors.
 	return res.IDs, err
 }
 
-// JobOpen reports whether a scan job is still due, scheduled, retrying or running.
-func (r riverQueue) JobOpen(ctx context.Context, id int64) (bool, error) {
-	return r.q.JobOpen(ctx, id)
+// JobDue reports whether a scan job is due or running.
+func (r riverQueue) JobDue(ctx context.Context, id int64) (bool, error) {
+	return r.q.JobDue(ctx, id)
 }
 
 // openQueue opens the scan queue on the store's database and registers the scanner.

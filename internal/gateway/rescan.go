@@ -185,10 +185,10 @@ const walkAhead = 512
 const walkPoll = 100 * time.Millisecond
 
 // jobWatcher is a scan queue that tells the walk which jobs its files went to and whether
-// a job is still open.
+// a job is due or running.
 type jobWatcher interface {
 	EnqueueScanFactsIDs(ctx context.Context, files []connectors.File, reason Reason, at time.Time) ([]int64, error)
-	JobOpen(ctx context.Context, id int64) (bool, error)
+	JobDue(ctx context.Context, id int64) (bool, error)
 }
 
 // walkBacklog is a walk's queued batches not yet seen finished, oldest first.
@@ -210,21 +210,23 @@ func (b *walkBacklog) add(ids []int64) {
 	b.open += len(ids)
 }
 
-// await holds the walk while more than walkAhead of its jobs may be open. A partition's
-// jobs of one priority run in the order they were queued, so when the newest job of the
-// oldest batch has finished the batch has left the backlog: one primary-key read per
-// look, whatever the backlog. (Counting the app's open jobs instead read thousands of index
-// entries per count, most of them dead tuples of jobs that had moved on: 48 of 113 s of
-// PostgreSQL's statement time at 100,000 files.) A failed read lets the walk go on: the
-// bound spares provider calls, it is not a correctness rule.
+// await holds the walk while more than walkAhead of its jobs may be waiting for a worker. A
+// partition's jobs of one priority run in the order they were queued, so when the newest job
+// of the oldest batch is no longer due the batch has left the backlog: one primary-key read
+// per look, whatever the backlog. (Counting the app's open jobs instead read thousands of
+// index entries per count, most of them dead tuples of jobs that had moved on: 48 of 113 s of
+// PostgreSQL's statement time at 100,000 files.) A job retrying after a failure is not due
+// until its time: it must not hold the walk behind a provider's Retry-After while the other
+// scans have run. A failed read lets the walk go on: the bound spares provider calls, it is
+// not a correctness rule.
 func (b *walkBacklog) await(ctx context.Context, w jobWatcher) error {
 	var t *time.Ticker
 	for b.open > walkAhead {
-		open, err := w.JobOpen(ctx, b.batches[0].last)
+		due, err := w.JobDue(ctx, b.batches[0].last)
 		if err != nil {
 			return nil
 		}
-		if !open {
+		if !due {
 			b.open -= b.batches[0].n
 			b.batches = b.batches[1:]
 			continue
