@@ -238,42 +238,46 @@ func getFile(ctx context.Context, qr func(context.Context, string, ...any) *sql.
 	return r, nil
 }
 
-// upsertFacts writes a connector's facts, leaving scan results alone.
-func (t *Tx) upsertFacts(ctx context.Context, f connectors.File, now int64) error {
-	_, err := t.exec(ctx, `INSERT INTO files (app, tenant, drive, item_id, path, name, ext, size, created_at, modified_at, etag,
-			owner, owner_ou, groups_json, access, domains_json, web_url, deleted, first_seen, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+// The inventory's facts columns (what a listing or change says about a file), their values
+// and their update on conflict: upsertFacts writes them alone, a scan with its outcome.
+const (
+	factsColumns = `app, tenant, drive, item_id, path, name, ext, size, created_at, modified_at, etag,
+			owner, owner_ou, groups_json, access, domains_json, web_url, deleted, first_seen, updated_at`
+	factsValues   = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+	factsConflict = `
 		ON CONFLICT (app, tenant, drive, item_id) DO UPDATE SET path = excluded.path, name = excluded.name,
 			ext = excluded.ext, size = excluded.size, created_at = excluded.created_at, modified_at = excluded.modified_at,
 			etag = excluded.etag, owner = excluded.owner, owner_ou = excluded.owner_ou, groups_json = excluded.groups_json,
 			access = excluded.access, domains_json = excluded.domains_json, web_url = excluded.web_url,
-			deleted = excluded.deleted, updated_at = excluded.updated_at`,
-		string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID, f.Path, f.Name, Ext(f.Name), f.Size, ms(f.Created),
-		ms(f.Modified), f.ETag, f.Owner, f.OwnerOU, jsonList(f.Groups), string(f.Access), jsonList(f.Domains), f.WebURL,
-		f.Deleted, now, now)
+			deleted = excluded.deleted, updated_at = excluded.updated_at`
+)
+
+// factsArgs appends f's values for factsColumns.
+func factsArgs(args []any, f connectors.File, now int64) []any {
+	return append(args, string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID, f.Path, f.Name, Ext(f.Name), f.Size,
+		ms(f.Created), ms(f.Modified), f.ETag, f.Owner, f.OwnerOU, jsonList(f.Groups), string(f.Access), jsonList(f.Domains),
+		f.WebURL, f.Deleted, now, now)
+}
+
+// upsertFacts writes a connector's facts, leaving scan results alone.
+func (t *Tx) upsertFacts(ctx context.Context, f connectors.File, now int64) error {
+	_, err := t.exec(ctx, `INSERT INTO files (`+factsColumns+`) VALUES (`+factsValues+`)`+factsConflict, factsArgs(nil, f, now)...)
 	if err != nil {
 		return fmt.Errorf("store: upsert file: %w", err)
 	}
 	return nil
 }
 
-// scannedSQL writes a scanned file's facts and its scan's outcome in one statement (they
-// were an upsert and an update: a statement more per scanned file). A failed read (a
-// scan_error) keeps the label columns the row had; a new row then gets the zero values the
-// caller passes. scannedRow is its VALUES group; RecordScans sends up to upsertChunk rows in
-// one statement.
+// scannedHead, scannedRow and scannedTail write a scanned file's facts and its scan's outcome
+// in one statement (they were an upsert and an update: a statement more per scanned file).
+// A failed read (a scan_error) keeps the label columns the row had; a new row then gets the
+// zero values the caller passes. RecordScans sends up to upsertChunk rows in one statement.
 const (
-	scannedHead = `INSERT INTO files (app, tenant, drive, item_id, path, name, ext, size, created_at, modified_at, etag,
-			owner, owner_ou, groups_json, access, domains_json, web_url, deleted, first_seen, updated_at,
+	scannedHead = `INSERT INTO files (` + factsColumns + `,
 			file_type, scan_error, last_scanned, scanned_etag, scanned_size, label_id, label_tenant, label_method,
 			label_set_at, label_external, protected, bytes_read) VALUES `
-	scannedRow  = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	scannedTail = `
-		ON CONFLICT (app, tenant, drive, item_id) DO UPDATE SET path = excluded.path, name = excluded.name,
-			ext = excluded.ext, size = excluded.size, created_at = excluded.created_at, modified_at = excluded.modified_at,
-			etag = excluded.etag, owner = excluded.owner, owner_ou = excluded.owner_ou, groups_json = excluded.groups_json,
-			access = excluded.access, domains_json = excluded.domains_json, web_url = excluded.web_url,
-			deleted = excluded.deleted, updated_at = excluded.updated_at,
+	scannedRow  = `(` + factsValues + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	scannedTail = factsConflict + `,
 			file_type = excluded.file_type, scan_error = excluded.scan_error, last_scanned = excluded.last_scanned,
 			scanned_etag = excluded.scanned_etag, scanned_size = excluded.scanned_size,
 			label_id = CASE WHEN excluded.scan_error = '' THEN excluded.label_id ELSE files.label_id END,
@@ -291,10 +295,7 @@ func scannedArgs(args []any, o ScanOutcome, now int64) []any {
 	if o.Err != "" {
 		o.LabelID, o.LabelTenant, o.LabelMethod, o.LabelSetAt, o.External, o.Protected, o.BytesRead = "", "", "", time.Time{}, false, false, 0
 	}
-	return append(args,
-		string(f.Ref.App), f.Ref.Tenant, f.Ref.Drive, f.Ref.ItemID, f.Path, f.Name, Ext(f.Name), f.Size, ms(f.Created),
-		ms(f.Modified), f.ETag, f.Owner, f.OwnerOU, jsonList(f.Groups), string(f.Access), jsonList(f.Domains), f.WebURL,
-		f.Deleted, now, now,
+	return append(factsArgs(args, f, now),
 		o.Type, o.Err, now, f.ETag, f.Size, o.LabelID, o.LabelTenant, o.LabelMethod,
 		ms(o.LabelSetAt), o.External, o.Protected, o.BytesRead)
 }
@@ -461,7 +462,8 @@ func planScan(p FileRecord, existed bool, o ScanOutcome, now int64) ([]Event, Fi
 	var events []Event
 	f := o.File
 	rec := scannedRecord(p, existed, o, now)
-	base := Event{App: f.Ref.App, Tenant: f.Ref.Tenant, Drive: f.Ref.Drive, ItemID: f.Ref.ItemID, Path: f.Path, Name: f.Name, Actor: "scanner"}
+	base := Event{At: time.UnixMilli(now).UTC(), App: f.Ref.App, Tenant: f.Ref.Tenant, Drive: f.Ref.Drive, ItemID: f.Ref.ItemID,
+		Path: f.Path, Name: f.Name, Actor: "scanner"}
 	// A webhook-triggered scan carries the provider's current sharing: a change is
 	// logged here exactly as UpsertFile logs it (issue 23: the demo's sharing changes
 	// went unrecorded), so access_widened alerts fire whichever path saw it first. The
@@ -538,18 +540,45 @@ func listOf(l []string) []string {
 // inventory, with no list yet) saves the delete, one statement less per first scan.
 func (t *Tx) replaceFileLabels(ctx context.Context, ref connectors.FileRef, ls []CarriedLabel, existed bool) error {
 	if existed {
-		if _, err := t.exec(ctx, `DELETE FROM file_labels WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
-			string(ref.App), ref.Tenant, ref.Drive, ref.ItemID); err != nil {
-			return fmt.Errorf("store: file labels: %w", err)
+		if err := t.deleteFileLabels(ctx, ref); err != nil {
+			return err
 		}
 	}
+	rows := make([]fileLabelRow, len(ls))
 	for i, l := range ls {
-		if _, err := t.exec(ctx, `INSERT INTO file_labels (app, tenant, drive, item_id, seq, label_id, label_tenant, method,
-				set_at, source, parent_id, name, external) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			string(ref.App), ref.Tenant, ref.Drive, ref.ItemID, i, l.LabelID, l.Tenant, l.Method, ms(l.SetAt), l.Source,
-			l.ParentID, l.Name, l.External); err != nil {
-			return fmt.Errorf("store: file labels: %w", err)
+		rows[i] = fileLabelRow{ref, i, l}
+	}
+	return t.insertFileLabels(ctx, rows)
+}
+
+func (t *Tx) deleteFileLabels(ctx context.Context, ref connectors.FileRef) error {
+	if _, err := t.exec(ctx, `DELETE FROM file_labels WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
+		string(ref.App), ref.Tenant, ref.Drive, ref.ItemID); err != nil {
+		return fmt.Errorf("store: file labels: %w", err)
+	}
+	return nil
+}
+
+// fileLabelRow is one row of file_labels: a label a file carries, at its place in the list.
+type fileLabelRow struct {
+	ref connectors.FileRef
+	seq int
+	l   CarriedLabel
+}
+
+// insertFileLabels writes rows, a chunk per statement.
+func (t *Tx) insertFileLabels(ctx context.Context, rows []fileLabelRow) error {
+	args := make([]any, 0, 13*min(len(rows), upsertChunk))
+	if err := chunked(len(rows), func(from, k int) error {
+		args = args[:0]
+		for _, r := range rows[from : from+k] {
+			args = append(args, string(r.ref.App), r.ref.Tenant, r.ref.Drive, r.ref.ItemID, r.seq, r.l.LabelID, r.l.Tenant,
+				r.l.Method, ms(r.l.SetAt), r.l.Source, r.l.ParentID, r.l.Name, r.l.External)
 		}
+		_, err := t.exec(ctx, multiRow(fileLabelsHead, fileLabelsRow, "", k), args...)
+		return err
+	}); err != nil {
+		return fmt.Errorf("store: file labels: %w", err)
 	}
 	return nil
 }
@@ -771,26 +800,28 @@ func decodePageToken(tok string) (connectors.FileRef, error) {
 }
 
 func (t *Tx) addEvent(ctx context.Context, e Event, now int64) error {
-	if e.At.IsZero() {
-		e.At = time.UnixMilli(now)
-	}
-	_, err := t.exec(ctx, `INSERT INTO events (at, kind, app, tenant, drive, item_id, path, name, label_id, prev_label_id, actor, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.At.UnixMilli(), e.Kind, string(e.App), e.Tenant, e.Drive, e.ItemID,
-		e.Path, e.Name, e.LabelID, e.PrevLabelID, e.Actor, e.Detail)
-	if err != nil {
-		return fmt.Errorf("store: add event: %w", err)
-	}
-	return nil
+	return t.addEvents(ctx, []Event{e}, now)
 }
 
+// addEvents appends es to the discovery log, a chunk of rows per statement; an event without
+// a time gets now (set in es, so the caller sees it).
 func (t *Tx) addEvents(ctx context.Context, es []Event, now int64) error {
 	for i := range es {
 		if es[i].At.IsZero() {
 			es[i].At = time.UnixMilli(now).UTC()
 		}
-		if err := t.addEvent(ctx, es[i], now); err != nil {
-			return err
+	}
+	args := make([]any, 0, 12*min(len(es), upsertChunk))
+	if err := chunked(len(es), func(from, k int) error {
+		args = args[:0]
+		for _, e := range es[from : from+k] {
+			args = append(args, e.At.UnixMilli(), e.Kind, string(e.App), e.Tenant, e.Drive, e.ItemID,
+				e.Path, e.Name, e.LabelID, e.PrevLabelID, e.Actor, e.Detail)
 		}
+		_, err := t.exec(ctx, multiRow(eventsHead, eventsRow, "", k), args...)
+		return err
+	}); err != nil {
+		return fmt.Errorf("store: add event: %w", err)
 	}
 	return nil
 }

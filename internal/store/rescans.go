@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/labelgate/labelgate/connectors"
@@ -167,30 +165,24 @@ func (tx *Tx) markSeen(ctx context.Context, rescanID int64, refs []connectors.Fi
 	return nil
 }
 
-var markSeenSQLs sync.Map // markSeenKey → string
-
-type markSeenKey struct {
-	d Dialect
-	k int
-}
-
-// markSeenSQL is the seen-mark statement for k files of one drive. Its parameters: the
-// rescan, app, tenant, drive, the k item ids, the rescan again.
-func markSeenSQL(d Dialect, k int) string {
-	if q, ok := markSeenSQLs.Load(markSeenKey{d, k}); ok {
-		return q.(string)
-	}
-	in := "?" + strings.Repeat(", ?", k-1)
-	q := `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id IN (` + in + `)
-		AND seen_rescan < ?`
-	if d == Postgres {
-		q = `UPDATE files SET seen_rescan = ? FROM (SELECT app, tenant, drive, item_id FROM files
-			WHERE app = ? AND tenant = ? AND drive = ? AND item_id IN (` + in + `) AND seen_rescan < ?
+// The seen-mark statement for the files of one drive, around the list of their item ids. Its
+// parameters: the rescan, app, tenant, drive, the item ids, the rescan again.
+const (
+	markSeenHead   = `UPDATE files SET seen_rescan = ? WHERE app = ? AND tenant = ? AND drive = ? AND item_id IN (`
+	markSeenTail   = `) AND seen_rescan < ?`
+	markSeenPGHead = `UPDATE files SET seen_rescan = ? FROM (SELECT app, tenant, drive, item_id FROM files
+			WHERE app = ? AND tenant = ? AND drive = ? AND item_id IN (`
+	markSeenPGTail = `) AND seen_rescan < ?
 			ORDER BY item_id COLLATE "C" FOR UPDATE) AS l
 		WHERE files.app = l.app AND files.tenant = l.tenant AND files.drive = l.drive AND files.item_id = l.item_id`
+)
+
+// markSeenSQL is the seen-mark statement for k files of one drive.
+func markSeenSQL(d Dialect, k int) string {
+	if d == Postgres {
+		return multiRow(markSeenPGHead, "?", markSeenPGTail, k)
 	}
-	v, _ := markSeenSQLs.LoadOrStore(markSeenKey{d, k}, q)
-	return v.(string)
+	return multiRow(markSeenHead, "?", markSeenTail, k)
 }
 
 // Unseen lists the live inventory files of a drive that a finished walk of rescanID did not see.

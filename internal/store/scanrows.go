@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/labelgate/labelgate/connectors"
 )
@@ -85,23 +84,13 @@ func (tx *Tx) recordScansBatch(ctx context.Context, outs []ScanOutcome, order []
 		return err
 	}
 	var events []Event
-	type labelRow struct {
-		ref connectors.FileRef
-		seq int
-		l   CarriedLabel
-	}
-	var labels []labelRow
+	var labels []fileLabelRow
 	var replaced []connectors.FileRef
 	inserted := 0
 	for _, i := range order {
 		o := outs[i]
 		p, existed := prev[o.File.Ref]
 		ev, rec := planScan(p, existed, o, now)
-		for k := range ev {
-			if ev[k].At.IsZero() {
-				ev[k].At = time.UnixMilli(now).UTC()
-			}
-		}
 		res[i] = ScanResult{Events: ev, Record: rec}
 		events = append(events, ev...)
 		if !existed {
@@ -112,7 +101,7 @@ func (tx *Tx) recordScansBatch(ctx context.Context, outs []ScanOutcome, order []
 				replaced = append(replaced, o.File.Ref)
 			}
 			for seq, l := range o.Labels {
-				labels = append(labels, labelRow{o.File.Ref, seq, l})
+				labels = append(labels, fileLabelRow{o.File.Ref, seq, l})
 			}
 		}
 	}
@@ -129,32 +118,12 @@ func (tx *Tx) recordScansBatch(ctx context.Context, outs []ScanOutcome, order []
 		return fmt.Errorf("store: record scans: %w", err)
 	}
 	for _, ref := range replaced {
-		if _, err := tx.exec(ctx, `DELETE FROM file_labels WHERE app = ? AND tenant = ? AND drive = ? AND item_id = ?`,
-			string(ref.App), ref.Tenant, ref.Drive, ref.ItemID); err != nil {
-			return fmt.Errorf("store: file labels: %w", err)
+		if err := tx.deleteFileLabels(ctx, ref); err != nil {
+			return err
 		}
 	}
-	if err := chunked(len(labels), func(from, k int) error {
-		args = args[:0]
-		for _, r := range labels[from : from+k] {
-			args = append(args, string(r.ref.App), r.ref.Tenant, r.ref.Drive, r.ref.ItemID, r.seq, r.l.LabelID, r.l.Tenant,
-				r.l.Method, ms(r.l.SetAt), r.l.Source, r.l.ParentID, r.l.Name, r.l.External)
-		}
-		_, err := tx.exec(ctx, multiRow(fileLabelsHead, fileLabelsRow, "", k), args...)
+	if err := tx.insertFileLabels(ctx, labels); err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("store: file labels: %w", err)
 	}
-	if err := chunked(len(events), func(from, k int) error {
-		args = args[:0]
-		for _, e := range events[from : from+k] {
-			args = append(args, e.At.UnixMilli(), e.Kind, string(e.App), e.Tenant, e.Drive, e.ItemID,
-				e.Path, e.Name, e.LabelID, e.PrevLabelID, e.Actor, e.Detail)
-		}
-		_, err := tx.exec(ctx, multiRow(eventsHead, eventsRow, "", k), args...)
-		return err
-	}); err != nil {
-		return fmt.Errorf("store: add events: %w", err)
-	}
-	return nil
+	return tx.addEvents(ctx, events, now)
 }
