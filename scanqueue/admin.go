@@ -119,30 +119,6 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// OpenUpTo counts app's open jobs (due, scheduled, retrying or running), stopping at
-// limit: a rescan's walk asks it every batch to stay at most that far ahead of the scans,
-// so it reads at most limit index entries, not the whole backlog.
-func (q *Queue) OpenUpTo(ctx context.Context, app string, limit int) (int, error) {
-	queues, err := q.appQueues(ctx, app)
-	if err != nil {
-		return 0, fmt.Errorf("scanqueue: open jobs: %w", err)
-	}
-	n := 0
-	for _, name := range queues {
-		var c int
-		err := q.eng.db().QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM river_job
-			WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending') AND queue = $1 LIMIT $2) AS open`,
-			name, limit-n).Scan(&c)
-		if err != nil {
-			return 0, fmt.Errorf("scanqueue: open jobs: %w", err)
-		}
-		if n += c; n >= limit {
-			break
-		}
-	}
-	return n, nil
-}
-
 // JobDue reports whether job id is due or running: it will run (again) as soon as a worker
 // takes it. A job waiting for its time (scheduled, or retrying after a failure), finished, dead
 // or gone from the table is not. It is one primary-key read: a rescan's walk asks it about

@@ -192,7 +192,9 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	q.d = q.eng.dialect()
 	ddl := q.ddl()
 	if cfg.SQLite == nil {
-		ddl = append(ddl, pgDropGIN...)
+		for _, n := range droppedIndexes {
+			ddl = append(ddl, `DROP INDEX IF EXISTS `+n)
+		}
 	}
 	if err := q.eng.migrate(ctx, ddl); err != nil {
 		q.closeOwn()
@@ -214,7 +216,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		CompletedJobRetentionPeriod: cfg.CompletedRetention,
 		DiscardedJobRetentionPeriod: cfg.DeadRetention,
 		CancelledJobRetentionPeriod: cfg.DeadRetention,
-		// The indexes pgDropGIN drops are not River's to rebuild.
+		// The indexes dropped above are not River's to rebuild.
 		ReindexerIndexNames: reindexIndexes(),
 	}
 	if err := q.eng.newClient(rcfg); err != nil {
@@ -251,11 +253,6 @@ func reindexIndexes() []string {
 	return slices.DeleteFunc(river.ReindexerIndexNamesDefault(), func(n string) bool {
 		return slices.Contains(droppedIndexes, n)
 	})
-}
-
-var pgDropGIN = []string{
-	`DROP INDEX IF EXISTS river_job_args_index`,
-	`DROP INDEX IF EXISTS river_job_metadata_index`,
 }
 
 // ddl is the queue's own tables, the same SQL on both databases. Times are Unix
