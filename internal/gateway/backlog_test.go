@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/labelgate/labelgate/connectors"
 )
 
 // fakeWatcher hands out increasing job ids and finishes jobs below done.
@@ -19,15 +17,16 @@ type fakeWatcher struct {
 	asked []int64
 }
 
-func (w *fakeWatcher) EnqueueScanFactsIDs(_ context.Context, files []connectors.File, _ Reason, _ time.Time) ([]int64, error) {
+// queued returns the ids of n newly queued jobs.
+func (w *fakeWatcher) queued(n int) []int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ids := make([]int64, len(files))
-	for i := range files {
+	ids := make([]int64, n)
+	for i := range ids {
 		w.next++
 		ids[i] = w.next
 	}
-	return ids, nil
+	return ids
 }
 
 func (w *fakeWatcher) JobDue(_ context.Context, id int64) (bool, error) {
@@ -51,12 +50,7 @@ func TestWalkBacklogHoldsTheWalk(t *testing.T) {
 	ctx := context.Background()
 	w := &fakeWatcher{}
 	var b walkBacklog
-	batch := make([]connectors.File, 64)
-	queue := func() {
-		ids, err := w.EnqueueScanFactsIDs(ctx, batch, ReasonRescan, time.Time{})
-		require.NoError(t, err)
-		b.add(ids)
-	}
+	queue := func() { b.add(w.queued(64)) }
 	for range walkAhead / 64 {
 		queue()
 		require.NoError(t, b.await(ctx, w))

@@ -284,7 +284,8 @@ func (g *Gateway) fileChanged(ctx context.Context, f connectors.File, reason Rea
 	}
 	if fq, ok := g.queue.(factQueue); ok {
 		// The feed just read the file's facts: the scan need not read them again.
-		return 1, fq.EnqueueScanFacts(ctx, []connectors.File{f}, reason, g.now())
+		_, err := fq.EnqueueScanFacts(ctx, []connectors.File{f}, reason, g.now())
+		return 1, err
 	}
 	return 1, g.queue.EnqueueScan(ctx, f.Ref, reason)
 }

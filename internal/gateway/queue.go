@@ -27,14 +27,8 @@ func (r riverQueue) EnqueueScans(ctx context.Context, refs []connectors.FileRef,
 }
 
 // EnqueueScanFacts queues scans of files whose facts the caller just read, so each scan
-// can skip reading them again.
-func (r riverQueue) EnqueueScanFacts(ctx context.Context, files []connectors.File, reason Reason, at time.Time) error {
-	_, err := r.EnqueueScanFactsIDs(ctx, files, reason, at)
-	return err
-}
-
-// EnqueueScanFactsIDs is EnqueueScanFacts, returning the job each file went to.
-func (r riverQueue) EnqueueScanFactsIDs(ctx context.Context, files []connectors.File, reason Reason, at time.Time) ([]int64, error) {
+// can skip reading them again. It returns the job each file went to.
+func (r riverQueue) EnqueueScanFacts(ctx context.Context, files []connectors.File, reason Reason, at time.Time) ([]int64, error) {
 	reqs := make([]scanqueue.Request[scanqueue.ScanArgs], len(files))
 	for i, f := range files {
 		reqs[i] = scanqueue.ScanFacts(f, scanqueue.Reason(reason), at.UnixMilli())

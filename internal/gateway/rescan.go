@@ -172,22 +172,20 @@ func (g *Gateway) RunRescan(ctx context.Context, r store.Rescan) error {
 
 const walkDone = "labelgate:walk-done"
 
-// walkAhead bounds how many of a walk's scan jobs may be open when it queues more: past it
-// the walk waits for the scans. A walk runs faster than the scans, and a million-file walk
+// walkAhead bounds how many of a walk's scan jobs may be due or running when it queues more:
+// past it the walk waits for the scans. A walk runs faster than the scans, and a million-file walk
 // queued everything at once, so scans ran up to half an hour after the walk read their
 // facts: past the 15 minutes those facts are trusted (and past the download URLs the Graph
 // walk keeps), a scan read the metadata again — 1.9 metadata calls per file instead of 0.6
 // at 100,000 files. An app's drives are walked up to rescanDriveWalks at once, so an app
-// has at most about 2,000 walk jobs open: seconds of work for its 64 scans in flight.
+// has at most about 2,000 walk jobs due: seconds of work for its 64 scans in flight.
 const walkAhead = 512
 
 // walkPoll is how often a held walk asks again.
 const walkPoll = 100 * time.Millisecond
 
-// jobWatcher is a scan queue that tells the walk which jobs its files went to and whether
-// a job is due or running.
+// jobWatcher is a scan queue that tells whether a job is due or running.
 type jobWatcher interface {
-	EnqueueScanFactsIDs(ctx context.Context, files []connectors.File, reason Reason, at time.Time) ([]int64, error)
 	JobDue(ctx context.Context, id int64) (bool, error)
 }
 
@@ -255,14 +253,17 @@ type batchQueue interface {
 	EnqueueScans(ctx context.Context, refs []connectors.FileRef, reason Reason) error
 }
 
-// factQueue is a scan queue whose jobs can carry the files' facts as the walk saw them.
+// factQueue is a scan queue whose jobs can carry the files' facts as the walk saw them; it
+// returns the job each file went to.
 type factQueue interface {
-	EnqueueScanFacts(ctx context.Context, files []connectors.File, reason Reason, at time.Time) error
+	EnqueueScanFacts(ctx context.Context, files []connectors.File, reason Reason, at time.Time) ([]int64, error)
 }
 
-func (g *Gateway) enqueueScans(ctx context.Context, files []connectors.File, reason Reason) error {
+// enqueueScans queues scans of files, returning the job each went to when the queue says
+// (nil otherwise).
+func (g *Gateway) enqueueScans(ctx context.Context, files []connectors.File, reason Reason) ([]int64, error) {
 	if len(files) == 0 {
-		return nil
+		return nil, nil
 	}
 	if fq, ok := g.queue.(factQueue); ok {
 		return fq.EnqueueScanFacts(ctx, files, reason, g.now())
@@ -272,14 +273,14 @@ func (g *Gateway) enqueueScans(ctx context.Context, files []connectors.File, rea
 		refs[i] = f.Ref
 	}
 	if bq, ok := g.queue.(batchQueue); ok {
-		return bq.EnqueueScans(ctx, refs, reason)
+		return nil, bq.EnqueueScans(ctx, refs, reason)
 	}
 	for _, ref := range refs {
 		if err := g.queue.EnqueueScan(ctx, ref, reason); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, drive, kind string) error {
@@ -337,17 +338,15 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 		}
 		// The batch's files are queued before its cursor is saved, so a crash can repeat a
 		// batch's enqueues (merged by the queue) but never skip one.
-		if w, ok := g.queue.(jobWatcher); ok && len(toScan) > 0 {
-			ids, err := w.EnqueueScanFactsIDs(ctx, toScan, ReasonRescan, g.now())
-			if err != nil {
-				return err
-			}
+		ids, err := g.enqueueScans(ctx, toScan, ReasonRescan)
+		if err != nil {
+			return err
+		}
+		if w, ok := g.queue.(jobWatcher); ok {
 			backlog.add(ids)
 			if err := backlog.await(ctx, w); err != nil {
 				return err
 			}
-		} else if err := g.enqueueScans(ctx, toScan, ReasonRescan); err != nil {
-			return err
 		}
 		toScan = toScan[:0]
 		// Seen marks, progress and cursor commit together.
