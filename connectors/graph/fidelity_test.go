@@ -286,6 +286,10 @@ func TestBatchedNotifications(t *testing.T) {
 	require.NoError(t, e.sp.Upload(ctx, files["/Org/Chart.pptx"].Ref, bytes.NewReader([]byte("a")), 1))
 	require.NoError(t, e.sp.Upload(ctx, fin["/Q1/Forecast.xlsx"].Ref, bytes.NewReader([]byte("b")), 1))
 	require.Eventually(t, func() bool { return len(in.notices()) == 4 }, 5e9, 1e7)
+	// The emulator records a delivery once the POST's answer is read, after our handler took
+	// the notices: wait for the record rather than read it at once (which failed 3 times in 30
+	// runs under -race).
+	require.Eventually(t, func() bool { return len(e.emu.Deliveries()) >= 2 }, 5e9, 1e7)
 	ds = e.emu.Deliveries()
 	require.Len(t, ds, 2)
 	require.Len(t, ds[1].Subscriptions, 2)
