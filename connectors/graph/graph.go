@@ -163,7 +163,8 @@ func newConn(app connectors.App, cfg Config) (*Conn, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	parse := absser.NewParseNodeFactoryRegistry()
-	parse.ContentTypeAssociatedFactories["application/json"] = kjson.NewJsonParseNodeFactory()
+	// kiota's JSON parse nodes, built by a faster loader (jsontree.go); kiota fills the models.
+	parse.ContentTypeAssociatedFactories["application/json"] = jsonTreeFactory{}
 	parse.ContentTypeAssociatedFactories["text/plain"] = ktext.NewTextParseNodeFactory()
 	ser := absser.NewSerializationWriterFactoryRegistry()
 	ser.ContentTypeAssociatedFactories["application/json"] = kjson.NewJsonSerializationWriterFactory()

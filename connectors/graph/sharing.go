@@ -185,7 +185,7 @@ func marshalPermission(p models.Permissionable) ([]byte, error) {
 }
 
 func unmarshalPermission(raw []byte) (models.Permissionable, error) {
-	pn, err := kjson.NewJsonParseNode(raw)
+	pn, err := loadJSONTree(raw)
 	if err != nil {
 		return nil, err
 	}
