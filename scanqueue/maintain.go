@@ -7,8 +7,11 @@ import (
 	"time"
 )
 
-// statsEvery paces the gauge refresh, which counts the whole job table.
+// statsEvery paces the gauge refresh, which counts the open and dead jobs.
 const statsEvery = 15 * time.Second
+
+// completedStatsEvery is how often the queue gauge counts completed jobs.
+const completedStatsEvery = 5 * time.Minute
 
 func (q *Queue) nudge() {
 	select {
@@ -21,7 +24,8 @@ func (q *Queue) maintain(ctx context.Context) {
 	defer close(q.maintOut)
 	t := time.NewTicker(q.cfg.MaintenanceInterval)
 	defer t.Stop()
-	var lastStats time.Time
+	var lastStats, lastCompleted time.Time
+	var completedN int64
 	for {
 		if err := q.refreshPartitions(ctx); err != nil && ctx.Err() == nil {
 			q.log.Warn("scanqueue: refresh partitions", "err", err)
@@ -31,7 +35,16 @@ func (q *Queue) maintain(ctx context.Context) {
 		}
 		if time.Since(lastStats) >= statsEvery {
 			lastStats = time.Now()
-			if st, err := q.Stats(ctx); err == nil {
+			// Completed jobs are counted every completedStatsEvery only: their count grows
+			// with the tenant (a million after a million-file rescan), the others' with the
+			// backlog. In between the gauge keeps the last completed count.
+			withCompleted := time.Since(lastCompleted) >= completedStatsEvery
+			if st, err := q.stats(ctx, withCompleted); err == nil {
+				if withCompleted {
+					lastCompleted, completedN = lastStats, st.ByState["completed"]
+				} else if completedN > 0 {
+					st.ByState["completed"] = completedN
+				}
 				q.metrics.setGauges(st)
 			} else if ctx.Err() == nil {
 				q.log.Warn("scanqueue: stats", "err", err)

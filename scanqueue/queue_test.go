@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -279,6 +280,18 @@ func TestRetriesSnoozeAndDeadLetter(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, int64(2), st.Dead)
 			require.Equal(t, int64(3), st.ByApp["box"])
+			// The alerts' dead-letter count, and the gauge's stats without completed jobs.
+			n, err := q.DeadCount(ctx)
+			require.NoError(t, err)
+			require.Equal(t, int64(2), n)
+			lean, err := q.stats(ctx, false)
+			require.NoError(t, err)
+			require.NotContains(t, lean.ByState, "completed")
+			want := st
+			want.ByState = maps.Clone(st.ByState)
+			delete(want.ByState, "completed")
+			lean.OldestPendingSeconds, want.OldestPendingSeconds = 0, 0
+			require.Equal(t, want, lean)
 
 			require.ErrorIs(t, q.Requeue(ctx, ids["quota"]), ErrNotDead)
 			require.ErrorIs(t, q.Requeue(ctx, 999999), ErrNotFound)
@@ -288,6 +301,9 @@ func TestRetriesSnoozeAndDeadLetter(t *testing.T) {
 			dead, err = q.Dead(ctx, 10)
 			require.NoError(t, err)
 			require.Len(t, dead, 1)
+			n, err = q.DeadCount(ctx)
+			require.NoError(t, err)
+			require.Equal(t, int64(1), n)
 		})
 	}
 }

@@ -44,11 +44,8 @@ func (g *Gateway) openGovernance() error {
 		Now:    g.now,
 		Holder: g.id,
 		DeadLetters: func(ctx context.Context) (int, error) {
-			st, err := g.sq.Stats(ctx)
-			if err != nil {
-				return 0, err
-			}
-			return int(st.Dead), nil
+			n, err := g.sq.DeadCount(ctx)
+			return int(n), err
 		},
 	})
 	if err != nil {
