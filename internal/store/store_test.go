@@ -302,6 +302,66 @@ func TestListFilesFiltersAndPaging(t *testing.T) {
 	})
 }
 
+// TestListFilesKeysetByPrefix pages through files of several apps, tenants and drives with
+// each filter on the key's leading columns (whose equalities the keyset condition folds in),
+// and with a token handed to another filter, and gets every matching file once, in key order.
+func TestListFilesKeysetByPrefix(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var all []connectors.FileRef
+		for _, app := range []connectors.App{connectors.AppBox, connectors.AppSharePoint} {
+			for _, ten := range []string{"t1", "t2"} {
+				for _, d := range []string{"d1", "d2"} {
+					for i := range 7 {
+						f := file("", fmt.Sprintf("f%d.docx", i))
+						f.Ref = connectors.FileRef{App: app, Tenant: ten, Drive: d, ItemID: fmt.Sprintf("i%02d", i)}
+						_, _, err := s.UpsertFile(ctx, f)
+						require.NoError(t, err)
+						all = append(all, f.Ref)
+					}
+				}
+			}
+		}
+		list := func(f store.FileFilter, tok string) ([]connectors.FileRef, string) {
+			var got []connectors.FileRef
+			for {
+				page, next, err := s.ListFiles(ctx, f, tok, 3)
+				require.NoError(t, err)
+				for _, r := range page {
+					got = append(got, r.Ref)
+				}
+				if next == "" {
+					return got, tok
+				}
+				tok = next
+			}
+		}
+		want := func(f store.FileFilter) []connectors.FileRef {
+			var out []connectors.FileRef
+			for _, r := range all {
+				if (f.App == "" || r.App == f.App) && (f.Tenant == "" || r.Tenant == f.Tenant) && (f.Drive == "" || r.Drive == f.Drive) {
+					out = append(out, r)
+				}
+			}
+			return out
+		}
+		for _, f := range []store.FileFilter{{}, {App: connectors.AppBox}, {App: connectors.AppSharePoint, Tenant: "t2"},
+			{App: connectors.AppBox, Tenant: "t1", Drive: "d2"}, {Tenant: "t2"}, {App: connectors.AppSharePoint, Drive: "d1"}} {
+			got, _ := list(f, "")
+			require.Equal(t, want(f), got, "%+v", f)
+		}
+		// A token from another filter: the box listing's last token, then SharePoint's
+		// listing (after it in key order: all of it) and box t1's (before it: nothing).
+		_, tok := list(store.FileFilter{App: connectors.AppBox, Tenant: "t2"}, "")
+		require.NotEmpty(t, tok)
+		got, _ := list(store.FileFilter{App: connectors.AppSharePoint}, tok)
+		require.Equal(t, want(store.FileFilter{App: connectors.AppSharePoint}), got)
+		got, _ = list(store.FileFilter{App: connectors.AppBox, Tenant: "t1"}, tok)
+		require.Empty(t, got)
+	})
+}
+
 func TestCatalogSync(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, s *store.Store) {
