@@ -142,11 +142,8 @@ func (p *jsonTree) object(depth int) (*kjson.JsonParseNode, error) {
 	if depth > maxJSONDepth {
 		return nil, errInvalidJSON
 	}
-	p.i++ // '{'
 	m := make(map[string]*kjson.JsonParseNode)
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
-		p.i++
+	if p.empty('}') {
 		return node(m), nil
 	}
 	for {
@@ -168,19 +165,12 @@ func (p *jsonTree) object(depth int) (*kjson.JsonParseNode, error) {
 			return nil, err
 		}
 		m[k] = v
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, errInvalidJSON
+		more, err := p.more('}')
+		if err != nil {
+			return nil, err
 		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case '}':
-			p.i++
+		if !more {
 			return node(m), nil
-		default:
-			return nil, errInvalidJSON
 		}
 	}
 }
@@ -189,11 +179,8 @@ func (p *jsonTree) array(depth int) (*kjson.JsonParseNode, error) {
 	if depth > maxJSONDepth {
 		return nil, errInvalidJSON
 	}
-	p.i++ // '['
 	a := make([]*kjson.JsonParseNode, 0)
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
-		p.i++
+	if p.empty(']') {
 		return node(a), nil
 	}
 	for {
@@ -202,21 +189,45 @@ func (p *jsonTree) array(depth int) (*kjson.JsonParseNode, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, errInvalidJSON
+		more, err := p.more(']')
+		if err != nil {
+			return nil, err
 		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case ']':
-			p.i++
+		if !more {
 			return node(a), nil
-		default:
-			return nil, errInvalidJSON
 		}
 	}
+}
+
+// empty consumes an object's or array's opening and the space after it, and its close if
+// nothing comes between.
+func (p *jsonTree) empty(close byte) bool {
+	p.i++
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == close {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// more consumes what follows a member or element: a comma and the space after it (more to
+// come) or close (done).
+func (p *jsonTree) more(close byte) (bool, error) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, errInvalidJSON
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		p.space()
+		return true, nil
+	case close:
+		p.i++
+		return false, nil
+	}
+	return false, errInvalidJSON
 }
 
 // str parses the string at p.i (its opening quote). A string without escapes that is valid
