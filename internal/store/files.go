@@ -794,9 +794,9 @@ func keysetAfter(f FileFilter, after connectors.FileRef) (string, []any) {
 	}
 	cols := []string{"app", "tenant", "drive", "item_id"}
 	vals := []any{string(after.App), after.Tenant, after.Drive, after.ItemID}
-	k := 0
-	for i, fixed := range []string{string(f.App), f.Tenant, f.Drive} {
-		if fixed == "" || fixed != vals[i] || k != i {
+	k := 0 // leading key columns the filter fixes to the token's values
+	for _, fixed := range []string{string(f.App), f.Tenant, f.Drive} {
+		if fixed == "" || fixed != vals[k] {
 			break
 		}
 		k++
