@@ -90,21 +90,29 @@ func TestScanRecorderConcurrent(t *testing.T) {
 	})
 }
 
+// upsertOverTwoDrives puts n files into the inventory, item ids prefix000…, every third in
+// drive d2 and the rest in d1, and returns their refs in that order.
+func upsertOverTwoDrives(t *testing.T, s *store.Store, prefix string, n int) []connectors.FileRef {
+	t.Helper()
+	refs := make([]connectors.FileRef, 0, n)
+	for i := range n {
+		f := file(fmt.Sprintf("%s%03d", prefix, i), "f.docx")
+		if i%3 == 0 {
+			f.Ref.Drive = "d2"
+		}
+		_, _, err := s.UpsertFile(context.Background(), f)
+		require.NoError(t, err)
+		refs = append(refs, f.Ref)
+	}
+	return refs
+}
+
 // GetFiles reads any number of files across chunks and drives, leaving out unknown ones.
 func TestGetFilesChunksAndDrives(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		var refs []connectors.FileRef
-		for i := range 150 {
-			f := file(fmt.Sprintf("g%03d", i), "f.docx")
-			if i%3 == 0 {
-				f.Ref.Drive = "d2"
-			}
-			_, _, err := s.UpsertFile(ctx, f)
-			require.NoError(t, err)
-			refs = append(refs, f.Ref)
-		}
+		refs := upsertOverTwoDrives(t, s, "g", 150)
 		refs = append(refs, ref("missing"))
 		have, err := s.GetFiles(ctx, refs)
 		require.NoError(t, err)

@@ -132,17 +132,11 @@ func testMarkSeenChunksAndDrives(t *testing.T, b storetest.Backend) {
 	s := storetest.Open(t, b, clock)
 	ctx := context.Background()
 	var seen, want []connectors.FileRef
-	for i := range 150 {
-		x := file(fmt.Sprintf("s%03d", i), "f.docx")
-		if i%3 == 0 {
-			x.Ref.Drive = "d2"
-		}
-		_, _, err := s.UpsertFile(ctx, x)
-		require.NoError(t, err)
+	for i, r := range upsertOverTwoDrives(t, s, "s", 150) {
 		if i%10 == 9 { // every tenth is not seen
-			want = append(want, x.Ref)
+			want = append(want, r)
 		} else {
-			seen = append(seen, x.Ref)
+			seen = append(seen, r)
 		}
 	}
 	seen = append(seen, seen[3], seen[70], ref("unknown"))
