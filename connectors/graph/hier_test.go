@@ -321,3 +321,53 @@ func TestOpenFileUsesTheWalksDownloadURL(t *testing.T) {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// ctxRecorder keeps the context of every request the connector sends.
+type ctxRecorder struct {
+	mu   sync.Mutex
+	ctxs []context.Context
+}
+
+func (r *ctxRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.ctxs = append(r.ctxs, req.Context())
+	r.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestCallsEndTheirContexts: every SDK call's context ends when the call returns. kiota
+// gives a context without a deadline a timeout of its own and drops the cancel function, so
+// before the connector set the deadline itself each call's context and timer lived on for
+// the client's timeout, 60 MB of heap in a 300,000-file rescan (issue 21).
+func TestCallsEndTheirContexts(t *testing.T) {
+	t.Parallel()
+	rec := &ctxRecorder{}
+	h := setup(t, emulator.Options{PageSize: 2, ClientID: "app", ClientSecret: "pw",
+		Roles: append(emulator.DefaultRoles(), emulator.RoleSitesFullControl)}, func(c *graph.Config) {
+		c.HTTPClient = &http.Client{Transport: rec, Timeout: time.Hour}
+	})
+	var files []emulator.SeedFile
+	for i := range 6 {
+		files = append(files, emulator.SeedFile{Drive: hierDrive, Folder: "/f", Name: string(rune('a'+i)) + ".docx",
+			Content: emulator.Generate("x", 700), Shares: []emulator.Share{{Link: "anonymous"}}})
+	}
+	_, err := h.emu.SeedFiles(files)
+	require.NoError(t, err)
+	var refs []connectors.FileRef
+	require.NoError(t, h.sp.Walk(context.Background(), hierDrive, "", func(f connectors.File, _ string) error {
+		refs = append(refs, f.Ref)
+		return nil
+	}))
+	require.Len(t, refs, 6)
+	_, err = h.sp.Stat(context.Background(), refs[0])
+	require.NoError(t, err)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Greater(t, len(rec.ctxs), 6, "delta pages, permission reads and a stat were sent")
+	for i, ctx := range rec.ctxs {
+		_, ok := ctx.Deadline()
+		require.True(t, ok, "request %d has a deadline", i)
+		require.Error(t, ctx.Err(), "request %d: its context ended with the call", i)
+	}
+}
