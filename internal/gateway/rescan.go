@@ -321,18 +321,12 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 		if len(candidates) > 0 {
 			for _, f := range candidates {
 				rec, ok := have[f.Ref]
-				if r.Force || !ok || !rec.Unchanged(f) {
+				if r.Force || !ok || !rec.Unchanged(f) || !sameFacts(rec, f) {
 					toScan = append(toScan, f)
 					enqueued++
 					continue
 				}
 				skipped++
-				// Sharing may have changed without the content: keep the facts current.
-				if rec.Access != f.Access || rec.Owner != f.Owner || rec.Path != f.Path || rec.Name != f.Name {
-					if _, _, err := g.store.UpsertFile(ctx, f); err != nil {
-						return err
-					}
-				}
 			}
 			candidates = candidates[:0]
 		}
@@ -418,6 +412,37 @@ func (g *Gateway) rescanDrive(ctx context.Context, conn *Conn, r store.Rescan, d
 		g.log.Info("rescan reconciled deleted files", "rescan", r.ID, "drive", drive, "deleted", len(gone))
 	}
 	return g.store.PutCursor(ctx, app, tenant, drive, kind, walkDone)
+}
+
+// sameFacts says a file's facts that policies match on besides its label (sharing, owner,
+// place, name) are as the inventory holds them. A file whose content is unchanged but whose
+// sharing changed is scanned again, not only recorded: the scan hands its new facts to the
+// policies, so a Confidential file shared outside is acted on when the rescan finds it.
+// The full rescan is where such changes are found at all for some of them: Graph's delta
+// and webhooks miss a person added to an existing sharing link (microsoft-graph-docs#15242)
+// and, in SharePoint libraries, a new sharing link (microsoft-graph-docs#7254). Before,
+// the rescan only updated the inventory (and ignored a change of the domains reached).
+func sameFacts(rec store.FileRecord, f connectors.File) bool {
+	return rec.Access == f.Access && rec.Owner == f.Owner && rec.Path == f.Path && rec.Name == f.Name &&
+		sameSet(rec.Domains, f.Domains)
+}
+
+// sameSet compares two short lists as sets.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // rescanRetryBudget is how long a rescan keeps waiting out a throttling or failing
