@@ -95,6 +95,26 @@ func boxSeed(t *testing.T, files []boxFile) (*emulator.Manifest, string) {
 	return m, dir
 }
 
+// boxEmulator starts a Box emulator seeded by boxSeed.
+func boxEmulator(t *testing.T, files []boxFile) *emulator.Emulator {
+	t.Helper()
+	seed, dir := boxSeed(t, files)
+	em, err := emulator.New(emulator.Options{Seed: seed, SeedDir: dir, ClientID: "e2e-app", ClientSecret: "e2e-secret",
+		PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey})
+	require.NoError(t, err)
+	t.Cleanup(em.Close)
+	return em
+}
+
+// boxConnector configures the gateway's Box connector "box" against em over roots; the event
+// stream is read every eventPoll without a notice (0: the default).
+func boxConnector(em *emulator.Emulator, roots []string, eventPoll time.Duration) config.Connector {
+	return config.Connector{Name: "box", App: "box", Tenant: em.EnterpriseID(), ClientID: "e2e-app", ClientSecret: "e2e-secret",
+		BaseURL: em.APIURL(), UploadURL: em.UploadURL(), AuthURL: em.TokenURL(), Roots: roots,
+		Domains: []string{"contoso.com"}, PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, LabelMap: boxLabelMap,
+		EventPoll: eventPoll}
+}
+
 // boxJobs counts the scan jobs the queue holds in any state (completed ones are retained),
 // so a count that does not move means nothing was enqueued.
 func boxJobs(t *testing.T, h *harness) int64 {

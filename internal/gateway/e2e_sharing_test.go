@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/labelgate/labelgate/connectors"
-	boxemu "github.com/labelgate/labelgate/connectors/box/emulator"
 	driveemu "github.com/labelgate/labelgate/connectors/gdrive/emulator"
 	"github.com/labelgate/labelgate/connectors/graph/emulator"
 	"github.com/labelgate/labelgate/internal/config"
@@ -176,24 +175,16 @@ func TestBoxSharingEndToEnd(t *testing.T) {
 			conf := []labeltest.Label{{ID: labeltest.LabelConfidential, Tenant: labeltest.TenantContoso, Method: "Standard"}}
 			files := []boxFile{{id: "2001", parent: boxFinanceRoot, name: "Plan.docx", data: labeltest.Docx(labeltest.Options{LabelInfo: conf}),
 				sharedLink: "open", collaborators: []string{"auditor@partner.example"}, label: labeltest.LabelConfidential}}
-			seed, dir := boxSeed(t, files)
-			em, err := boxemu.New(boxemu.Options{Seed: seed, SeedDir: dir, ClientID: "e2e-app", ClientSecret: "e2e-secret",
-				PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey})
-			require.NoError(t, err)
-			t.Cleanup(em.Close)
-			tenant := em.EnterpriseID()
+			em := boxEmulator(t, files)
 			h := startGateway(t, b, func(c *config.Config) {
 				withAdminToken(c)
-				c.Connectors = []config.Connector{{Name: "box", App: "box", Tenant: tenant, ClientID: "e2e-app", ClientSecret: "e2e-secret",
-					BaseURL: em.APIURL(), UploadURL: em.UploadURL(), AuthURL: em.TokenURL(), Roots: []string{boxHRRoot, boxFinanceRoot},
-					Domains: []string{"contoso.com"}, PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, LabelMap: boxLabelMap,
-					EventPoll: time.Hour}}
+				c.Connectors = []config.Connector{boxConnector(em, []string{boxHRRoot, boxFinanceRoot}, time.Hour)}
 			})
 			st := h.g.Store()
 			require.Eventually(t, func() bool { return scannedCount(st, connectors.AppBox) == 1 }, 45*time.Second, 20*time.Millisecond)
 			rec, _ := fileByName(st, connectors.AppBox, "Plan.docx")
 			require.Equal(t, connectors.AccessPublic, rec.Access)
-			_, err = h.g.SyncCatalog(ctx)
+			_, err := h.g.SyncCatalog(ctx)
 			require.NoError(t, err)
 			_, err = h.g.policies.Apply(ctx, []byte(sharingE2EBoxPolicy))
 			require.NoError(t, err)

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/labelgate/labelgate/connectors"
-	boxemu "github.com/labelgate/labelgate/connectors/box/emulator"
 	"github.com/labelgate/labelgate/internal/config"
 	"github.com/labelgate/labelgate/internal/store"
 	"github.com/labelgate/labelgate/internal/store/storetest"
@@ -29,17 +28,10 @@ func TestRescanActsOnSharingChangeAlone(t *testing.T) {
 		{id: "2001", parent: boxFinanceRoot, name: "Plan.docx", data: labeltest.Docx(labeltest.Options{LabelInfo: conf}), label: labeltest.LabelConfidential},
 		{id: "2002", parent: boxFinanceRoot, name: "Other.docx", data: labeltest.Docx(labeltest.Options{LabelInfo: conf}), label: labeltest.LabelConfidential},
 	}
-	seed, dir := boxSeed(t, files)
-	em, err := boxemu.New(boxemu.Options{Seed: seed, SeedDir: dir, ClientID: "e2e-app", ClientSecret: "e2e-secret",
-		PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey})
-	require.NoError(t, err)
-	t.Cleanup(em.Close)
+	em := boxEmulator(t, files)
 	h := startGateway(t, b, func(c *config.Config) {
 		withAdminToken(c)
-		c.Connectors = []config.Connector{{Name: "box", App: "box", Tenant: em.EnterpriseID(), ClientID: "e2e-app", ClientSecret: "e2e-secret",
-			BaseURL: em.APIURL(), UploadURL: em.UploadURL(), AuthURL: em.TokenURL(), Roots: []string{boxHRRoot, boxFinanceRoot},
-			Domains: []string{"contoso.com"}, PrimaryKey: boxPrimaryKey, SecondaryKey: boxSecondaryKey, LabelMap: boxLabelMap,
-			EventPoll: time.Hour}}
+		c.Connectors = []config.Connector{boxConnector(em, []string{boxHRRoot, boxFinanceRoot}, time.Hour)}
 	})
 	st := h.g.Store()
 	require.Eventually(t, func() bool { return scannedCount(st, connectors.AppBox) == 2 }, 45*time.Second, 20*time.Millisecond)
@@ -49,7 +41,7 @@ func TestRescanActsOnSharingChangeAlone(t *testing.T) {
 	}, 30*time.Second, 20*time.Millisecond)
 	rec, _ := fileByName(st, connectors.AppBox, "Plan.docx")
 	require.Equal(t, connectors.AccessPrivate, rec.Access)
-	_, err = h.g.SyncCatalog(ctx)
+	_, err := h.g.SyncCatalog(ctx)
 	require.NoError(t, err)
 	_, err = h.g.policies.Apply(ctx, []byte(sharingE2EBoxPolicy))
 	require.NoError(t, err)
