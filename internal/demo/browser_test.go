@@ -439,6 +439,12 @@ func TestConsolePagesInBrowser(t *testing.T) {
 		evs, err := st.ListEvents(ctx, store.EventFilter{Kind: store.EventAccessChanged}, 10)
 		return err == nil && len(evs) > 0
 	}, 60*time.Second, 200*time.Millisecond, "no sharing change was recorded")
+	// The alerts engine tails the discovery log on its own poll: the page is looked at once
+	// it has raised something (on a fast machine the test reached the page first).
+	require.Eventually(t, func() bool {
+		as, err := st.ListAlerts(ctx, store.AlertFilter{Limit: 1})
+		return err == nil && len(as) > 0
+	}, 60*time.Second, 200*time.Millisecond, "the demo raised no alert")
 	b := newBrowser(t, ctx, h.AdminURL)
 	b.open("/console/login")
 	b.checkA11y("login")
